@@ -1,0 +1,66 @@
+"""What every CLI command shares: the error boundary, console, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+
+from fleet.errors import FleetError, InventoryError
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: stable keys, UTF-8, one document."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line red error and return the Exit to raise."""
+    console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
+    return typer.Exit(code)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def report_error(exc: FleetError) -> int:
+    err = console(stderr=True)
+    if isinstance(exc, InventoryError):
+        for problem in exc.problems:
+            err.print(f"[bold red]error:[/] {_escape(str(problem))}")
+        n = len(exc.problems)
+        err.print(f"[red]{n} problem{'s' if n != 1 else ''} found[/]")
+    else:
+        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
+    return exc.exit_code
+
+
+def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
+    """Run the typer app; FleetError becomes a one-line message and an exit code, never a
+    traceback.  Usage errors (bad flags) keep click's one-line message and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=list(argv), prog_name="fleet", standalone_mode=False)
+    except FleetError as exc:
+        return report_error(exc)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        console(stderr=True).print(f"[bold red]error:[/] {_escape(exc.format_message())}")
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console(stderr=True).print("[red]aborted[/]")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,31 @@
+"""Entry point of the `fleet` command.  Each area registers its own small sub-app here,
+one line each; the commands themselves live in sibling modules."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fleet.cli import inventory
+from fleet.cli.common import run_app
+
+app = typer.Typer(
+    name="fleet",
+    help="Relais: describe, rehearse, deploy, watch and audit public digital-access sites.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# --- sub-commands: one line per area -------------------------------------------------------
+app.add_typer(inventory.app, name="inventory")
+# (other areas add their line below)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_app(app, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Opening hours (the site's semainier), in one place.
+
+A site's week is a list of local ranges per weekday; a range may cross midnight
+(``20:00-01:00+1``).  Everything else derives from :func:`intervals`, which turns the week
+into absolute UTC intervals: a range opens at the first instant the site's wall clock shows
+its start and closes at the first instant it shows its end.  That one rule handles DST:
+on the spring-forward night a range starting at 02:30 opens at 03:00 (the wall clock jumps
+over 02:30); on the fall-back night a range is open once, from the first 01:00 to the first
+02:30, not twice.  ``is_open``, ``next_opening`` and ``next_closing`` all read the same
+intervals, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fleet.errors import Problem
+from fleet.inventory.models import WEEKDAYS, Closure, OpeningHours, OpeningRange, Site
+
+_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})(\+1)?\s*$")
+DAY_NAMES_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+# --------------------------------------------------------------------------- parsing ----
+
+
+def parse_range(text: object) -> OpeningRange:
+    """Parse ``HH:MM-HH:MM`` (end ``24:00`` allowed) or ``HH:MM-HH:MM+1`` (crosses midnight).
+
+    Raises ValueError with a message a technician can act on."""
+    if not isinstance(text, str):
+        raise ValueError(
+            f"opening range must be a quoted string like '09:00-12:00', got {text!r}"
+            + (" (unquoted times are read as numbers by YAML)" if isinstance(text, int) else "")
+        )
+    m = _RANGE.match(text)
+    if not m:
+        raise ValueError(f"opening range {text!r} is not of the form 'HH:MM-HH:MM'")
+    h1, m1, h2, m2, plus = m.groups()
+    start_h, start_m, end_h, end_m = int(h1), int(m1), int(h2), int(m2)
+    if start_h > 23 or start_m > 59 or end_m > 59 or end_h > 24 or (end_h == 24 and end_m):
+        raise ValueError(f"opening range {text!r} has an impossible time")
+    start = start_h * 60 + start_m
+    end = end_h * 60 + end_m
+    if plus:
+        if end_h == 24:
+            raise ValueError(f"opening range {text!r}: write '24:00' without '+1'")
+        if end >= start:
+            raise ValueError(f"opening range {text!r} would last 24 hours or more")
+        return OpeningRange(start=start, end=end + 1440)
+    if end <= start:
+        raise ValueError(
+            f"opening range {text!r} is reversed (ends before it starts); "
+            f"write '{text.strip()}+1' if it really crosses midnight"
+        )
+    return OpeningRange(start=start, end=end)
+
+
+def parse_week(
+    raw: object, display: str, line: int | None, problems: list[Problem], field: str
+) -> dict[str, tuple[OpeningRange, ...]]:
+    """Parse the ``site_opening_hours`` mapping; report every problem, keep what is valid."""
+    from fleet.inventory.yamlsrc import line_of  # local: yamlsrc is a sibling helper
+
+    week: dict[str, tuple[OpeningRange, ...]] = {d: () for d in WEEKDAYS}
+    if not isinstance(raw, dict):
+        problems.append(
+            Problem(display, line, field, raw, "must be a mapping of weekday (mon..sun) to ranges")
+        )
+        return week
+    for key, value in raw.items():
+        kline = line_of(raw, key)
+        day = str(key).lower()
+        if day not in WEEKDAYS:
+            hint = difflib.get_close_matches(day, WEEKDAYS + DAY_NAMES_FR, n=1)
+            if hint and hint[0] in DAY_NAMES_FR:
+                hint = [WEEKDAYS[DAY_NAMES_FR.index(hint[0])]]
+            suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+            problems.append(
+                Problem(display, kline, f"{field}.{key}", key, f"unknown weekday{suffix}")
+            )
+            continue
+        items = value if isinstance(value, list) else ([] if value in (None, "closed") else [value])
+        ranges: list[OpeningRange] = []
+        for item in items:
+            try:
+                ranges.append(parse_range(item))
+            except ValueError as exc:
+                problems.append(Problem(display, kline, f"{field}.{day}", item, str(exc)))
+        ranges.sort(key=lambda r: r.start)
+        for prev, cur in zip(ranges, ranges[1:], strict=False):
+            if cur.start < prev.end:
+                problems.append(
+                    Problem(
+                        display,
+                        kline,
+                        f"{field}.{day}",
+                        f"{prev}, {cur}",
+                        f"opening ranges {prev} and {cur} overlap",
+                    )
+                )
+        week[day] = tuple(ranges)
+    # A range crossing midnight must not overlap the next day's first range.
+    for i, day in enumerate(WEEKDAYS):
+        nxt = WEEKDAYS[(i + 1) % 7]
+        for r in week[day]:
+            if r.end > 1440 and week[nxt] and week[nxt][0].start < r.end - 1440:
+                problems.append(
+                    Problem(
+                        display,
+                        line_of(raw, day) if day in raw else line,
+                        f"{field}.{day}",
+                        str(r),
+                        f"range {r} crosses midnight into {nxt} and overlaps {nxt}'s "
+                        f"{week[nxt][0]}",
+                    )
+                )
+    return week
+
+
+# --------------------------------------------------------------------------- logic ------
+
+
+def _hours(obj: Site | OpeningHours) -> OpeningHours:
+    return obj.hours if isinstance(obj, Site) else obj
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("opening-hours functions need an aware datetime (with a timezone)")
+    return instant.astimezone(UTC)
+
+
+def wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """First UTC instant at which the wall clock in ``tz`` shows ``local`` or later.
+
+    Ordinary times map one-to-one; an ambiguous time (fall back) maps to its first
+    occurrence; a time skipped by a DST jump maps to the instant of the jump."""
+    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == local:
+        return first
+    # In a gap: fold=1 reads it with the offset after the jump (an instant before the jump),
+    # fold=0 with the offset before (after the jump).  Search between them, by seconds.
+    lo = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    hi = first
+    if lo > hi:
+        lo, hi = hi, lo
+    while (hi - lo) > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).replace(tzinfo=None) >= local:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(microsecond=0) if hi.microsecond == 0 else hi
+
+
+def _closed_dates(closures: Iterable[Closure]) -> list[tuple[date, date]]:
+    return [(date.fromisoformat(c.start), date.fromisoformat(c.end)) for c in closures]
+
+
+def intervals(
+    hours: Site | OpeningHours, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Opening intervals (UTC, half-open, merged when they touch) that meet [start, end)."""
+    h = _hours(hours)
+    start, end = _aware(start), _aware(end)
+    tz = h.tz
+    closed = _closed_dates(h.closures)
+    first_day = start.astimezone(tz).date() - timedelta(days=1)
+    last_day = end.astimezone(tz).date() + timedelta(days=1)
+    out: list[tuple[datetime, datetime]] = []
+    day = first_day
+    while day <= last_day:
+        if not any(a <= day <= b for a, b in closed):
+            midnight = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - local wall time
+            for r in h.week.get(WEEKDAYS[day.weekday()], ()):
+                o = wall_to_utc(midnight + timedelta(minutes=r.start), tz)
+                c = wall_to_utc(midnight + timedelta(minutes=r.end), tz)
+                if c > o and c > start and o < end:
+                    out.append((o, c))
+        day += timedelta(days=1)
+    out.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for o, c in out:
+        if merged and o <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(c, merged[-1][1]))
+        else:
+            merged.append((o, c))
+    return merged
+
+
+def is_open(hours: Site | OpeningHours, instant: datetime) -> bool:
+    """Is the site open at this instant (aware datetime, any timezone)?"""
+    t = _aware(instant)
+    return any(o <= t < c for o, c in intervals(hours, t, t + timedelta(seconds=1)))
+
+
+def _next_edge(hours: Site | OpeningHours, after: datetime, opening: bool) -> datetime | None:
+    t = _aware(after)
+    window = timedelta(days=8)
+    horizon = t + timedelta(days=800)  # closed for more than two years: no "next" edge
+    lo = t
+    while lo < horizon:
+        hi = lo + window
+        for o, c in intervals(hours, lo, hi):
+            if opening and o > t:
+                return o
+            # A closing edge at or past the window's end may be where intervals() stopped
+            # merging, not where the site closes: look again from the next window.
+            if not opening and t < c < hi:
+                return c
+        lo = hi
+    return None
+
+
+def next_opening(hours: Site | OpeningHours, after: datetime) -> datetime | None:
+    """The next instant strictly after ``after`` at which the site opens (UTC), or None."""
+    return _next_edge(hours, after, opening=True)
+
+
+def next_closing(hours: Site | OpeningHours, after: datetime) -> datetime | None:
+    """The next instant strictly after ``after`` at which the site closes (UTC), or None."""
+    return _next_edge(hours, after, opening=False)
+
+
+def open_duration(hours: Site | OpeningHours, start: datetime, end: datetime) -> timedelta:
+    """Total opening time within [start, end): the denominator of availability figures."""
+    s, e = _aware(start), _aware(end)
+    total = timedelta()
+    for o, c in intervals(hours, s, e):
+        total += min(c, e) - max(o, s)
+    return total
+
+
+def describe_week(hours: Site | OpeningHours) -> dict[str, list[str]]:
+    h = _hours(hours)
+    return {d: [str(r) for r in h.week.get(d, ())] for d in WEEKDAYS}

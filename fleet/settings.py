@@ -1,0 +1,110 @@
+"""Settings, each declared once: name, type, default, description.
+
+Resolution order (first wins): explicit argument > ``FLEET_<NAME>`` environment variable >
+config file (``fleet.toml`` in the working directory, or the file named by ``FLEET_CONFIG``)
+> default.  ``docs/settings.md`` is generated from :data:`SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    description: str
+
+    @property
+    def env(self) -> str:
+        return "FLEET_" + self.name.upper()
+
+
+def _bool(value: str) -> bool:
+    low = value.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("inventory", Path, Path("inventory"), "Inventory directory (Ansible format)."),
+    Setting(
+        "vault_password_file",
+        Path,
+        None,
+        "File (or executable script) giving the vault password. Default: the inventory's "
+        "`vault-password` script, which gives the public demo password unless "
+        "FLEET_VAULT_PASSWORD is set.",
+    ),
+    Setting(
+        "db_url",
+        str,
+        "sqlite:///var/fleet.sqlite",
+        "Store URL: a SQLite file (default) or postgresql+psycopg://user@host/db.",
+    ),
+    Setting("state_dir", Path, Path("var"), "Where runtime state (store, lab, caches) lives."),
+    Setting("lab_root", Path, Path("/var/lib/relais-lab"), "Lab images and per-host layers."),
+    Setting("color", _bool, True, "Coloured terminal output."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = Path(environ.get("FLEET_CONFIG", "fleet.toml"))
+    if not path.is_file():
+        if "FLEET_CONFIG" in environ:
+            raise ConfigError(f"{path}: FLEET_CONFIG names a file that does not exist")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from exc
+    section = data.get("fleet", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [fleet] must be a table")
+    for key in section:
+        if key not in _BY_NAME:
+            raise ConfigError(f"{path}: unknown setting {key!r}")
+    return section
+
+
+def get(name: str, arg: Any = None, environ: Mapping[str, str] | None = None) -> Any:
+    """Resolve one setting: argument > environment > config file > default."""
+    setting = _BY_NAME[name]
+    if arg is not None:
+        return arg
+    env = os.environ if environ is None else environ
+    raw = env.get(setting.env)
+    where = setting.env
+    if raw is None:
+        conf = _config_file(env)
+        if name in conf:
+            raw = str(conf[name])
+            where = f"config file setting {name!r}"
+    if raw is None:
+        return setting.default
+    try:
+        return setting.type(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: invalid value {raw!r}: {exc}") from exc
+
+
+def docs_table() -> str:
+    """The settings table for docs/settings.md."""
+    rows = ["| setting | environment | default | description |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.description} |")
+    return "\n".join(rows) + "\n"
