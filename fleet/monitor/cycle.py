@@ -1,0 +1,476 @@
+"""One monitoring cycle: poll samples -> rules -> store (state changes, incidents, events).
+
+The glue between the pure rules (:mod:`fleet.monitor.rules`) and the store.  Per device, one
+transaction holds everything the cycle writes for it (observations, state changes, the sample,
+incident openings/resolutions, device events): a poller killed with SIGKILL mid-cycle leaves
+each device either fully before or fully after its update.  On PostgreSQL a per-device advisory
+lock serialises two pollers whose shards overlap, and the partial unique index on open incidents
+makes a duplicate impossible whatever happens.
+
+Sites are processed dependencies first (gateway, then switches, then the rest) so a device
+behind a failing gateway sees it and is marked unreachable-because-of-parent.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from fleet.errors import ConfigError, FleetError
+from fleet.incidents.lifecycle import (
+    open_incident,
+    open_incidents_of,
+    resolve_in,
+    update_reason,
+)
+from fleet.incidents.maintenance import Window, active_windows, covering
+from fleet.inventory.hours import intervals
+from fleet.inventory.models import Device, Site
+from fleet.monitor.rules import (
+    REACHABILITY,
+    CheckState,
+    Context,
+    Evaluation,
+    RuleSet,
+    SampleLike,
+    evaluate_device,
+)
+from fleet.store.db import Store
+from fleet.store.deploys import deploys_touching
+from fleet.store.models import DeviceEvent, Observation, SampleRow, StateChange
+
+Clock = Callable[[], datetime]
+PollFn = Callable[[Sequence[Device]], Awaitable[Sequence[SampleLike]]]
+
+DEFAULT_RETENTION = timedelta(days=7)
+
+
+def system_clock() -> datetime:
+    """The real clock (the only place the monitor reads it)."""
+    return datetime.now(UTC)
+
+
+def offset_clock(start: datetime, monotonic: Callable[[], float] = time.monotonic) -> Clock:
+    """A clock that starts at ``start`` and advances in real time (``fleet poll --clock``)."""
+    if start.utcoffset() is None:
+        raise ConfigError(f"--clock {start.isoformat()}: give a timezone (e.g. +01:00 or Z)")
+    origin = monotonic()
+
+    def now() -> datetime:
+        return start.astimezone(UTC) + timedelta(seconds=monotonic() - origin)
+
+    return now
+
+
+# ------------------------------------------------------------------------------ shards ----
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"1/4"`` -> (1, 4): shard 1 of shards 0..3 (the poller's numbering, 0-based)."""
+    try:
+        left, right = text.split("/", 1)
+        index, count = int(left), int(right)
+    except ValueError as exc:
+        raise ConfigError(f"--shard {text!r}: expected I/N, e.g. 0/4") from exc
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard {text!r}: I must be in 0..N-1 (shards are 0/N ... N-1/N)")
+    return index, count
+
+
+def in_shard(site_id: str, shard: tuple[int, int]) -> bool:
+    """Stable assignment of a site to one of N shards: CRC-32 of the site id modulo N, the
+    same rule as :func:`fleet.monitor.poller.in_shard`, on every poller and every run."""
+    index, count = shard
+    return zlib.crc32(site_id.encode()) % count == index
+
+
+def sites_of_shard(sites: Iterable[Site], shard: tuple[int, int] | None) -> list[Site]:
+    return [s for s in sites if shard is None or in_shard(s.id, shard)]
+
+
+# ---------------------------------------------------------------------------- topology ----
+
+
+def parents_of(site: Site, rules: RuleSet) -> dict[str, tuple[str, ...]]:
+    """Hostname -> the hostnames it depends on (``monitor_parent`` in a host's vars wins)."""
+    layers = [[d.hostname for d in site.devices if d.kind is kind] for kind in rules.dependencies]
+    layers = [layer for layer in layers if layer]
+    out: dict[str, tuple[str, ...]] = {}
+    for device in site.devices:
+        explicit = device.vars.get("monitor_parent")
+        if explicit:
+            names = [explicit] if isinstance(explicit, str) else list(explicit)
+            out[device.hostname] = tuple(str(n) for n in names)
+            continue
+        level = next((i for i, layer in enumerate(layers) if device.hostname in layer), len(layers))
+        out[device.hostname] = tuple(layers[level - 1]) if level > 0 else ()
+    return out
+
+
+def ordered(site: Site, parents: Mapping[str, tuple[str, ...]]) -> list[Device]:
+    """The site's devices, every parent before the devices behind it."""
+    by_name = {d.hostname: d for d in site.devices}
+    depth: dict[str, int] = {}
+
+    def level(name: str, seen: frozenset[str] = frozenset()) -> int:
+        if name in depth:
+            return depth[name]
+        if name in seen:
+            raise ConfigError(f"site {site.id}: monitor_parent loop through {name}")
+        ps = [p for p in parents.get(name, ()) if p in by_name]
+        depth[name] = 1 + max((level(p, seen | {name}) for p in ps), default=-1)
+        return depth[name]
+
+    return sorted(site.devices, key=lambda d: (level(d.hostname), d.hostname))
+
+
+# ----------------------------------------------------------------------- site context -----
+
+
+@dataclass(frozen=True, slots=True)
+class SiteNow:
+    open: bool
+    opened_at: datetime | None
+
+
+def site_now(site: Site, now: datetime) -> SiteNow:
+    """Is the site open now, and since when (start of the current opening interval)?"""
+    for start, end in intervals(site, now - timedelta(days=3), now + timedelta(seconds=1)):
+        if start <= now < end:
+            return SiteNow(True, start)
+    return SiteNow(False, None)
+
+
+# ------------------------------------------------------------------------------ report ----
+
+
+@dataclass(slots=True)
+class CycleReport:
+    started_at: datetime
+    devices: int = 0
+    answered: int = 0
+    state_changes: int = 0
+    opened: list[tuple[str, str]] = field(default_factory=list)
+    resolved: list[tuple[str, str]] = field(default_factory=list)
+    lost_races: int = 0
+    """Incidents another poller opened first (the INSERT hit the unique index)."""
+    events: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    """Devices whose update failed (hostname, message): the cycle went on without them."""
+    pruned: int = 0
+    poll_s: float = 0.0
+    apply_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at.isoformat(),
+            "devices": self.devices,
+            "answered": self.answered,
+            "state_changes": self.state_changes,
+            "opened": [{"device": d, "check": c} for d, c in self.opened],
+            "resolved": [{"device": d, "check": c} for d, c in self.resolved],
+            "lost_races": self.lost_races,
+            "events": self.events,
+            "failures": [{"device": d, "error": e} for d, e in self.failures],
+            "pruned": self.pruned,
+            "poll_s": round(self.poll_s, 3),
+            "apply_s": round(self.apply_s, 3),
+        }
+
+
+# ------------------------------------------------------------------------------- apply ----
+
+
+def _load_rows(session: Session, hostname: str) -> dict[str, Observation]:
+    rows = session.scalars(select(Observation).where(Observation.device == hostname))
+    return {r.check: r for r in rows}
+
+
+def _state(r: Observation) -> CheckState:
+    return CheckState.from_row(
+        status=r.status,
+        reason=r.reason,
+        since=r.since,
+        at=r.at,
+        value=r.value,
+        suppressed=r.suppressed,
+        counters=r.state or {},
+    )
+
+
+def _load_states(session: Session, hostname: str) -> dict[str, CheckState]:
+    return {c: _state(r) for c, r in _load_rows(session, hostname).items()}
+
+
+def _failing(state: CheckState | None) -> bool:
+    return state is not None and (state.status == "down" or state.fail_streak > 0)
+
+
+def apply_samples(
+    store: Store,
+    sites: Sequence[Site],
+    samples: Iterable[SampleLike],
+    rules: RuleSet,
+    now: datetime,
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    report: CycleReport | None = None,
+) -> CycleReport:
+    """Run the rules on one cycle's samples and write the outcome, one transaction per device."""
+    started = time.perf_counter()
+    report = report or CycleReport(started_at=now)
+    by_device = {s.device: s for s in samples}
+    with store.read() as session:
+        windows = active_windows(session, now)
+    for site in sites:
+        _apply_site(store, site, by_device=by_device, rules=rules, now=now, windows=windows, report=report)
+    report.pruned = prune(store, now - retention)
+    report.apply_s = time.perf_counter() - started
+    return report
+
+
+def _apply_site(
+    store: Store,
+    site: Site,
+    *,
+    by_device: Mapping[str, SampleLike],
+    rules: RuleSet,
+    now: datetime,
+    windows: Sequence[Window],
+    report: CycleReport,
+) -> None:
+    parents = parents_of(site, rules)
+    behind: dict[str, int] = {}
+    for ps in parents.values():
+        for p in ps:
+            behind[p] = behind.get(p, 0) + 1
+    hours = site_now(site, now)
+    reach: dict[str, CheckState | None] = {}
+    for device in ordered(site, parents):
+        sample = by_device.get(device.hostname)
+        if sample is None:
+            continue
+        mine = [p for p in parents.get(device.hostname, ()) if p]
+        parent_down: str | None = None
+        if mine:
+            for p in mine:
+                if p not in reach:
+                    with store.read() as session:
+                        reach[p] = _load_states(session, p).get(REACHABILITY)
+            if all(_failing(reach[p]) for p in mine):
+                parent_down = mine[0]
+        window = covering(windows, site.id, device.hostname, now)
+        try:
+            evaluation = _apply_device(
+                store,
+                site,
+                device,
+                sample=sample,
+                rules=rules,
+                now=now,
+                hours=hours,
+                parent_down=parent_down,
+                maintenance=window.label if window else None,
+                behind=behind.get(device.hostname, 0),
+                report=report,
+            )
+        except FleetError as exc:
+            report.failures.append((device.hostname, str(exc)))
+            continue
+        reach[device.hostname] = evaluation.states.get(REACHABILITY)
+
+
+def _apply_device(
+    store: Store,
+    site: Site,
+    device: Device,
+    *,
+    sample: SampleLike,
+    rules: RuleSet,
+    now: datetime,
+    hours: SiteNow,
+    parent_down: str | None,
+    maintenance: str | None,
+    behind: int,
+    report: CycleReport,
+) -> Evaluation:
+    with store.write(lock=device.hostname) as session:
+        rows = _load_rows(session, device.hostname)
+        previous = {c: _state(r) for c, r in rows.items()}
+        incidents = open_incidents_of(session, device.hostname)
+        prev_at = previous[REACHABILITY].at if REACHABILITY in previous else None
+        deploys = deploys_touching(
+            session, site.id, device.hostname, prev_at or now - timedelta(hours=1), now
+        )
+        deploy = f"deploy #{deploys[0].id} by {deploys[0].user}" if deploys else None
+        ctx = Context(
+            now=now,
+            site_open=hours.open,
+            opened_at=hours.opened_at,
+            maintenance=maintenance,
+            parent_down=parent_down,
+            deploy=deploy,
+            is_parent=device.kind in rules.dependencies,
+            behind=behind,
+            site_name=site.name,
+        )
+        evaluation = evaluate_device(
+            device,
+            sample,
+            previous=previous,
+            open_incidents={c: i.reason for c, i in incidents.items()},
+            ctx=ctx,
+            rules=rules,
+        )
+        _write(
+            session,
+            site,
+            device,
+            sample=sample,
+            rows=rows,
+            evaluation=evaluation,
+            incidents=incidents,
+            now=now,
+            report=report,
+        )
+    report.devices += 1
+    if sample.ok:
+        report.answered += 1
+    return evaluation
+
+
+def _write(
+    session: Session,
+    site: Site,
+    device: Device,
+    *,
+    sample: SampleLike,
+    rows: dict[str, Observation],
+    evaluation: Evaluation,
+    incidents: Mapping[str, Any],
+    now: datetime,
+    report: CycleReport,
+) -> None:
+    host = device.hostname
+    for check, state in evaluation.states.items():
+        row = rows.get(check)
+        if row is None:
+            row = Observation(device=host, check=check, site_id=site.id)
+            session.add(row)
+        row.site_id = site.id
+        row.at = state.at or now
+        row.status = state.status
+        row.reason = state.reason
+        row.since = state.since
+        row.value = state.value
+        row.suppressed = state.suppressed
+        row.state = state.counters()
+    for change in evaluation.changes:
+        session.add(
+            StateChange(
+                device=host,
+                site_id=site.id,
+                check=change.check,
+                at=change.at,
+                from_status=change.from_status,
+                to_status=change.to_status,
+                reason=change.reason,
+                suppressed=change.suppressed,
+                detail=change.detail,
+            )
+        )
+    report.state_changes += len(evaluation.changes)
+    session.add(
+        SampleRow(
+            device=host,
+            site_id=site.id,
+            at=sample.at,
+            ok=sample.ok,
+            error=sample.error,
+            elapsed_ms=float(getattr(sample, "elapsed_ms", 0.0)),
+            metrics=dict(sample.metrics),
+        )
+    )
+    for action in evaluation.actions:
+        if action.action == "open":
+            row_inc = open_incident(
+                session,
+                device=host,
+                site_id=site.id,
+                check=action.check,
+                reason=action.reason,
+                severity=action.severity,
+                title=action.title,
+                at=now,
+                root_cause=action.root_cause,
+            )
+            if row_inc is None:
+                report.lost_races += 1
+            else:
+                report.opened.append((host, action.check))
+        elif action.action == "resolve" and action.check in incidents:
+            resolve_in(
+                session,
+                incidents[action.check],
+                at=now,
+                by="monitor",
+                text=f"recovered: {action.check} up",
+                auto=True,
+            )
+            report.resolved.append((host, action.check))
+        elif action.action == "update" and action.check in incidents:
+            update_reason(
+                session,
+                incidents[action.check],
+                reason=action.reason,
+                title=action.title,
+                at=now,
+            )
+    for event in evaluation.events:
+        session.add(
+            DeviceEvent(
+                device=host,
+                site_id=site.id,
+                at=event.at,
+                kind=event.kind,
+                detail=event.detail,
+                data=dict(event.data),
+            )
+        )
+    report.events += len(evaluation.events)
+
+
+def prune(store: Store, before: datetime) -> int:
+    """Drop samples older than ``before`` (bounded retention); returns how many."""
+    with store.write() as session:
+        result = session.execute(delete(SampleRow).where(SampleRow.at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -------------------------------------------------------------------------------- cycle ----
+
+
+async def run_cycle(
+    store: Store,
+    sites: Sequence[Site],
+    poll: PollFn,
+    rules: RuleSet,
+    clock: Clock,
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> CycleReport:
+    """Poll every device of ``sites`` once, then apply the rules and write the outcome."""
+    now = clock()
+    report = CycleReport(started_at=now)
+    devices = [d for s in sites for d in s.devices]
+    started = time.perf_counter()
+    samples = await poll(devices) if devices else []
+    report.poll_s = time.perf_counter() - started
+    return apply_samples(store, sites, samples, rules, clock(), retention=retention, report=report)

@@ -1,0 +1,151 @@
+"""Opening the store: engine, migrations, sessions and write transactions."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet import settings
+from fleet.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """An opened store.  Use :meth:`read` for queries and :meth:`write` for changes."""
+
+    url: str
+    engine: Engine
+    _sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading; nothing it does is committed."""
+        with self._sessions() as session:
+            try:
+                yield session
+            except SQLAlchemyError as exc:
+                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self, lock: str | None = None) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the write lock is taken before
+        anything is read, so a read-modify-write can never lose an update).  On PostgreSQL, when
+        ``lock`` is given, a transaction-scoped advisory lock on that key serialises writers of
+        the same object (a device) across pollers; it is released at commit or on crash."""
+        with self._sessions() as session:
+            try:
+                if lock is not None and self.dialect == "postgresql":
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(lock)}
+                    )
+                yield session
+                session.commit()
+            except SQLAlchemyError as exc:
+                session.rollback()
+                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
+    return zlib.crc32(name.encode()) | (0x5245 << 32)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; creates the parent directory of a SQLite file."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"db_url {url!r}: not a database URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"db_url {url!r}: cannot create directory: {exc}") from exc
+        engine = create_engine(url, connect_args={"timeout": 60})
+        _sqlite_setup(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"db_url {url!r}: {exc}") from exc
+    raise StoreError(
+        f"db_url {url!r}: unsupported database {parsed.get_backend_name()!r} "
+        "(use sqlite:///PATH or postgresql+psycopg://...)"
+    )
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision``."""
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"store migration failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (default: the ``db_url`` setting) and bring its schema to head."""
+    resolved: str = settings.get("db_url", url)
+    engine = make_engine(resolved)
+    if migrate:
+        upgrade(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    return Store(resolved, engine, sessions)
