@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -53,14 +52,19 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
         command.main(args=list(argv), prog_name="fleet", standalone_mode=False)
     except FleetError as exc:
         return report_error(exc)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        console(stderr=True).print(f"[bold red]error:[/] {_escape(exc.format_message())}")
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         console(stderr=True).print("[red]aborted[/]")
         return 130
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Usage errors from typer's (vendored) click: one line, click's exit code (2).
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            message = exc.format_message()
+            if message:  # empty when the help was shown for a bare group
+                console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
+            return int(exc.exit_code)
+        raise
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,8 +110,6 @@ def show(
         s = inv.site(site)
     except KeyError:
         ids = [x.id for x in inv.sites]
-        import difflib
-
         m = difflib.get_close_matches(site, ids, n=1)
         hint = f" (did you mean {m[0]!r}?)" if m else ""
         raise ConfigError(f"unknown site {site!r}{hint}") from None
@@ -136,7 +135,7 @@ def show(
 
 
 def _show_all(inv: Inventory, now: datetime, json: bool) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": s.id,
             "name": s.name,
@@ -163,7 +162,8 @@ def _show_all(inv: Inventory, now: datetime, json: bool) -> None:
 def new_site(
     site_id: Annotated[str, typer.Option("--id", help="Site id, e.g. florac-fs (lowercase, '-').")],
     name: Annotated[str, typer.Option(help="Site name as the public knows it.")],
-    kind: Annotated[str, typer.Option(help="prefecture, sous_prefecture, france_services, mairie, cyber_base, centre_social, mediatheque.")],
+    kind: Annotated[str, typer.Option(help="prefecture, sous_prefecture, france_services, mairie, "
+                                      "cyber_base, centre_social, mediatheque.")],
     commune: Annotated[str, typer.Option()],
     postcode: Annotated[str, typer.Option()],
     lat: Annotated[float, typer.Option(help="Latitude (WGS84).")],
@@ -174,7 +174,8 @@ def new_site(
     address: Annotated[str, typer.Option()] = "",
     guest: Annotated[str | None, typer.Option(help="Guest wifi network, CIDR.")] = None,
     timezone: Annotated[str, typer.Option()] = "Europe/Paris",
-    hours: Annotated[str, typer.Option(help="e.g. 'mon-fri=09:00-12:00,13:30-17:00;sat=09:00-12:00'.")] = "mon-fri=09:00-12:00,13:30-17:00",
+    hours: Annotated[str, typer.Option(help="e.g. 'mon-fri=09:00-12:00,13:30-17:00;sat=09:00-12:00'.")
+                     ] = "mon-fri=09:00-12:00,13:30-17:00",
     pmi: Annotated[bool, typer.Option("--pmi", help="Child area: strict filtering.")] = False,
     pcs: Annotated[int, typer.Option(min=0, max=9)] = 2,
     pmr_pcs: Annotated[int, typer.Option(min=0, max=9, help="How many PCs are accessible stations.")] = 1,

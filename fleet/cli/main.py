@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import inventory
+from fleet.cli import demo, inventory
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 
 # --- sub-commands: one line per area -------------------------------------------------------
+app.command("demo")(demo.demo)
 app.add_typer(inventory.app, name="inventory")
 # (other areas add their line below)
 

@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from fleet.errors import Problem
@@ -66,7 +67,7 @@ def parse_week(
     """Parse the ``site_opening_hours`` mapping; report every problem, keep what is valid."""
     from fleet.inventory.yamlsrc import line_of  # local: yamlsrc is a sibling helper
 
-    week: dict[str, tuple[OpeningRange, ...]] = {d: () for d in WEEKDAYS}
+    week: dict[str, tuple[OpeningRange, ...]] = dict.fromkeys(WEEKDAYS, ())
     if not isinstance(raw, dict):
         problems.append(
             Problem(display, line, field, raw, "must be a mapping of weekday (mon..sun) to ranges")
@@ -92,7 +93,7 @@ def parse_week(
             except ValueError as exc:
                 problems.append(Problem(display, kline, f"{field}.{day}", item, str(exc)))
         ranges.sort(key=lambda r: r.start)
-        for prev, cur in zip(ranges, ranges[1:], strict=False):
+        for prev, cur in pairwise(ranges):
             if cur.start < prev.end:
                 problems.append(
                     Problem(
@@ -176,7 +177,7 @@ def intervals(
     day = first_day
     while day <= last_day:
         if not any(a <= day <= b for a, b in closed):
-            midnight = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - local wall time
+            midnight = datetime(day.year, day.month, day.day)
             for r in h.week.get(WEEKDAYS[day.weekday()], ()):
                 o = wall_to_utc(midnight + timedelta(minutes=r.start), tz)
                 c = wall_to_utc(midnight + timedelta(minutes=r.end), tz)

@@ -401,10 +401,10 @@ def _load_site(
         ctx.add(display, line_of(sg, "hosts"), f"{sg_name}.hosts", None, "must be a mapping")
         return None
     devices: list[Device] = []
-    for host, hv in hosts.items():
-        hline = line_of(hosts, host)
-        host = str(host)
-        hv = hv if hv is not None else LinedDict()
+    for host_key, raw_hv in hosts.items():
+        hline = line_of(hosts, host_key)
+        host = str(host_key)
+        hv = raw_hv if raw_hv is not None else LinedDict()
         if not isinstance(hv, dict):
             ctx.add(display, hline, f"{sg_name}.hosts.{host}", hv, "host vars must be a mapping")
             continue
@@ -476,7 +476,7 @@ def _build_site(
     if len(ctx.problems) > before:
         return None
 
-    def L(key: str) -> int | None:  # noqa: N802 - short local helper
+    def L(key: str) -> int | None:
         return line_of(v, key)
 
     site_id = str(v["site_id"])
@@ -641,7 +641,8 @@ def _build_device(
     raw_ip = hv.get("ansible_host")
     ip = None
     if raw_ip in (None, ""):
-        ctx.add(display, hline, where + "ansible_host", None, "required key missing (the device's IPv4 address)")
+        ctx.add(display, hline, where + "ansible_host", None,
+                "required key missing (the device's IPv4 address)")
     else:
         try:
             ip = ipaddress.IPv4Address(str(raw_ip))
@@ -763,7 +764,8 @@ def _check_network(ctx: _Ctx, sites: list[Site]) -> None:
                 continue
             for other_net, other, other_kind in nets:
                 if net.overlaps(other_net):
-                    ctx.add(s.source.file, s.source.line, f"site_networks.{kind}", str(net),
+                    nline = line_of(s.vars.get("site_networks"), kind) or s.source.line
+                    ctx.add(s.source.file, nline, f"{s.group}.vars.site_networks.{kind}", str(net),
                             f"overlaps {other.id}'s {other_kind} network {other_net} "
                             f"({other.source.file})")
             nets.append((net, s, kind))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what Relais needs on this machine: Debian packages (as root) and the Python venv.
+#   bash scripts/bootstrap.sh          # runtime + test dependencies
+# Idempotent: does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_apt=()
+while read -r pkg _; do
+  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || want_apt+=("$pkg")
+done < ci/apt-packages.txt
+if ((${#want_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: missing Debian packages (run as root to install): ${want_apt[*]}" >&2
+  else
+    echo "bootstrap: apt-get install ${want_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${want_apt[@]}" >/dev/null
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "bootstrap: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.relais-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  echo "bootstrap: pip install -e '.[test]'"
+  .venv/bin/pip install -q --disable-pip-version-check -U pip wheel
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  touch "$stamp"
+fi

@@ -1,0 +1,120 @@
+"""The CLI: one-line red errors, exit codes, --json, no tracebacks; new-site scaffolding."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fleet.inventory import load_inventory
+from tests.inventory.conftest import Edit
+
+FLEET = [sys.executable, "-m", "fleet.cli.main"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    return subprocess.run([*FLEET, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_check_ok_json(inv_dir: Path) -> None:
+    r = run("inventory", "check", "--json", cwd=inv_dir.parent)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["ok"] is True and data["sites"] == 29 and data["demo_vault"] is True
+    assert "public demo password" not in r.stdout
+
+
+def test_check_reports_every_error_one_line_each(inv_dir: Path, edit: Edit) -> None:
+    edit("sites/florac-fs.yml", "ansible_host: 10.48.12.11", "ansible_host: 10.48.12.300")
+    edit("sites/florac-fs.yml", "site_timezone: Europe/Paris", "site_timezone: Europe/Pariss")
+    r = run("inventory", "check", cwd=inv_dir.parent)
+    assert r.returncode == 2
+    lines = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert len(lines) == 2, r.stderr
+    assert all(x.startswith("error: inventory/sites/florac-fs.yml:") for x in lines)
+    assert "Traceback" not in r.stderr
+    assert "2 problems found" in r.stderr
+
+
+def test_show_site_json(inv_dir: Path) -> None:
+    r = run("inventory", "show", "florac-fs", "--json", cwd=inv_dir.parent)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["id"] == "florac-fs"
+    assert {d["kind"] for d in data["devices"]} >= {"public_pc", "borne", "gateway", "printer"}
+    assert data["opening_hours"]["sat"] == []
+    assert data["next_opening"] is not None
+    assert "community" not in r.stdout and "demo-community" not in r.stdout
+
+
+def test_show_all_json(inv_dir: Path) -> None:
+    r = run("inventory", "show", "--json", cwd=inv_dir.parent)
+    assert r.returncode == 0
+    assert len(json.loads(r.stdout)["sites"]) == 29
+
+
+def test_show_unknown_site(inv_dir: Path) -> None:
+    r = run("inventory", "show", "florac-f", cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[0] == (
+        "error: unknown site 'florac-f' (did you mean 'florac-fs'?)"
+    )
+
+
+def test_bad_cli_argument_is_one_line(inv_dir: Path) -> None:
+    r = run("inventory", "show", "--jsn", cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "--jsn" in r.stderr
+
+
+NEW = [
+    "inventory", "new-site", "--id", "ispagnac-cb", "--name", "Cyber-base d'Ispagnac",
+    "--kind", "cyber_base", "--commune", "Ispagnac", "--postcode", "48320",
+    "--lat", "44.37", "--lon", "3.53", "--management", "10.48.90.0/24",
+    "--guest", "172.16.90.0/24", "--referent-name", "Animatrice", "--sav-name", "SAV 48",
+    "--hours", "tue-sat=10:00-12:00,14:00-18:30;fri=18:00-00:30+1", "--pcs", "3", "--ups",
+]
+
+
+def test_new_site_scaffolds_a_valid_site(inv_dir: Path) -> None:
+    r = run(*NEW, cwd=inv_dir.parent)
+    assert r.returncode == 0, r.stderr
+    inv = load_inventory(inv_dir)
+    site = inv.site("ispagnac-cb")
+    assert site.kind.value == "cyber_base"
+    assert [d.hostname for d in site.devices if d.kind.value == "public_pc"] == [
+        "ispagnac-cb-pc1", "ispagnac-cb-pc2", "ispagnac-cb-pc3",
+    ]
+    assert sum(d.pmr for d in site.devices) == 1
+    assert str(site.hours.week["fri"][0]) == "18:00-00:30+1"
+    assert site.gateway is not None and str(site.gateway.ip) == "10.48.90.1"
+
+
+def test_new_site_refuses_to_break_the_inventory(inv_dir: Path) -> None:
+    args = [a if a != "10.48.90.0/24" else "10.48.12.0/24" for a in NEW]  # Florac's network
+    r = run(*args, cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert "overlaps" in r.stderr
+    assert not (inv_dir / "sites/ispagnac-cb.yml").exists()
+    load_inventory(inv_dir)  # still valid
+
+
+def test_new_site_bad_hours_flag(inv_dir: Path) -> None:
+    args = [a if not a.startswith("tue-sat") else "tue-sat=12:00-10:00" for a in NEW]
+    r = run(*args, cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: --hours: opening range '12:00-10:00' is reversed")
+    assert not (inv_dir / "sites/ispagnac-cb.yml").exists()
+
+
+def test_new_site_does_not_overwrite(inv_dir: Path) -> None:
+    assert run(*NEW, cwd=inv_dir.parent).returncode == 0
+    r = run(*NEW, cwd=inv_dir.parent)
+    assert r.returncode == 2 and "already exists" in r.stderr

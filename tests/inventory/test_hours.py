@@ -1,0 +1,210 @@
+"""Opening hours: DST in Europe/Paris, Pacific/Noumea, midnight crossing, closures; and
+properties that tie is_open, next_opening and next_closing together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fleet.inventory.hours import (
+    intervals,
+    is_open,
+    next_closing,
+    next_opening,
+    open_duration,
+    parse_range,
+    wall_to_utc,
+)
+from fleet.inventory.models import WEEKDAYS, Closure, OpeningHours
+
+PARIS = "Europe/Paris"
+
+
+def week(**days: list[str]) -> dict[str, tuple]:  # type: ignore[type-arg]
+    return {d: tuple(parse_range(r) for r in days.get(d, [])) for d in WEEKDAYS}
+
+
+FS = OpeningHours(
+    timezone=PARIS,
+    week=week(**{d: ["09:00-12:00", "13:30-17:00"] for d in WEEKDAYS[:5]}),
+    closures=(Closure(start="2026-12-24", end="2026-12-26", reason="Noël"),),
+)
+NIGHT = OpeningHours(timezone=PARIS, week=week(sat=["20:00-01:30+1"], sun=["01:00-03:00"]))
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+def test_is_open_basic_winter_and_summer() -> None:
+    # Monday 2026-01-12, winter (UTC+1): 09:00 local = 08:00 UTC
+    assert not is_open(FS, utc(2026, 1, 12, 7, 59))
+    assert is_open(FS, utc(2026, 1, 12, 8, 0))
+    assert not is_open(FS, utc(2026, 1, 12, 11, 0))  # 12:00 local: lunch
+    # Monday 2026-07-13, summer (UTC+2): 09:00 local = 07:00 UTC
+    assert is_open(FS, utc(2026, 7, 13, 7, 0))
+    assert not is_open(FS, utc(2026, 7, 13, 6, 59))
+
+
+def test_dst_spring_forward_monday_after() -> None:
+    # 2026-03-29 is the spring-forward Sunday; Friday before opens 08:00 UTC, Monday 07:00 UTC.
+    assert next_opening(FS, utc(2026, 3, 27, 5, 0)) == utc(2026, 3, 27, 8, 0)
+    assert next_opening(FS, utc(2026, 3, 28, 0, 0)) == utc(2026, 3, 30, 7, 0)
+
+
+def test_dst_fall_back() -> None:
+    # 2026-10-25: fall back; Monday 26 opens at 09:00 CET = 08:00 UTC.
+    assert next_opening(FS, utc(2026, 10, 24, 12, 0)) == utc(2026, 10, 26, 8, 0)
+
+
+def test_range_inside_dst_gap_opens_at_the_jump() -> None:
+    # 02:30 does not exist on 2026-03-29 in Paris: the wall clock jumps 02:00 -> 03:00 at 01:00 UTC.
+    h = OpeningHours(timezone=PARIS, week=week(sun=["02:30-04:00"]))
+    assert wall_to_utc(datetime(2026, 3, 29, 2, 30), ZoneInfo(PARIS)) == utc(2026, 3, 29, 1, 0)
+    assert next_opening(h, utc(2026, 3, 28, 0, 0)) == utc(2026, 3, 29, 1, 0)
+    assert next_closing(h, utc(2026, 3, 29, 1, 0)) == utc(2026, 3, 29, 2, 0)  # 04:00 CEST
+
+
+def test_ambiguous_time_uses_first_occurrence() -> None:
+    # 02:30 happens twice on 2026-10-25; the range is open once, from the first occurrence.
+    h = OpeningHours(timezone=PARIS, week=week(sun=["02:30-03:30"]))
+    (o, c), = intervals(h, utc(2026, 10, 24), utc(2026, 10, 26))
+    assert o == utc(2026, 10, 25, 0, 30)  # 02:30 CEST
+    assert c == utc(2026, 10, 25, 2, 30)  # 03:30 CET
+
+
+def test_noumea_has_no_dst() -> None:
+    h = OpeningHours(timezone="Pacific/Noumea", week=week(mon=["07:30-11:30"]))
+    # 07:30 in Nouméa (UTC+11) on Monday 2026-06-15 is Sunday 20:30 UTC
+    assert next_opening(h, utc(2026, 6, 14, 0, 0)) == utc(2026, 6, 14, 20, 30)
+    assert next_opening(h, utc(2026, 12, 13, 0, 0)) == utc(2026, 12, 13, 20, 30)
+    assert is_open(h, utc(2026, 6, 14, 21, 0))
+
+
+def test_range_crossing_midnight_counts_for_next_morning() -> None:
+    # Saturday 2026-01-17 20:00 -> Sunday 01:30 local, and Sunday 01:00-03:00: merged.
+    assert is_open(NIGHT, utc(2026, 1, 18, 0, 15))  # Sunday 01:15 local
+    assert next_closing(NIGHT, utc(2026, 1, 17, 20, 0)) == utc(2026, 1, 18, 2, 0)  # 03:00 local
+
+
+def test_closure_cancels_ranges() -> None:
+    assert not is_open(FS, utc(2026, 12, 24, 10, 0))
+    assert next_opening(FS, utc(2026, 12, 23, 17, 0)) == utc(2026, 12, 28, 8, 0)
+
+
+def test_always_closed_site_has_no_next_opening() -> None:
+    h = OpeningHours(timezone=PARIS, week=week())
+    assert next_opening(h, utc(2026, 1, 1)) is None
+    assert not is_open(h, utc(2026, 1, 1))
+
+
+def test_open_all_week_has_no_next_closing() -> None:
+    h = OpeningHours(timezone=PARIS, week=week(**{d: ["00:00-24:00"] for d in WEEKDAYS}))
+    assert is_open(h, utc(2026, 3, 29, 1, 30))
+    assert next_closing(h, utc(2026, 1, 1)) is None
+
+
+def test_open_duration_of_a_week() -> None:
+    start = utc(2026, 1, 12, 0, 0)
+    assert open_duration(FS, start, start + timedelta(days=7)) == timedelta(hours=6.5 * 5)
+
+
+def test_naive_datetime_is_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        is_open(FS, datetime(2026, 1, 12, 9, 0))
+
+
+# ---------------------------------------------------------------- properties ----------
+
+minutes = st.integers(min_value=0, max_value=95).map(lambda q: q * 15)
+range_strategy = st.tuples(minutes, st.integers(min_value=1, max_value=40)).map(
+    lambda t: (t[0], t[0] + t[1] * 15)
+)
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> OpeningHours:
+    tz = draw(st.sampled_from([PARIS, "Pacific/Noumea", "America/New_York", "UTC"]))
+    days: dict[str, tuple] = {}  # type: ignore[type-arg]
+    prev_spill = 0
+    for d in WEEKDAYS:
+        ranges = []
+        cursor = prev_spill
+        for s, e in sorted(draw(st.lists(range_strategy, max_size=3))):
+            s = max(s, cursor)
+            e = min(max(e, s + 15), 2880 - 1)
+            if s >= 1440 or e - s >= 1440:
+                break
+            if d == "sun" and e > 1440:  # keep Sunday from spilling over Monday's ranges
+                e = 1440
+            ranges.append(parse_range(_fmt(s, e)))
+            cursor = e
+        days[d] = tuple(ranges)
+        prev_spill = max((r.end - 1440 for r in ranges if r.end > 1440), default=0)
+    # Monday's first range must start after Sunday's spill; sunday never spills (above).
+    return OpeningHours(timezone=tz, week=days)
+
+
+def _fmt(s: int, e: int) -> str:
+    def hm(m: int) -> str:
+        return f"{m // 60:02d}:{m % 60:02d}"
+
+    if e > 1440:
+        return f"{hm(s)}-{hm(e - 1440)}+1"
+    return f"{hm(s)}-{'24:00' if e == 1440 else hm(e)}"
+
+
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants)
+def test_next_opening_is_the_first_open_instant(h: OpeningHours, t: datetime) -> None:
+    o = next_opening(h, t)
+    if o is None:
+        assert not any(h.week.values()) or is_open(h, t)
+        return
+    assert o > t
+    assert is_open(h, o)
+    assert not is_open(h, o - timedelta(seconds=1))
+    # nothing opens strictly between t and o
+    for o2, _c in intervals(h, t, o):
+        assert o2 <= t or o2 == o
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants)
+def test_next_closing_is_the_first_closed_instant(h: OpeningHours, t: datetime) -> None:
+    c = next_closing(h, t)
+    if c is None:
+        return
+    assert c > t
+    assert not is_open(h, c)
+    assert is_open(h, c - timedelta(seconds=1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants)
+def test_is_open_matches_the_wall_clock_away_from_dst(h: OpeningHours, t: datetime) -> None:
+    tz = ZoneInfo(h.timezone)
+    local = t.astimezone(tz)
+    # skip days where the offset changes (their wall clock is not monotonic / skips)
+    day_start = datetime(local.year, local.month, local.day, tzinfo=tz)
+    for delta in (-1, 0, 1, 2):
+        a = (day_start + timedelta(days=delta)).utcoffset()
+        b = (day_start + timedelta(days=delta + 1)).utcoffset()
+        if a != b:
+            return
+    m = local.hour * 60 + local.minute
+    today = h.week[WEEKDAYS[local.weekday()]]
+    yesterday = h.week[WEEKDAYS[(local.weekday() - 1) % 7]]
+    expected = any(r.start <= m < r.end for r in today) or any(
+        r.end > 1440 and m < r.end - 1440 for r in yesterday
+    )
+    assert is_open(h, t) == expected
