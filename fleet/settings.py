@@ -108,3 +108,17 @@ def docs_table() -> str:
     for s in SETTINGS:
         rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.description} |")
     return "\n".join(rows) + "\n"
+
+
+def _main() -> None:  # python -m fleet.settings > docs/settings.md
+    print("# Settings\n")  # noqa: T201
+    print(  # noqa: T201
+        "Each setting resolves as: command-line argument > `FLEET_<NAME>` environment "
+        "variable > `fleet.toml` (or the file named by `FLEET_CONFIG`, table `[fleet]`) > "
+        "default.\n"
+    )
+    print(docs_table(), end="")  # noqa: T201
+
+
+if __name__ == "__main__":
+    _main()

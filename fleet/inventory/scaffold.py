@@ -173,8 +173,8 @@ def render_site(spec: SiteSpec) -> str:
     for key, data in (("site_referent", spec.referent), ("site_sav", spec.sav)):
         if not data.get("name"):
             raise ConfigError(f"--{key.removeprefix('site_')}-name is required")
-        inner = ", ".join(f"{k}: {_q(v)}" for k, v in data.items() if v)
-        lines.append(f"        {key}: {{{inner}}}")
+        lines.append(f"        {key}:")
+        lines += [f"          {k}: {_q(v)}" for k, v in data.items() if v]
     lines.append("      hosts:")
     for host, _kind, ip, pmr in devs:
         lines.append(f"        {host}:")
