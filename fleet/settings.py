@@ -111,13 +111,13 @@ def docs_table() -> str:
 
 
 def _main() -> None:  # python -m fleet.settings > docs/settings.md
-    print("# Settings\n")  # noqa: T201
-    print(  # noqa: T201
+    print("# Settings\n")
+    print(
         "Each setting resolves as: command-line argument > `FLEET_<NAME>` environment "
         "variable > `fleet.toml` (or the file named by `FLEET_CONFIG`, table `[fleet]`) > "
         "default.\n"
     )
-    print(docs_table(), end="")  # noqa: T201
+    print(docs_table(), end="")
 
 
 if __name__ == "__main__":
