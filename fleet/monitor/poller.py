@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -38,6 +39,8 @@ __all__ = [
     "poll_devices",
     "poll_sharded",
 ]
+
+log = logging.getLogger(__name__)
 
 _MAX_REQUESTS_PER_DEVICE = 64
 _TOO_BIG = 1
@@ -111,7 +114,7 @@ class _Walk:
         self.active = [c for c in self.active if c not in finished]
 
 
-async def _bulk(  # noqa: PLR0917 - private helper mirroring GETBULK's fields
+async def _bulk(
     engine: V2cEngine | V3Engine,
     address: tuple[str, int],
     non_repeaters: int,
@@ -222,6 +225,9 @@ async def poll_device(
         return sample(False, exc.reason, {})
     except (ber.BerError, ValueError, TypeError, KeyError, IndexError):
         return sample(False, "decode_error", {})
+    except Exception:  # one device must never stop the cycle: log it, mark the device
+        log.exception("unexpected failure polling %s", device.hostname)
+        return sample(False, "error", {})
     return sample(True, None, metrics)
 
 

@@ -101,7 +101,7 @@ def _label(base: str, used: set[str], index: Oid) -> str:
 
 def read_system(data: Data, _params: Mapping[str, Any]) -> Metrics:
     out: Metrics = {}
-    for name in ("uptime", "hr_uptime"):
+    for name in ("hr_uptime", "uptime"):  # host uptime first: it survives an agent restart
         ticks = _number(data.scalar(name))
         if ticks is not None:
             out["uptime_s"] = ticks // 100

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -83,13 +84,14 @@ def varbinds_from_pysnmp(varbinds: Sequence[Any]) -> tuple[ber.VarBind, ...]:
 
 def decode_with_pysnmp(data: bytes) -> ber.Message:
     """Decode a v1/v2c message with pysnmp (the reference, and the fallback)."""
-    from pyasn1.codec.ber import decoder  # noqa: PLC0415 - only on the rare fallback path
-    from pyasn1.error import PyAsn1Error  # noqa: PLC0415
-    from pysnmp.proto import api  # noqa: PLC0415
-    from pysnmp.proto.error import ProtocolError  # noqa: PLC0415
+    from pyasn1.codec.ber import decoder
+    from pyasn1.error import PyAsn1Error
+    from pysnmp.proto import api
+    from pysnmp.proto.api import verdec
+    from pysnmp.proto.error import ProtocolError
 
     try:
-        version = int(api.decode_message_version(data))
+        version = int(verdec.decode_message_version(data))
         mod = api.PROTOCOL_MODULES[version]
         msg, _rest = decoder.decode(data, asn1Spec=mod.Message())
         pdu = mod.apiMessage.get_pdu(msg)
@@ -169,7 +171,8 @@ class V2cEngine:
 
     def close(self) -> None:
         if self._transport is not None:
-            self._transport.close()
+            with contextlib.suppress(RuntimeError):  # its event loop is already closed
+                self._transport.close()
             self._transport = None
         for pending in self._pending.values():
             if not pending.future.done():
@@ -293,7 +296,7 @@ class V2cEngine:
 
 
 def _reason_of(indication: Any) -> str:
-    from pysnmp.proto import errind  # noqa: PLC0415
+    from pysnmp.proto import errind
 
     table: tuple[tuple[type[Any], str], ...] = (
         (errind.RequestTimedOut, "timeout"),
@@ -316,11 +319,17 @@ class V3Engine:
     """One pysnmp ``SnmpEngine`` per SNMPv3 credential set (user + keys + protocols)."""
 
     def __init__(
-        self, credentials: SnmpCredentials, *, rcvbuf: int = DEFAULT_RCVBUF, timer: float = 0.05
+        self,
+        credentials: SnmpCredentials,
+        *,
+        rcvbuf: int = DEFAULT_RCVBUF,
+        timer: float = 0.05,
+        security_level: str = "authPriv",
     ) -> None:
         if credentials.version != "3" or not credentials.user:
             raise SnmpError("SNMPv3 engine needs version 3 and a user", "error")
         self.credentials = credentials
+        self.security_level = security_level  # "authNoPriv" only for diagnosis (fleet snmp test)
         self.rcvbuf = rcvbuf
         self.timer = timer
         self._engine: Any = None
@@ -331,9 +340,9 @@ class V3Engine:
     async def open(self) -> None:
         if self._engine is not None:
             return
-        from pysnmp.carrier.asyncio.dgram import udp  # noqa: PLC0415
-        from pysnmp.entity import config, engine  # noqa: PLC0415
-        from pysnmp.entity.rfc3413 import cmdgen  # noqa: PLC0415
+        from pysnmp.carrier.asyncio.dgram import udp
+        from pysnmp.entity import config, engine
+        from pysnmp.entity.rfc3413 import cmdgen
 
         creds = self.credentials
         auth = {"SHA": config.USM_AUTH_HMAC96_SHA}.get(creds.auth_protocol.upper())
@@ -345,15 +354,18 @@ class V3Engine:
                 f"SNMPv3 user {creds.user!r}: only authPriv with SHA/AES is supported", "error"
             )
         eng = engine.SnmpEngine()
-        config.add_v3_user(
-            eng,
-            creds.user,
-            auth,
-            creds.auth_key.get_secret_value(),
-            priv,
-            creds.priv_key.get_secret_value(),
-        )
-        config.add_target_parameters(eng, "relais", creds.user, "authPriv")
+        if self.security_level == "authNoPriv":
+            config.add_v3_user(eng, creds.user, auth, creds.auth_key.get_secret_value())
+        else:
+            config.add_v3_user(
+                eng,
+                creds.user,
+                auth,
+                creds.auth_key.get_secret_value(),
+                priv,
+                creds.priv_key.get_secret_value(),
+            )
+        config.add_target_parameters(eng, "relais", creds.user, self.security_level)
         transport = udp.UdpAsyncioTransport().open_server_mode(sock=_enlarged_socket(self.rcvbuf))
         config.add_transport(eng, udp.DOMAIN_NAME, transport)
         eng.transport_dispatcher.set_timer_resolution(self.timer)
@@ -372,8 +384,8 @@ class V3Engine:
         key = (address[0], address[1], timeout, retries)
         name = self._targets.get(key)
         if name is None:
-            from pysnmp.carrier.asyncio.dgram import udp  # noqa: PLC0415
-            from pysnmp.entity import config  # noqa: PLC0415
+            from pysnmp.carrier.asyncio.dgram import udp
+            from pysnmp.entity import config
 
             name = f"t{len(self._targets)}"
             config.add_target_address(
@@ -390,8 +402,8 @@ class V3Engine:
 
     @staticmethod
     def _varbinds(oids: Sequence[Oid]) -> list[tuple[Any, Any]]:
-        from pysnmp.proto import rfc1902  # noqa: PLC0415
-        from pysnmp.proto.rfc1905 import Null  # noqa: PLC0415 - rfc1905 re-exports univ.Null
+        from pyasn1.type.univ import Null
+        from pysnmp.proto import rfc1902
 
         return [(rfc1902.ObjectName(o), Null("")) for o in oids]
 
@@ -486,3 +498,119 @@ class Engines:
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# One-device diagnosis (fleet snmp test)
+
+SYS_DESCR: Final = (1, 3, 6, 1, 2, 1, 1, 1, 0)
+SYS_UPTIME: Final = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SYS_NAME: Final = (1, 3, 6, 1, 2, 1, 1, 5, 0)
+
+EXPLANATIONS: Final = {
+    "timeout": "no answer: host down or filtered, wrong port, or (SNMPv2c) wrong community "
+    "(agents stay silent on a wrong community)",
+    "unreachable": "nothing listens on that port (ICMP port unreachable) or no route",
+    "unknown_user": "the agent does not know this SNMPv3 user",
+    "auth_error": "SNMPv3 authentication failed: wrong auth key (or protocol)",
+    "priv_error": "SNMPv3 privacy failed: the auth key is right but the priv key "
+    "(or protocol) is wrong",
+    "not_in_time_window": "SNMPv3 message outside the agent's time window (clock/boots)",
+    "decode_error": "the agent answered something that is not a valid SNMP reply",
+    "error": "SNMP error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    ok: bool
+    reason: str | None
+    message: str
+    elapsed_ms: float
+    sys_descr: str | None = None
+    sys_name: str | None = None
+    uptime_s: int | None = None
+
+
+def _port_closed(address: tuple[str, int], packet: bytes, timeout: float) -> bool:
+    """A connected UDP socket sees ICMP port-unreachable as ECONNREFUSED."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+            sock.send(packet)
+            sock.recv(65535)
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+    return False
+
+
+async def probe(
+    credentials: SnmpCredentials,
+    address: tuple[str, int],
+    *,
+    timeout: float = 2.0,
+    retries: int = 1,
+) -> ProbeResult:
+    """GET sysDescr, sysName, sysUpTime once and explain precisely what went wrong, if anything."""
+    started = time.perf_counter()
+    oids = (SYS_DESCR, SYS_NAME, SYS_UPTIME)
+
+    def result(ok: bool, reason: str | None, message: str, **kw: Any) -> ProbeResult:
+        elapsed = round((time.perf_counter() - started) * 1000.0, 1)
+        return ProbeResult(ok, reason, message, elapsed, **kw)
+
+    engines = Engines()
+    try:
+        engine = engines.for_credentials(credentials)
+        try:
+            if isinstance(engine, V2cEngine):
+                pdu = await engine.get(
+                    address, ber.encode_null_varbinds(oids), timeout=timeout, retries=retries
+                )
+            else:
+                pdu = await engine.get(address, oids, timeout=timeout, retries=retries)
+        except SnmpError as exc:
+            reason = exc.reason
+            if reason == "timeout":
+                reason = await _refine_timeout(credentials, address, timeout)
+            return result(False, reason, EXPLANATIONS.get(reason, str(exc)))
+    finally:
+        engines.close()
+    if pdu.error_status:
+        return result(False, "error", f"agent answered error-status {pdu.error_status}")
+    values = {oid: value for oid, tag, value in pdu.varbinds if tag not in ber.EXCEPTIONS}
+    descr, name, ticks = values.get(SYS_DESCR), values.get(SYS_NAME), values.get(SYS_UPTIME)
+    return result(
+        True,
+        None,
+        "answered",
+        sys_descr=descr.decode("utf-8", "replace") if isinstance(descr, bytes) else None,
+        sys_name=name.decode("utf-8", "replace") if isinstance(name, bytes) else None,
+        uptime_s=ticks // 100 if isinstance(ticks, int) else None,
+    )
+
+
+async def _refine_timeout(
+    credentials: SnmpCredentials, address: tuple[str, int], timeout: float
+) -> str:
+    """Silence can mean several things; ask the questions that tell them apart."""
+    packet = ber.encode_request(b"public", 1, ber.encode_null_varbinds((SYS_UPTIME,)))
+    loop = asyncio.get_running_loop()
+    if await loop.run_in_executor(None, _port_closed, address, packet, min(timeout, 1.0)):
+        return "unreachable"
+    if credentials.version == "3":
+        # net-snmp drops a message it cannot decrypt: authPriv is silent with a wrong priv key.
+        # If the same user with authNoPriv gets an answer (even an authorization error), the auth
+        # key is right, so the priv key is what is wrong.
+        check = V3Engine(credentials, security_level="authNoPriv")
+        try:
+            await check.get(address, (SYS_UPTIME,), timeout=timeout, retries=0)
+        except SnmpError as exc:
+            return "timeout" if exc.reason == "timeout" else exc.reason
+        finally:
+            check.close()
+        return "priv_error"
+    return "timeout"

@@ -130,9 +130,13 @@ SNMPD_V3_PRIV = "priv-pass-4567"
 SNMPD_COMMUNITY = "relais-ro"
 
 
+V3User = tuple[str, str, str]
+DEFAULT_V3: tuple[V3User, ...] = ((SNMPD_V3_USER, SNMPD_V3_AUTH, SNMPD_V3_PRIV),)
+
+
 def snmpd_config(root: Path, port: int, *, communities: tuple[str, ...] = (SNMPD_COMMUNITY,),
-                 v3: bool = True) -> Path:
-    """A minimal net-snmp config: read-only v2c community(ies), a v3 authPriv SHA/AES user."""
+                 v3: tuple[V3User, ...] = DEFAULT_V3) -> Path:
+    """A minimal net-snmp config: read-only v2c community(ies), v3 authPriv SHA/AES users."""
     lines = [
         f"agentAddress udp:127.0.0.1:{port}",
         *(f"rocommunity {c} 127.0.0.1" for c in communities),
@@ -142,18 +146,17 @@ def snmpd_config(root: Path, port: int, *, communities: tuple[str, ...] = (SNMPD
         "agentXSocket /dev/null",
         "master no",
     ]
-    if v3:
-        lines += [
-            f"createUser {SNMPD_V3_USER} SHA {SNMPD_V3_AUTH} AES {SNMPD_V3_PRIV}",
-            f"rouser {SNMPD_V3_USER} priv",
-        ]
+    for user, auth, priv in v3:
+        lines += [f"createUser {user} SHA {auth} AES {priv}", f"rouser {user} priv"]
     conf = root / "snmpd.conf"
     conf.write_text("\n".join(lines) + "\n")
     return conf
 
 
 @contextlib.contextmanager
-def snmpd(*, communities: tuple[str, ...] = (SNMPD_COMMUNITY,), v3: bool = True) -> Iterator[Agent]:
+def snmpd(
+    *, communities: tuple[str, ...] = (SNMPD_COMMUNITY,), v3: tuple[V3User, ...] = DEFAULT_V3
+) -> Iterator[Agent]:
     """Our own net-snmp snmpd on loopback (its own config and persistent dir)."""
     exe = shutil.which("snmpd") or "/usr/sbin/snmpd"
     if not Path(exe).exists():
@@ -165,8 +168,7 @@ def snmpd(*, communities: tuple[str, ...] = (SNMPD_COMMUNITY,), v3: bool = True)
         (root / "persist").mkdir()
         log = root / "log"
         env = {**os.environ, "SNMP_PERSISTENT_DIR": str(root / "persist"), "MIBS": ""}
-        cmd = [exe, "-f", "-r", "-C", "-c", str(conf), "-Lf", str(log), "-p", str(root / "pid"),
-               f"udp:127.0.0.1:{port}"]
+        cmd = [exe, "-f", "-r", "-C", "-c", str(conf), "-Lf", str(log), "-p", str(root / "pid")]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait(proc, port, communities[0], log, 20)

@@ -1,0 +1,154 @@
+"""The poller and the probe against a real net-snmp snmpd on loopback (the PC profile reference):
+SNMPv2c and SNMPv3 authPriv SHA/AES, shared engines, and each failure reason."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from fleet.monitor.poller import Poller, poll_devices
+from fleet.monitor.profiles import Profile
+from fleet.monitor.snmp import Engines, V2cEngine, V3Engine, probe
+from tests.monitor.agents import (
+    SNMPD_COMMUNITY,
+    SNMPD_V3_AUTH,
+    SNMPD_V3_PRIV,
+    SNMPD_V3_USER,
+    Agent,
+    device,
+    free_udp_port,
+    snmpd,
+)
+
+GOOD_V3 = (SNMPD_V3_USER, SNMPD_V3_AUTH, SNMPD_V3_PRIV)
+
+
+@pytest.fixture(scope="module")
+def agent() -> Iterator[Agent]:
+    with snmpd() as a:
+        yield a
+
+
+@pytest.mark.parametrize("v3", [False, True], ids=["v2c", "v3-authPriv"])
+def test_pc_profile_reads_a_real_host(
+    agent: Agent, profiles: dict[str, Profile], v3: bool
+) -> None:
+    pc = device(
+        "pc1", "public_pc", agent.port,
+        community=None if v3 else SNMPD_COMMUNITY, v3=GOOD_V3 if v3 else None,
+    )
+    [sample] = asyncio.run(poll_devices([pc], profiles, timeout=2.0))
+    assert sample.ok, sample.error
+    m = sample.metrics
+    assert "Linux" in str(m["sys_descr"])
+    assert isinstance(m["uptime_s"], int) and m["uptime_s"] > 0  # hrSystemUptime: the host's
+    assert 0 < m["mem_used_pct"] < 100
+    assert 0 <= m["disk_used_pct:/"] <= 100
+    assert m["proc_running:relais-wipe"] == 0  # this machine does not run it
+    assert sample.elapsed_ms > 0
+
+
+def test_process_detection_on_a_real_host(agent: Agent) -> None:
+    """snmpd itself runs: a profile expecting 'snmpd' sees it, and not an absent one."""
+    from fleet.monitor.profiles import parse_profile  # noqa: PLC0415
+
+    raw = {"kind": "public_pc", "read": {"processes": {
+        "oids": {"name": "1.3.6.1.2.1.25.4.2.1.2"}, "expect": ["snmpd", "relais-wipe"]}}}
+    prof = {"public_pc": parse_profile(raw, "inline")}
+    pc = device("pc1", "public_pc", agent.port, community=SNMPD_COMMUNITY)
+    [sample] = asyncio.run(poll_devices([pc], prof))
+    assert sample.metrics == {"proc_running:snmpd": 1, "proc_running:relais-wipe": 0}
+
+
+def test_one_engine_per_credential_set(agent: Agent, profiles: dict[str, Profile]) -> None:
+    devices = [
+        *(device(f"v2-{i}", "public_pc", agent.port, community=SNMPD_COMMUNITY)
+          for i in range(20)),
+        *(device(f"v3-{i}", "public_pc", agent.port, v3=GOOD_V3) for i in range(10)),
+    ]
+    poller = Poller(profiles, timeout=2.0)
+
+    async def two_cycles() -> list[bool]:
+        try:
+            first = await poller.cycle(devices)
+            engines_after_first = len(poller.engines)
+            second = await poller.cycle(devices)
+            assert len(poller.engines) == engines_after_first == 2
+            return [s.ok for s in first + second]
+        finally:
+            poller.close()
+
+    assert all(asyncio.run(two_cycles()))
+
+
+def test_wrong_credentials_give_precise_reasons(
+    agent: Agent, profiles: dict[str, Profile]
+) -> None:
+    devices = [
+        device("wrong-community", "public_pc", agent.port, community="not-this-one"),
+        device("unknown-user", "public_pc", agent.port, v3=("ghost", SNMPD_V3_AUTH, SNMPD_V3_PRIV)),
+        device("wrong-auth", "public_pc", agent.port,
+               v3=(SNMPD_V3_USER, "wrong-auth-key", SNMPD_V3_PRIV)),
+        device("nobody-listens", "public_pc", free_udp_port(), community=SNMPD_COMMUNITY),
+        device("good", "public_pc", agent.port, community=SNMPD_COMMUNITY),
+    ]
+    samples = asyncio.run(poll_devices(devices, profiles, timeout=0.5, retries=0))
+    got = {s.device: (s.ok, s.error) for s in samples}
+    assert got == {
+        "wrong-community": (False, "timeout"),  # v2c agents stay silent
+        "unknown-user": (False, "unknown_user"),
+        "wrong-auth": (False, "auth_error"),
+        "nobody-listens": (False, "timeout"),
+        "good": (True, None),
+    }
+    for s in samples:
+        if not s.ok:
+            assert s.metrics == {}
+
+
+@pytest.mark.parametrize(
+    ("creds", "port_open", "reason"),
+    [
+        (GOOD_V3, True, None),
+        (("ghost", SNMPD_V3_AUTH, SNMPD_V3_PRIV), True, "unknown_user"),
+        ((SNMPD_V3_USER, "wrong-auth-key", SNMPD_V3_PRIV), True, "auth_error"),
+        ((SNMPD_V3_USER, SNMPD_V3_AUTH, "wrong-priv-key"), True, "priv_error"),
+        (None, True, None),
+        ("bad-community", True, "timeout"),
+        (None, False, "unreachable"),
+    ],
+    ids=["v3-ok", "unknown-user", "wrong-auth", "wrong-priv", "v2c-ok", "wrong-community",
+         "port-closed"],
+)
+def test_probe_reasons(
+    agent: Agent, creds: tuple[str, str, str] | str | None, port_open: bool, reason: str | None
+) -> None:
+    port = agent.port if port_open else free_udp_port()
+    if isinstance(creds, tuple):
+        d = device("x", "public_pc", port, v3=creds)
+    else:
+        d = device("x", "public_pc", port, community=creds or SNMPD_COMMUNITY)
+    assert d.snmp is not None
+    result = asyncio.run(probe(d.snmp, ("127.0.0.1", port), timeout=0.5, retries=0))
+    assert result.reason == reason, result
+    assert result.ok is (reason is None)
+    if result.ok:
+        assert result.sys_descr and "Linux" in result.sys_descr
+        assert result.uptime_s is not None
+
+
+def test_engines_are_keyed_by_credentials() -> None:
+    engines = Engines()
+    a = device("a", "printer", 161, community="c1").snmp
+    b = device("b", "printer", 161, community="c1").snmp
+    c = device("c", "printer", 161, community="c2").snmp
+    d = device("d", "public_pc", 161, v3=GOOD_V3).snmp
+    assert a and b and c and d
+    assert engines.for_credentials(a) is engines.for_credentials(b)
+    assert engines.for_credentials(a) is not engines.for_credentials(c)
+    assert isinstance(engines.for_credentials(a), V2cEngine)
+    assert isinstance(engines.for_credentials(d), V3Engine)
+    assert len(engines) == 3
+    engines.close()
