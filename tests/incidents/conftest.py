@@ -1,0 +1,7 @@
+"""Incident tests use the store fixtures (SQLite and a throwaway PostgreSQL)."""
+
+from __future__ import annotations
+
+from tests.store.conftest import pg_server, store, store_url
+
+__all__ = ["pg_server", "store", "store_url"]
