@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import demo, inventory
+from fleet.cli import demo, inventory, monitor, snmp
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -22,6 +22,11 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.add_typer(inventory.app, name="inventory")
 # (other areas add their line below)
+app.command("poll")(monitor.poll)
+app.command("status")(monitor.status)
+app.add_typer(monitor.incidents_app, name="incidents")
+app.add_typer(monitor.maintenance_app, name="maintenance")
+app.add_typer(snmp.app, name="snmp")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from fleet.cli.common import console, fail, print_json
-from fleet.errors import ConfigError
+from fleet.cli.common import console, print_json
+from fleet.errors import ConfigError, SnmpError
 from fleet.inventory import load_inventory
 from fleet.monitor.snmp import probe
 
@@ -55,11 +55,11 @@ def test(
             "sys_name": result.sys_name,
             "uptime_s": result.uptime_s,
         })
-        if not result.ok:
-            raise typer.Exit(1)
-        return
     if not result.ok:
-        raise fail(f"{where}: {result.reason}: {result.message}")
+        # FleetError: the CLI boundary prints one line and exits 1 (after the JSON, if any)
+        raise SnmpError(f"{where}: {result.reason}: {result.message}", result.reason or "error")
+    if json:
+        return
     out = console()
     out.print(f"[green]OK[/] {where} answered in {result.elapsed_ms:.0f} ms")
     if result.sys_name:

@@ -135,11 +135,12 @@ DEFAULT_V3: tuple[V3User, ...] = ((SNMPD_V3_USER, SNMPD_V3_AUTH, SNMPD_V3_PRIV),
 
 
 def snmpd_config(root: Path, port: int, *, communities: tuple[str, ...] = (SNMPD_COMMUNITY,),
-                 v3: tuple[V3User, ...] = DEFAULT_V3) -> Path:
+                 v3: tuple[V3User, ...] = DEFAULT_V3,
+                 addresses: tuple[str, ...] = ("127.0.0.1",)) -> Path:
     """A minimal net-snmp config: read-only v2c community(ies), v3 authPriv SHA/AES users."""
     lines = [
-        f"agentAddress udp:127.0.0.1:{port}",
-        *(f"rocommunity {c} 127.0.0.1" for c in communities),
+        "agentAddress " + ",".join(f"udp:{a}:{port}" for a in addresses),
+        *(f"rocommunity {c} 127.0.0.0/8" for c in communities),
         "sysLocation relais test",
         "sysContact relais-tests",
         "sysServices 72",
@@ -155,7 +156,11 @@ def snmpd_config(root: Path, port: int, *, communities: tuple[str, ...] = (SNMPD
 
 @contextlib.contextmanager
 def snmpd(
-    *, communities: tuple[str, ...] = (SNMPD_COMMUNITY,), v3: tuple[V3User, ...] = DEFAULT_V3
+    *,
+    communities: tuple[str, ...] = (SNMPD_COMMUNITY,),
+    v3: tuple[V3User, ...] = DEFAULT_V3,
+    addresses: tuple[str, ...] = ("127.0.0.1",),
+    port: int | None = None,
 ) -> Iterator[Agent]:
     """Our own net-snmp snmpd on loopback (its own config and persistent dir)."""
     exe = shutil.which("snmpd") or "/usr/sbin/snmpd"
@@ -163,8 +168,8 @@ def snmpd(
         raise RuntimeError("snmpd not installed (Debian package snmpd)")
     root = Path(tempfile.mkdtemp(prefix="relais-snmpd-", dir="/tmp"))
     try:
-        port = free_udp_port()
-        conf = snmpd_config(root, port, communities=communities, v3=v3)
+        port = port or free_udp_port()
+        conf = snmpd_config(root, port, communities=communities, v3=v3, addresses=addresses)
         (root / "persist").mkdir()
         log = root / "log"
         env = {**os.environ, "SNMP_PERSISTENT_DIR": str(root / "persist"), "MIBS": ""}

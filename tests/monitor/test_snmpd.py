@@ -52,7 +52,7 @@ def test_pc_profile_reads_a_real_host(
 
 def test_process_detection_on_a_real_host(agent: Agent) -> None:
     """snmpd itself runs: a profile expecting 'snmpd' sees it, and not an absent one."""
-    from fleet.monitor.profiles import parse_profile  # noqa: PLC0415
+    from fleet.monitor.profiles import parse_profile
 
     raw = {"kind": "public_pc", "read": {"processes": {
         "oids": {"name": "1.3.6.1.2.1.25.4.2.1.2"}, "expect": ["snmpd", "relais-wipe"]}}}

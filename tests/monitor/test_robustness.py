@@ -1,0 +1,286 @@
+"""A hostile network: an "evil agent" (asyncio UDP on 127.0.0.1) answering malformed and
+truncated replies, wrong request ids, oversized responses, endless or looping walks; plus 10 %
+of agents that never answer.  The cycle never crashes and finishes within its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+
+import pytest
+
+from fleet.monitor import ber
+from fleet.monitor.poller import Poller, poll_devices
+from fleet.monitor.profiles import Profile, parse_profile
+from tests.monitor.agents import device, free_udp_port
+
+UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+
+PROFILE = parse_profile(
+    {
+        "kind": "public_pc",
+        "max_repetitions": 10,
+        "max_rows": 200,
+        "read": {
+            "system": {"oids": {"uptime": "1.3.6.1.2.1.1.3.0"}},
+            "storage": {"oids": {
+                "type": "1.3.6.1.2.1.25.2.3.1.2", "descr": "1.3.6.1.2.1.25.2.3.1.3",
+                "size": "1.3.6.1.2.1.25.2.3.1.5", "used": "1.3.6.1.2.1.25.2.3.1.6",
+            }},
+        },
+    },
+    "inline",
+)
+PROFILES: dict[str, Profile] = {"public_pc": PROFILE}
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    return bytes((tag,)) + ber.encode_length(len(body)) + body
+
+
+def _varbind(oid: tuple[int, ...], tag: int, body: bytes) -> bytes:
+    return _tlv(0x30, ber.encode_oid(oid) + _tlv(tag, body))
+
+
+def response(
+    community: bytes, request_id: int, varbinds: list[bytes], tag: int = ber.RESPONSE
+) -> bytes:
+    pdu = _tlv(
+        tag,
+        ber.encode_integer(request_id) + ber.encode_integer(0) + ber.encode_integer(0)
+        + _tlv(0x30, b"".join(varbinds)),
+    )
+    return _tlv(0x30, ber.encode_integer(1) + _tlv(0x04, community) + pdu)
+
+
+def good_answer(msg: ber.Message) -> list[bytes]:
+    """Scalars answered, every column immediately at its end."""
+    pdu = msg.pdu
+    out = []
+    n = pdu.error_status if pdu.tag == ber.GET_BULK_REQUEST else len(pdu.varbinds)
+    for i, (oid, _t, _v) in enumerate(pdu.varbinds):
+        if i < n:
+            out.append(_varbind((*oid, 0), ber.TIMETICKS, (123456).to_bytes(3, "big")))
+        else:
+            out.append(_varbind(oid, ber.END_OF_MIB_VIEW, b""))
+    return out
+
+
+Behaviour = Callable[[ber.Message, bytes], list[bytes]]
+
+
+def behaviours() -> dict[str, Behaviour]:
+    rng = random.Random(6)
+
+    def good(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [response(m.community, m.pdu.request_id, good_answer(m))]
+
+    def garbage(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))]
+
+    def truncated(m: ber.Message, raw: bytes) -> list[bytes]:
+        full = response(m.community, m.pdu.request_id, good_answer(m))
+        return [full[: rng.randrange(1, len(full))]]
+
+    def wrong_id(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [response(m.community, m.pdu.request_id ^ 0x5A5A, good_answer(m))]
+
+    def wrong_community(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [response(b"someone-else", m.pdu.request_id, good_answer(m))]
+
+    def oversized(m: ber.Message, raw: bytes) -> list[bytes]:
+        # ~60 KB: thousands of varbinds, far more than asked
+        vbs = [_varbind((1, 3, 6, 1, 99, i), ber.OCTET_STRING, b"x" * 40) for i in range(1200)]
+        return [response(m.community, m.pdu.request_id, vbs)]
+
+    def flood(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [response(m.community, m.pdu.request_id, good_answer(m))] * 30
+
+    def wrong_types(m: ber.Message, raw: bytes) -> list[bytes]:
+        pdu = m.pdu
+        vbs = [_varbind((*oid, 0), ber.OCTET_STRING, b"\xff\xfe not a number")
+               for oid, _t, _v in pdu.varbinds]
+        return [response(m.community, pdu.request_id, vbs)]
+
+    def looping(m: ber.Message, raw: bytes) -> list[bytes]:
+        # a buggy agent answering the same row forever (OIDs not increasing)
+        pdu = m.pdu
+        n = pdu.error_status
+        vbs = good_answer(m)[:n] + [
+            _varbind((*oid[:11], 1), ber.INTEGER, b"\x01") for oid, _t, _v in pdu.varbinds[n:]
+        ]
+        return [response(m.community, pdu.request_id, vbs)]
+
+    def endless(m: ber.Message, raw: bytes) -> list[bytes]:
+        # a table that never ends: increasing rows forever
+        pdu = m.pdu
+        n = pdu.error_status
+        vbs = good_answer(m)[:n]
+        for _rep in range(pdu.error_index):
+            for oid, _t, _v in pdu.varbinds[n:]:
+                column = oid[:11]
+                last = oid[11] if len(oid) > 11 else 0
+                vbs.append(_varbind((*column, last + 1 + _rep), ber.INTEGER, b"\x05"))
+        return [response(m.community, pdu.request_id, vbs)]
+
+    def report(m: ber.Message, raw: bytes) -> list[bytes]:
+        return [response(m.community, m.pdu.request_id, good_answer(m), tag=ber.REPORT)]
+
+    def error_status(m: ber.Message, raw: bytes) -> list[bytes]:
+        body = response(m.community, m.pdu.request_id, good_answer(m))
+        # genErr(5): rebuild with error-status 5
+        pdu = _tlv(ber.RESPONSE, ber.encode_integer(m.pdu.request_id) + ber.encode_integer(5)
+                   + ber.encode_integer(1) + _tlv(0x30, b"".join(good_answer(m))))
+        del body
+        return [_tlv(0x30, ber.encode_integer(1) + _tlv(0x04, m.community) + pdu)]
+
+    def silent(m: ber.Message, raw: bytes) -> list[bytes]:
+        return []
+
+    return {
+        "good": good, "garbage": garbage, "truncated": truncated, "wrong_id": wrong_id,
+        "wrong_community": wrong_community, "oversized": oversized, "flood": flood,
+        "wrong_types": wrong_types, "looping": looping, "endless": endless, "report": report,
+        "error_status": error_status, "silent": silent,
+    }
+
+
+class EvilAgent(asyncio.DatagramProtocol):
+    """Chooses its misbehaviour from the community string of each request."""
+
+    def __init__(self) -> None:
+        self.behaviours = behaviours()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.requests = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.requests += 1
+        msg = ber.decode_message(data)
+        behaviour = self.behaviours[msg.community.decode().split("-")[0]]
+        assert self.transport is not None
+        for packet in behaviour(msg, data):
+            self.transport.sendto(packet, addr)
+
+
+async def _with_agent(run: Callable[[int], object]) -> tuple[object, EvilAgent]:
+    loop = asyncio.get_running_loop()
+    port = free_udp_port()
+    transport, agent = await loop.create_datagram_endpoint(
+        EvilAgent, local_addr=("127.0.0.1", port)
+    )
+    try:
+        result = await run(port)  # type: ignore[misc]
+    finally:
+        transport.close()
+    return result, agent
+
+
+EXPECTED = {
+    "good": (True, None),
+    "garbage": (False, "decode_error"),
+    "truncated": (False, "decode_error"),
+    "wrong_id": (False, "timeout"),
+    "wrong_community": (False, "timeout"),
+    "oversized": (True, None),  # nothing it asked for is in there: no metric, but it answered
+    "flood": (True, None),
+    "wrong_types": (True, None),
+    "looping": (True, None),
+    "endless": (True, None),
+    "report": (False, "timeout"),
+    "error_status": (False, "error"),
+    "silent": (False, "timeout"),
+}
+
+
+def test_each_misbehaviour_is_contained() -> None:
+    async def run(port: int) -> object:
+        devices = [device(name, "public_pc", port, community=name) for name in EXPECTED]
+        return await poll_devices(devices, PROFILES, timeout=0.3, retries=1, deadline=3.0)
+
+    samples, _agent = asyncio.run(_with_agent(run))
+    got = {s.device: (s.ok, s.error) for s in samples}  # type: ignore[attr-defined]
+    assert got == EXPECTED
+    by_name = {s.device: s for s in samples}  # type: ignore[attr-defined]
+    assert by_name["good"].metrics == {"uptime_s": 1234}
+    assert by_name["flood"].metrics == {"uptime_s": 1234}
+    assert "uptime_s" not in by_name["wrong_types"].metrics  # a string is not an uptime
+    assert by_name["oversized"].metrics == {}
+
+
+def test_endless_table_is_bounded_by_max_rows() -> None:
+    async def run(port: int) -> object:
+        return await poll_devices(
+            [device("endless", "public_pc", port, community="endless")], PROFILES,
+            timeout=0.3, retries=0,
+        )
+
+    [sample], agent = asyncio.run(_with_agent(run))  # type: ignore[misc]
+    assert sample.ok
+    # 200 rows per column at 10 repetitions: about 20 requests, not thousands
+    assert agent.requests <= 25
+
+
+@pytest.mark.parametrize("dead_share", [0.1])
+def test_unresponsive_agents_do_not_hold_the_cycle(dead_share: float) -> None:
+    """200 devices, 10 % silent: everything ends in about one timeout-with-retries, and a
+    second cycle with the dead ones in the slow queue is no slower."""
+    names = [("silent" if i % int(1 / dead_share) == 0 else "good") + f"-{i}" for i in range(200)]
+    timeout, retries = 0.3, 1
+
+    async def run(port: int) -> object:
+        devices = [device(n, "public_pc", port, community=n) for n in names]
+        poller = Poller(PROFILES, timeout=timeout, retries=retries, concurrency=50,
+                        down_concurrency=10, deadline=2.0)
+        try:
+            started = time.monotonic()
+            first = await poller.cycle(devices)
+            first_s = time.monotonic() - started
+            down = {s.device for s in first if not s.ok}
+            started = time.monotonic()
+            second = await poller.cycle(devices, down=down)
+            second_s = time.monotonic() - started
+        finally:
+            poller.close()
+        return first, second, first_s, second_s, down
+
+    (first, second, first_s, second_s, down), _agent = asyncio.run(_with_agent(run))  # type: ignore[misc]
+    assert down == {n for n in names if n.startswith("silent")}
+    assert len(down) == 20
+    assert all(s.ok for s in second if s.device not in down)
+    assert {s.error for s in second if s.device in down} == {"timeout"}
+    # the deadline bounds the cycle: generous margin, this is a bound, not a benchmark
+    assert first_s < 2.0 + 1.5
+    assert second_s < 2.0 + 1.5
+
+
+def test_malformed_packets_from_anyone_do_not_break_the_engine() -> None:
+    """Junk sent to the poller's socket by a third party is dropped and counted."""
+    from fleet.monitor.snmp import V2cEngine
+
+    async def run(port: int) -> object:
+        engine = V2cEngine(b"good")
+        await engine.open()
+        assert engine._transport is not None
+        sock = engine._transport.get_extra_info("sockname")
+        loop = asyncio.get_running_loop()
+        junk_sender, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, remote_addr=("127.0.0.1", sock[1])
+        )
+        for size in (0, 1, 2, 5, 100, 1400):
+            junk_sender.sendto(bytes(range(256)) * (size // 256) + bytes(size % 256))
+        junk_sender.close()
+        pdu = await engine.get(
+            ("127.0.0.1", port), ber.encode_null_varbinds((UPTIME,)), timeout=0.5, retries=1
+        )
+        stats = engine.stats
+        engine.close()
+        return pdu, stats
+
+    (pdu, stats), _agent = asyncio.run(_with_agent(run))  # type: ignore[misc]
+    assert pdu.varbinds[0][0] == (*UPTIME, 0)
+    assert stats.dropped_malformed >= 5
