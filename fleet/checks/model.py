@@ -1,0 +1,124 @@
+"""Typed results of the post-deploy / audit checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class HostExpect:
+    """What the inventory says one host should look like (input of every check)."""
+
+    hostname: str
+    address: str
+    kind: str
+    site_id: str
+    management: str
+    controller_networks: tuple[str, ...] = ()
+    pmr: bool = False
+    admin_user: str = "relais"
+    guest_user: str = "guest"
+    homepage: str = "https://www.service-public.fr/"
+    allowlist: tuple[str, ...] = ()
+    printer_queue: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["controller_networks"] = list(self.controller_networks)
+        data["allowlist"] = list(self.allowlist)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HostExpect:
+        values = dict(data)
+        values["controller_networks"] = tuple(values.get("controller_networks", ()))
+        values["allowlist"] = tuple(values.get("allowlist", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check on one host."""
+
+    host: str
+    module: str
+    check: str
+    outcome: str
+    refs: tuple[str, ...] = ()
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("passed", "skipped")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "module": self.module,
+            "check": self.check,
+            "outcome": self.outcome,
+            "refs": list(self.refs),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """Every result of one verification run, plus hosts that could not be checked at all."""
+
+    results: tuple[CheckResult, ...]
+    host_errors: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        names = {r.host for r in self.results} | set(self.host_errors)
+        return tuple(sorted(names))
+
+    def for_host(self, host: str) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if r.host == host)
+
+    def failures(self, host: str | None = None) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if not r.ok and (host is None or r.host == host))
+
+    def host_ok(self, host: str) -> bool:
+        return host not in self.host_errors and not self.failures(host) and bool(
+            self.for_host(host)
+        )
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.hosts) and all(self.host_ok(h) for h in self.hosts)
+
+    def counts(self, host: str) -> dict[str, int]:
+        out = dict.fromkeys(OUTCOMES, 0)
+        for r in self.for_host(host):
+            out[r.outcome] = out.get(r.outcome, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "hosts": {
+                h: {
+                    "ok": self.host_ok(h),
+                    "error": self.host_errors.get(h),
+                    "counts": self.counts(h),
+                    "failures": [r.to_json() for r in self.failures(h)],
+                }
+                for h in self.hosts
+            },
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+def merge(reports: Sequence[CheckReport]) -> CheckReport:
+    results: list[CheckResult] = []
+    errors: dict[str, str] = {}
+    for rep in reports:
+        results.extend(rep.results)
+        errors.update(rep.host_errors)
+    return CheckReport(tuple(results), errors)

@@ -1,0 +1,40 @@
+"""Borne: Chromium kiosk locked to the allowlist, running, watched.  Read-only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fleet.checks.model import HostExpect
+
+POLICY = "/etc/chromium/policies/managed/relais-kiosk.json"
+
+
+@pytest.mark.ref("Relais kiosk: URL allowlist")
+@pytest.mark.kinds("borne")
+def test_allowlist_policy(host: Any, expect: HostExpect) -> None:
+    policy = json.loads(host.file(POLICY).content_string)
+    assert "*" in policy["URLBlocklist"]
+    assert "chrome://*" in policy["URLBlocklist"], "chrome:// must be blocked explicitly"
+    assert set(expect.allowlist) <= set(policy["URLAllowlist"])
+    assert policy["DeveloperToolsAvailability"] == 2
+    assert policy["DownloadRestrictions"] == 3
+    assert policy["PasswordManagerEnabled"] is False
+
+
+@pytest.mark.ref("Relais kiosk: running")
+@pytest.mark.kinds("borne")
+def test_kiosk_running(host: Any, expect: HostExpect) -> None:
+    assert host.service("relais-kiosk").is_enabled
+    assert host.service("relais-kiosk").is_running
+    procs = host.process.filter(user=expect.guest_user, comm="chromium")
+    assert procs, "no Chromium running as the guest"
+
+
+@pytest.mark.ref("Relais kiosk: watchdog")
+@pytest.mark.kinds("borne")
+def test_watchdog_armed(host: Any) -> None:
+    timer = host.service("relais-kiosk-watchdog.timer")
+    assert timer.is_enabled and timer.is_running

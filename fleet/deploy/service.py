@@ -1,0 +1,299 @@
+"""`fleet deploy` and `fleet wipe` as engine functions (the CLI only parses and prints)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleet.checks import CheckReport, expectations_for, run_checks
+from fleet.deploy.playbook import HostCallback, run_playbook
+from fleet.deploy.record import DeployRecorder
+from fleet.deploy.summary import HostState, outcome
+from fleet.errors import ConfigError
+from fleet.inventory.models import Device, DeviceKind, Inventory, Site
+from fleet.store.deploys import limit_matches
+
+Clock = Callable[[], datetime]
+ChecksRunner = Callable[..., CheckReport]
+
+# What site.yml deploys: the Debian hosts with a role set (gateways have their own playbook).
+DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOptions:
+    check: bool = False
+    limit: str | None = None
+    tags: tuple[str, ...] = ()
+    verify: bool = True
+    playbook: str = "site.yml"
+    extra_inventories: tuple[Path, ...] = ()
+    ssh_config: Path | None = None
+    check_modules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOutcome:
+    site_id: str
+    deploy_id: int | None
+    started_at: datetime
+    finished_at: datetime
+    repo_commit: str | None
+    outcome: str
+    hosts: Mapping[str, HostState]
+    checks: CheckReport | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("ok", "changed") and (self.checks is None or self.checks.ok)
+
+    def failed_hosts(self) -> dict[str, str]:
+        """Every host that did not make it, and why (deploy first, then verification)."""
+        out = {n: h.message or h.status for n, h in self.hosts.items() if h.failed or h.unreachable}
+        if self.checks is not None:
+            for name in self.checks.hosts:
+                if name in out or self.checks.host_ok(name):
+                    continue
+                if name in self.checks.host_errors:
+                    out[name] = f"verification: {self.checks.host_errors[name]}"
+                else:
+                    bad = self.checks.failures(name)
+                    first = bad[0]
+                    more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+                    out[name] = f"verification: {first.module}/{first.check}: {first.message}{more}"
+        return dict(sorted(out.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "site_id": self.site_id,
+            "deploy_id": self.deploy_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "repo_commit": self.repo_commit,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "hosts": {
+                n: {
+                    "status": h.status,
+                    "ok": h.ok,
+                    "changed": h.changed,
+                    "failed": h.failed,
+                    "unreachable": h.unreachable,
+                    "skipped": h.skipped,
+                    "message": h.message,
+                }
+                for n, h in self.hosts.items()
+            },
+            "failed_hosts": self.failed_hosts(),
+            "checks": self.checks.to_json() if self.checks is not None else None,
+        }
+
+
+def repo_commit(repo: Path) -> str | None:
+    """HEAD's commit, with ``+dirty`` when roles/, playbooks/ or inventory/ have local changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, check=False, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "roles", "playbooks",
+             "inventory", "ansible.cfg"],
+            capture_output=True, text=True, check=False, timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def current_user(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get("FLEET_USER") or env.get("SUDO_USER") or getpass.getuser()
+
+
+def _scrub(value: Any) -> Any:
+    """Drop anything that could be a secret (vault_* variables); keep the rest JSON-able."""
+    if isinstance(value, Mapping):
+        return {str(k): _scrub(v) for k, v in value.items() if not str(k).startswith("vault_")}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def inventory_snapshot(site: Site) -> dict[str, Any]:
+    """The site as deployed, without secrets (SecretStr fields come out masked)."""
+    return dict(_scrub(site.model_dump(mode="json")))
+
+
+def deployed_devices(site: Site, limit: str | None) -> list[Device]:
+    return [
+        d for d in site.devices if d.kind in DEPLOYED_KINDS and limit_matches(limit, d.hostname)
+    ]
+
+
+def resolve_targets(
+    inventory: Inventory, site_id: str, limit: str | None
+) -> tuple[Site, list[Device]]:
+    """The site and the hosts a deploy of it touches; a clear error when there are none."""
+    try:
+        site = inventory.site(site_id)
+    except KeyError:
+        known = ", ".join(s.id for s in inventory.sites[:8])
+        raise ConfigError(f"{inventory.root}: no site {site_id!r} (known: {known}, ...)") from None
+    devices = deployed_devices(site, limit)
+    if not devices:
+        raise ConfigError(
+            f"{site.source}: site {site_id!r} has no public PC or borne"
+            + (f" matching --limit {limit!r}" if limit else "")
+        )
+    return site, devices
+
+
+def deploy_site(
+    inventory: Inventory,
+    site_id: str,
+    *,
+    repo: Path,
+    options: DeployOptions,
+    recorder: DeployRecorder,
+    user: str | None = None,
+    clock: Clock = utcnow,
+    on_host: HostCallback | None = None,
+    checks_runner: ChecksRunner = run_checks,
+) -> DeployOutcome:
+    """Deploy one site, record it, verify the deployed hosts; one host failing never stops the
+    others and the outcome names it and why."""
+    site, devices = resolve_targets(inventory, site_id, options.limit)
+    limit = site.group if not options.limit else f"{site.group}:&{options.limit}"
+    commit = repo_commit(repo)
+    started = clock()
+    deploy_id = recorder.start(
+        site_id=site_id,
+        started_at=started,
+        user=user or current_user(),
+        repo_commit=commit,
+        check_mode=options.check,
+        tags=options.tags,
+        limit=options.limit,
+        inventory=inventory_snapshot(site),
+    )
+    aborted = False
+    hosts: Mapping[str, HostState] = {}
+    try:
+        run = run_playbook(
+            repo,
+            options.playbook,
+            inventories=[Path(inventory.root), *options.extra_inventories],
+            limit=limit,
+            tags=options.tags,
+            check=options.check,
+            expected_hosts=[d.hostname for d in devices],
+            on_host=on_host,
+        )
+        hosts, aborted = run.hosts, run.aborted
+    except BaseException:
+        recorder.finish(deploy_id, finished_at=clock(), outcome="aborted", hosts=())
+        raise
+    result = outcome(hosts, aborted=aborted)
+    finished = clock()
+    recorder.finish(
+        deploy_id, finished_at=finished, outcome=result, hosts=[h.to_result() for h in hosts.values()]
+    )
+    checks = None
+    notes: list[str] = []
+    if options.verify and not options.check:
+        reachable = [d for d in devices if not hosts.get(d.hostname, HostState(d.hostname)).unreachable]
+        targets = expectations_for(inventory, site, reachable, repo / "roles")
+        checks = checks_runner(
+            targets, ssh_config=options.ssh_config, modules=options.check_modules or None
+        )
+    elif options.check:
+        notes.append("check mode: nothing changed, verification skipped")
+    return DeployOutcome(
+        site_id=site_id,
+        deploy_id=deploy_id,
+        started_at=started,
+        finished_at=finished,
+        repo_commit=commit,
+        outcome=result,
+        hosts=hosts,
+        checks=checks,
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WipeResult:
+    hostname: str
+    ok: bool
+    record: Mapping[str, Any] | None = None
+    message: str = ""
+
+
+def wipe(
+    inventory: Inventory,
+    target: str,
+    *,
+    repo: Path,
+    extra_inventories: Sequence[Path] = (),
+    on_host: HostCallback | None = None,
+) -> list[WipeResult]:
+    """Wipe the guest session now on one host or every PC/borne of a site (`fleet wipe`)."""
+    site_ids = {s.id for s in inventory.sites}
+    if target in site_ids:
+        site = inventory.site(target)
+        devices = deployed_devices(site, None)
+        limit = site.group
+    else:
+        try:
+            device = inventory.device(target)
+        except KeyError:
+            raise ConfigError(
+                f"{inventory.root}: {target!r} is neither a site nor a device of the inventory"
+            ) from None
+        if device.kind not in DEPLOYED_KINDS:
+            raise ConfigError(f"{device.source}: {target!r} is a {device.kind.value}: "
+                              "only public PCs and bornes have a session wipe")
+        devices, limit = [device], device.hostname
+    if not devices:
+        raise ConfigError(f"{target!r}: no public PC or borne to wipe")
+
+    def is_wipe(event: Mapping[str, Any]) -> bool:
+        data = event.get("event_data") or {}
+        return event.get("event") == "runner_on_ok" and data.get("task") == "Wipe the guest session"
+
+    run = run_playbook(
+        repo, "wipe.yml", inventories=[Path(inventory.root), *extra_inventories], limit=limit,
+        expected_hosts=[d.hostname for d in devices], on_host=on_host, keep_events=is_wipe,
+    )
+    records: dict[str, Mapping[str, Any]] = {}
+    for event in run.events:
+        data = event.get("event_data") or {}
+        try:
+            records[str(data.get("host"))] = json.loads(str((data.get("res") or {}).get("stdout")))
+        except ValueError:
+            continue
+    out = []
+    for name, state in run.hosts.items():
+        rec = records.get(name)
+        if rec is None:
+            out.append(WipeResult(name, False, None, state.message or state.status))
+        else:
+            ok = rec.get("outcome") == "ok"
+            failed = [k for k, v in rec.get("items", {}).items() if v.get("status") != "ok"]
+            out.append(WipeResult(name, ok, rec, "" if ok else f"items failed: {', '.join(failed)}"))
+    return out
