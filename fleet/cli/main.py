@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import demo, inventory, monitor, snmp
+from fleet.cli import demo, deploy, inventory, monitor, snmp
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ app.command("status")(monitor.status)
 app.add_typer(monitor.incidents_app, name="incidents")
 app.add_typer(monitor.maintenance_app, name="maintenance")
 app.add_typer(snmp.app, name="snmp")
+app.command("deploy")(deploy.deploy)
+app.command("wipe")(deploy.wipe)
 
 
 def main(argv: list[str] | None = None) -> int:
