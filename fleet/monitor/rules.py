@@ -136,6 +136,9 @@ class Rule(_Model):
     under: float | None = None
     equals: float | str | None = None
     ignore_below: float | None = None
+    absent: float | str | None = None
+    """Value assumed when an answering device does not report the metric (e.g. the poller
+    reports only the printer error flags that are set)."""
     reason: str | None = None
     severity: Severity = "major"
     fail_after: int | None = Field(None, ge=1)
@@ -151,6 +154,8 @@ class Rule(_Model):
             raise ValueError(f"check name {self.check!r} is reserved")
         if "*" in self.metric and not self.metric.endswith(":*"):
             raise ValueError(f"metric {self.metric!r}: a wildcard must be the whole ':*' suffix")
+        if self.absent is not None and self.metric.endswith(":*"):
+            raise ValueError(f"metric {self.metric!r}: 'absent' cannot apply to a wildcard")
         return self
 
     @property
@@ -217,11 +222,7 @@ class RuleSet(_Model):
         else:
             src = next((r for r in self.rules if r.check == base), None)
         fail = src.fail_after if src is not None and src.fail_after else self.defaults.fail_after
-        rec = (
-            src.recover_after
-            if src is not None and src.recover_after
-            else self.defaults.recover_after
-        )
+        rec = src.recover_after if src is not None and src.recover_after else self.defaults.recover_after
         return fail, rec
 
     def rule(self, check: str) -> Rule | None:
@@ -454,9 +455,7 @@ def _fmt(value: float | int | str) -> str:
     return f"{number:.0f}" if number == int(number) else f"{number:.1f}"
 
 
-def outcomes(
-    device: DeviceLike, sample: SampleLike, rules: RuleSet, ctx: Context
-) -> dict[str, _Outcome]:
+def outcomes(device: DeviceLike, sample: SampleLike, rules: RuleSet, ctx: Context) -> dict[str, _Outcome]:
     """What this one sample says about each check of the device (absent: nothing to say)."""
     out: dict[str, _Outcome] = {}
     names = _names(device, ctx)
@@ -499,6 +498,8 @@ def outcomes(
             ]
         elif rule.metric in sample.metrics:
             items = [(rule.check, rule.metric, "", sample.metrics[rule.metric])]
+        elif rule.absent is not None:
+            items = [(rule.check, rule.metric, "", rule.absent)]
         else:
             items = []
         for check, metric, suffix, value in items:
@@ -595,9 +596,7 @@ def _advance(
                 new_status, reason = "down", outcome.reason
             elif state.status == "down" and outcome.reason != state.reason:
                 # Still down, for another reason (e.g. its gateway came back): say so.
-                changes.append(
-                    Change(check, now, "down", "down", outcome.reason, None, "reason changed")
-                )
+                changes.append(Change(check, now, "down", "down", outcome.reason, None, "reason changed"))
                 reason = outcome.reason
         if new_status != state.status:
             changes.append(Change(check, now, state.status, new_status, reason, None))
@@ -609,16 +608,12 @@ def _advance(
     # Flapping: too many changes in the window -> one "flapping" incident; quiet -> over.
     if not state.flapping and len(state.changes) >= rules.defaults.flap_changes:
         state = replace(state, flapping=True)
-        changes.append(
-            Change(check, now, state.status, state.status, "flapping", None, "flapping started")
-        )
+        changes.append(Change(check, now, state.status, state.status, "flapping", None, "flapping started"))
     elif state.flapping and (
         not state.changes or now - state.changes[-1] >= timedelta(seconds=rules.defaults.flap_quiet)
     ):
         state = replace(state, flapping=False)
-        changes.append(
-            Change(check, now, state.status, state.status, state.reason, None, "flapping ended")
-        )
+        changes.append(Change(check, now, state.status, state.status, state.reason, None, "flapping ended"))
     # The suppression of a change is known only once the new state is complete.
     if changes:
         sup = _suppression(check, state, ctx, rules)
@@ -658,9 +653,7 @@ def _incident(
     if not problem:
         state = replace(state, alerted=False)
         if open_reason is not None and state.status == "up":
-            return state, IncidentAction(
-                "resolve", check, open_reason, "info", "", detail="recovered"
-            )
+            return state, IncidentAction("resolve", check, open_reason, "info", "", detail="recovered")
         return state, None
     if state.suppressed is not None:
         return state, None
@@ -718,19 +711,14 @@ def _describe(
     if state.flapping:
         reason = "flapping"
         minutes = rules.defaults.flap_window / 60
-        title = (
-            f"{device.hostname}: {check} flapping "
-            f"({len(state.changes)} changes in {minutes:.0f} min)"
-        )
+        title = f"{device.hostname}: {check} flapping ({len(state.changes)} changes in {minutes:.0f} min)"
     elif check == REACHABILITY and state.closed_seen and ctx.site_open:
         reason = "not_back_at_opening"
         title = reach.not_back_title.format(**_names(device, ctx, check=check, reason=reason))
     return reason, title, severity, root
 
 
-def _reboot(
-    before: CheckState | None, outcome: _Outcome | None, ctx: Context
-) -> DeviceEventOut | None:
+def _reboot(before: CheckState | None, outcome: _Outcome | None, ctx: Context) -> DeviceEventOut | None:
     """Uptime went backwards: a reboot; unexpected unless a deploy or maintenance covers it."""
     if before is None or outcome is None or not outcome.ok:
         return None

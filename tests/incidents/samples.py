@@ -7,10 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from ipaddress import IPv4Network
 from pathlib import Path
 
 from fleet.inventory import Inventory, load_inventory
-from fleet.inventory.models import Device, DeviceKind
+from fleet.inventory.models import (
+    WEEKDAYS,
+    Contact,
+    Coordinates,
+    Device,
+    DeviceKind,
+    OpeningHours,
+    OpeningRange,
+    Site,
+    SiteKind,
+    Source,
+    Supplier,
+)
 from fleet.monitor.poller import Sample
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,3 +77,30 @@ def site_samples(
         else:
             out.append(healthy(d, at, **dict((override or {}).get(d.hostname, {}))))
     return out
+
+
+def make_site(
+    devices: list[Device] | tuple[Device, ...],
+    site_id: str = "test-site",
+    *,
+    always_open: bool = True,
+) -> Site:
+    """A site around hand-made devices (e.g. pointing at agents on 127.0.0.1)."""
+    day = (OpeningRange(start=0, end=1440),) if always_open else ()
+    hours = OpeningHours(timezone="Europe/Paris", week=dict.fromkeys(WEEKDAYS, day))
+    return Site(
+        id=site_id,
+        name=f"Test site {site_id}",
+        kind=SiteKind.FRANCE_SERVICES,
+        address="1 place de la Mairie",
+        commune="Florac-Trois-Rivières",
+        postcode="48400",
+        coordinates=Coordinates(lat=44.32, lon=3.59),
+        timezone="Europe/Paris",
+        hours=hours,
+        management=IPv4Network("127.0.0.0/8"),
+        referent=Contact(name="Animateur"),
+        sav=Supplier(name="SAV test", phone="+33 4 00 00 00 00"),
+        devices=tuple(d.model_copy(update={"site_id": site_id}) for d in devices),
+        source=Source(file="tests/incidents/samples.py"),
+    )

@@ -422,3 +422,11 @@ def test_bad_rules_file_names_file_and_field(tmp_path: Path, text: str, message:
     assert str(path) in str(info.value)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_printer_flag_cleared_is_absent_from_the_sample_and_resolves(rules: RuleSet) -> None:
+    run = Run(PRN, rules)
+    run.step(ok(PRN, T0, **{"printer_error:jammed": 1, "printer_errors": 1}))
+    assert run.opened == [("printer_jam", "jammed")]
+    run.step(ok(PRN, T0 + STEP, printer_errors=0))  # the poller omits flags that are not set
+    assert run.resolved == ["printer_jam"]

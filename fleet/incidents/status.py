@@ -1,0 +1,278 @@
+"""Status at a glance: per site, per device, with open incidents.  Read-only.
+
+"Is the borne at Florac France Services up?" -> :func:`status_of` with the site or the device.
+The CLI (`fleet status`) and the dashboard call these same functions, so they never disagree.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from fleet.errors import ConfigError
+from fleet.incidents.lifecycle import IncidentView, view
+from fleet.incidents.maintenance import Window, active_windows, covering
+from fleet.inventory.hours import intervals, next_opening
+from fleet.inventory.models import Device, Inventory, Site
+from fleet.store.db import Store
+from fleet.store.models import OPEN_STATUSES, DeviceEvent, Incident, Observation
+
+REACHABILITY = "reachability"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStatus:
+    check: str
+    status: str
+    reason: str | None
+    since: datetime | None
+    at: datetime
+    value: str | None
+    suppressed: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status,
+            "reason": self.reason,
+            "since": _iso(self.since),
+            "at": self.at.isoformat(),
+            "value": self.value,
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    hostname: str
+    kind: str
+    site_id: str
+    state: str
+    """up | down | degraded (answers, but a check fails) | unknown (never polled)."""
+    reason: str | None
+    since: datetime | None
+    last_seen: datetime | None
+    explanation: str | None
+    """Why a failure is expected: closed, maintenance, parent (behind a down gateway/switch)."""
+    checks: tuple[CheckStatus, ...]
+    incidents: tuple[IncidentView, ...]
+    events: tuple[tuple[datetime, str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.hostname,
+            "kind": self.kind,
+            "site": self.site_id,
+            "state": self.state,
+            "reason": self.reason,
+            "since": _iso(self.since),
+            "last_seen": _iso(self.last_seen),
+            "explanation": self.explanation,
+            "failing_checks": [c.check for c in self.checks if c.status == "down"],
+            "checks": [c.to_json() for c in self.checks],
+            "incidents": [i.to_json() for i in self.incidents],
+            "events": [{"at": a.isoformat(), "kind": k, "detail": d} for a, k, d in self.events],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SiteStatus:
+    id: str
+    name: str
+    open: bool
+    next_opening: datetime | None
+    maintenance: str | None
+    devices: tuple[DeviceStatus, ...]
+
+    @property
+    def incidents(self) -> tuple[IncidentView, ...]:
+        return tuple(i for d in self.devices for i in d.incidents)
+
+    def count(self, state: str) -> int:
+        return sum(1 for d in self.devices if d.state == state)
+
+    @property
+    def summary(self) -> str:
+        """ok | incident | expected (failures explained by hours/maintenance) | unknown."""
+        if self.incidents:
+            return "incident"
+        if all(d.state == "unknown" for d in self.devices):
+            return "unknown"
+        if any(d.state in ("down", "degraded") for d in self.devices):
+            return (
+                "expected"
+                if all(d.explanation for d in self.devices if d.state in ("down", "degraded"))
+                else "watch"
+            )
+        return "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "site": self.id,
+            "name": self.name,
+            "open": self.open,
+            "next_opening": _iso(self.next_opening),
+            "maintenance": self.maintenance,
+            "summary": self.summary,
+            "devices_up": self.count("up"),
+            "devices_down": self.count("down"),
+            "devices_degraded": self.count("degraded"),
+            "devices_unknown": self.count("unknown"),
+            "open_incidents": len(self.incidents),
+            "devices": [d.to_json() for d in self.devices],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _device_status(
+    device: Device,
+    rows: Sequence[Observation],
+    incidents: Sequence[Incident],
+    window: Window | None,
+    site_open: bool,
+    events: Iterable[DeviceEvent] = (),
+) -> DeviceStatus:
+    checks = tuple(
+        CheckStatus(r.check, r.status, r.reason, r.since, r.at, r.value, r.suppressed)
+        for r in sorted(rows, key=lambda r: (r.check != REACHABILITY, r.check))
+    )
+    reach = next((c for c in checks if c.check == REACHABILITY), None)
+    failing = [c for c in checks if c.status == "down" and c.check != REACHABILITY]
+    if reach is None or reach.status == "unknown":
+        state, reason, since = "unknown", None, None
+    elif reach.status == "down":
+        state, reason, since = "down", reach.reason, reach.since
+    elif failing:
+        state, reason, since = "degraded", ", ".join(c.check for c in failing), failing[0].since
+    else:
+        state, reason, since = "up", None, reach.since
+    explanation = None
+    if state in ("down", "degraded"):
+        if window is not None:
+            explanation = window.label
+        elif reach is not None and reach.suppressed == "parent":
+            explanation = "behind a gateway/switch that is down"
+        elif state == "down" and not site_open:
+            explanation = "site closed"
+        elif reach is not None and reach.suppressed == "opening_grace":
+            explanation = "site just opened: grace period"
+    return DeviceStatus(
+        hostname=device.hostname,
+        kind=device.kind.value,
+        site_id=device.site_id,
+        state=state,
+        reason=reason,
+        since=since,
+        last_seen=max((c.at for c in checks), default=None),
+        explanation=explanation,
+        checks=checks,
+        incidents=tuple(view(i) for i in incidents),
+        events=tuple((e.at, e.kind, e.detail) for e in events),
+    )
+
+
+def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[SiteStatus]:
+    """The status of each site and each of its devices."""
+    hostnames = [d.hostname for s in sites for d in s.devices]
+    with store.read() as session:
+        obs: dict[str, list[Observation]] = {}
+        incs: dict[str, list[Incident]] = {}
+        for chunk in _chunks(hostnames, 500):
+            for r in session.scalars(select(Observation).where(Observation.device.in_(chunk))):
+                obs.setdefault(r.device, []).append(r)
+            for i in session.scalars(
+                select(Incident)
+                .where(Incident.device.in_(chunk), Incident.status.in_(OPEN_STATUSES))
+                .order_by(Incident.opened_at)
+            ):
+                incs.setdefault(i.device, []).append(i)
+        windows = active_windows(session, now)
+        out = []
+        for site in sites:
+            is_open = _site_open(site, now)
+            site_window = next((w for w in windows if w.device is None and w.site_id == site.id), None)
+            devices = tuple(
+                _device_status(
+                    d,
+                    obs.get(d.hostname, []),
+                    incs.get(d.hostname, []),
+                    covering(windows, site.id, d.hostname, now),
+                    is_open,
+                )
+                for d in site.devices
+            )
+            out.append(
+                SiteStatus(
+                    id=site.id,
+                    name=site.name,
+                    open=is_open,
+                    next_opening=None if is_open else next_opening(site, now),
+                    maintenance=site_window.label if site_window else None,
+                    devices=devices,
+                )
+            )
+        return out
+
+
+def device_detail(store: Store, site: Site, device: Device, now: datetime) -> DeviceStatus:
+    """One device with every check, open incidents and its last device events."""
+    with store.read() as session:
+        rows = list(session.scalars(select(Observation).where(Observation.device == device.hostname)))
+        incidents = list(
+            session.scalars(
+                select(Incident).where(Incident.device == device.hostname, Incident.status.in_(OPEN_STATUSES))
+            )
+        )
+        events = list(
+            session.scalars(
+                select(DeviceEvent)
+                .where(DeviceEvent.device == device.hostname)
+                .order_by(DeviceEvent.at.desc())
+                .limit(10)
+            )
+        )
+        window = covering(active_windows(session, now), site.id, device.hostname, now)
+        return _device_status(device, rows, incidents, window, _site_open(site, now), events)
+
+
+def _site_open(site: Site, now: datetime) -> bool:
+    return any(o <= now < c for o, c in intervals(site, now, now + timedelta(seconds=1)))
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def resolve_target(inventory: Inventory, target: str) -> Site | tuple[Site, Device]:
+    """A site id, a hostname, or an unambiguous piece of either (``florac``, ``borne``...)."""
+    for site in inventory.sites:
+        if site.id == target:
+            return site
+    for site in inventory.sites:
+        for d in site.devices:
+            if d.hostname == target:
+                return site, d
+    low = target.lower()
+    sites = [s for s in inventory.sites if low in s.id.lower() or low in s.name.lower()]
+    if len(sites) == 1:
+        return sites[0]
+    devices = [(s, d) for s in inventory.sites for d in s.devices if low in d.hostname.lower()]
+    if len(devices) == 1:
+        return devices[0]
+    candidates = [s.id for s in sites] + [d.hostname for _, d in devices]
+    if candidates:
+        shown = ", ".join(candidates[:8]) + (" ..." if len(candidates) > 8 else "")
+        raise ConfigError(f"{target!r} is ambiguous: {shown}")
+    names = [s.id for s in inventory.sites] + [d.hostname for d in inventory.devices]
+    hint = difflib.get_close_matches(target, names, n=1)
+    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ConfigError(f"{target!r} is neither a site nor a device of the inventory{suffix}")
