@@ -47,8 +47,13 @@ Oid = tuple[int, ...]
 
 def _enlarged_socket(rcvbuf: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with contextlib.suppress(OSError):  # capped by net.core.rmem_max: best effort
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    # SO_RCVBUF is capped by net.core.rmem_max (~208 KiB by default: 150 replies of 1.4 KB);
+    # SO_RCVBUFFORCE lifts the cap when the poller has CAP_NET_ADMIN.  Best effort either way.
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), rcvbuf)
+    except OSError:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setblocking(False)
     sock.bind(("0.0.0.0", 0))  # noqa: S104 - a client socket, replies come to its port
     return sock
