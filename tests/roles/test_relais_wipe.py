@@ -1,0 +1,207 @@
+"""relais-wipe run as a real process against a fake system tree (--root) with canaries.
+
+Runs as root (as on a PC) so it can own files as a fake guest uid, mount a fake USB stick and
+kill a real process of the guest; without root the same checks run on what can be made."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.roles.conftest import REPO
+
+WIPE = REPO / "roles/session_wipe/files/usr/local/sbin/relais-wipe"
+GUEST_UID = 54321
+OTHER_UID = 54322
+IS_ROOT = os.geteuid() == 0
+
+
+def _owned(path: Path, uid: int, content: str = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    if IS_ROOT:
+        os.chown(path, uid, uid)
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    uid = GUEST_UID if IS_ROOT else os.getuid()
+    gid = GUEST_UID if IS_ROOT else os.getgid()
+    cfg = {
+        "user": "guest", "uid": uid, "gid": gid, "home": "/home/guest",
+        "skeleton": "/etc/relais/guest-skel", "record": "/var/log/relais/wipe.jsonl",
+        "state_dir": "/run/relais-wipe", "keep_wifi": ["site-staff"],
+        "idle_timeout": 900, "idle_warning": 60, "max_session": 7200,
+        "max_session_warning": 300, "poll_interval": 1,
+    }
+    (root / "etc/relais").mkdir(parents=True)
+    (root / "etc/relais/session-wipe.json").write_text(json.dumps(cfg))
+    skel = root / "etc/relais/guest-skel"
+    (skel / ".config/xfce4").mkdir(parents=True)
+    (skel / ".bashrc").write_text("# skeleton bashrc\n")
+    (skel / ".config/xfce4/settings.xml").write_text("<skel/>\n")
+    home = root / "home/guest"
+    home.mkdir(parents=True)
+    return root
+
+
+def _canaries(root: Path) -> dict[str, Path]:
+    """At least one canary per wipe item (12 kinds), named like personal data would be."""
+    home = root / "home/guest"
+    uid = GUEST_UID
+    return {
+        "home": _owned(home / "Documents/CV-Jeanne-Martin.odt", uid),
+        "home_dotfile": _owned(home / ".bash_history", uid, "ssh jeanne@example.org\n"),
+        "downloads": _owned(home / "Downloads/avis-imposition-2026.pdf", uid),
+        "cookie": _owned(home / ".config/chromium/Default/Cookies", uid, "SID=secret"),
+        "firefox": _owned(home / ".mozilla/firefox/x.default/cookies.sqlite", uid),
+        "recent": _owned(home / ".local/share/recently-used.xbel", uid, "<bookmark href='CV'/>"),
+        "thumbnail": _owned(home / ".cache/thumbnails/normal/abc.png", uid),
+        "keyring": _owned(home / ".local/share/keyrings/login.keyring", uid),
+        "clipboard": _owned(home / ".cache/xfce4/clipman/textsrc", uid, "IBAN FR76..."),
+        "tmp": _owned(root / "tmp/guest-upload-jeanne.png", uid),
+        "tmp_dir": _owned(root / "tmp/.org.chromium.Chromium.x/data", uid),
+        "var_tmp": _owned(root / "var/tmp/scan-jeanne.jpg", uid),
+        "dev_shm": _owned(root / "dev/shm/pulse-shm-1", uid),
+        "print_job": _owned(root / "var/spool/cups/d00042-001", 0, "%PDF-1.7 jeanne"),
+        "print_history": _owned(root / "var/spool/cups/c00042", 0, "job history"),
+        "wifi": _owned(root / "etc/NetworkManager/system-connections/Freebox-Jeanne.nmconnection",
+                       0, "[wifi]\nssid=Freebox-Jeanne\n"),
+    }
+
+
+def _survivors(root: Path) -> dict[str, Path]:
+    """What a wipe must never touch: system files, other accounts, site-installed wifi."""
+    return {
+        "other_tmp": _owned(root / "tmp/other-user.txt", OTHER_UID, "keep"),
+        "root_tmp": _owned(root / "tmp/systemd-private-x/keep", 0, "keep"),
+        "other_home": _owned(root / "home/agent/notes.txt", OTHER_UID, "keep"),
+        "site_wifi": _owned(root / "etc/NetworkManager/system-connections/site-staff.nmconnection",
+                            0, "[wifi]\nssid=staff\n"),
+        "system": _owned(root / "etc/hostname", 0, "florac-fs-pc1\n"),
+        "cups_conf": _owned(root / "var/spool/cups/tmp/keep", 0, "keep"),
+    }
+
+
+def _run(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(WIPE), "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _records(root: Path) -> list[dict[str, object]]:
+    path = root / "var/log/relais/wipe.jsonl"
+    return [json.loads(ln) for ln in path.read_text().splitlines()]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="owning files as a fake guest uid needs root")
+def test_every_canary_is_wiped_and_nothing_else(tree: Path) -> None:
+    canaries = _canaries(tree)
+    survivors = _survivors(tree)
+    assert len({k.split("_")[0] for k in canaries}) >= 10
+    # a real process of the guest, and a mounted "USB stick"
+    sleeper = subprocess.Popen(["sleep", "300"], user=GUEST_UID, group=GUEST_UID)
+    stick = tree / "media/guest/CLE-USB"
+    stick.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "relais-test", str(stick)],
+                             capture_output=True, check=False).returncode == 0
+    if mounted:
+        _owned(stick / "photo-identite.jpg", GUEST_UID)
+    try:
+        proc = _run(tree, "run", "--trigger", "logout")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert sleeper.wait(timeout=10) is not None, "guest process survived"
+        survived = [k for k, p in canaries.items() if os.path.lexists(p)]
+        assert not survived, f"canaries survived: {survived}"
+        for name, path in survivors.items():
+            assert path.exists(), f"{name} was wiped"
+        if mounted:
+            assert not os.path.ismount(stick), "USB stick still mounted"
+        home = tree / "home/guest"
+        assert sorted(p.name for p in home.iterdir()) == [".bashrc", ".config"]
+        assert (home / ".config/xfce4/settings.xml").read_text() == "<skel/>\n"
+        assert home.stat().st_mode & 0o777 == 0o700
+        assert all(p.stat().st_uid == GUEST_UID for p in home.rglob("*"))
+        (rec,) = _records(tree)
+        assert rec["trigger"] == "logout" and rec["outcome"] == "ok"
+        assert rec["items"]["session"]["removed"] >= 1  # type: ignore[index]
+        assert rec["items"]["print_jobs"]["removed"] == 2  # type: ignore[index]
+        assert rec["items"]["wifi"]["removed"] == 1  # type: ignore[index]
+        assert set(rec) == {"time", "host", "trigger", "outcome", "items", "duration_ms"}
+        raw = (tree / "var/log/relais/wipe.jsonl").read_text()
+        for word in ("Jeanne", "jeanne", "CV", "imposition", "Freebox", "IBAN", "CLE-USB"):
+            assert word not in raw, f"personal data {word!r} in the wipe record"
+        assert (tree / "var/log/relais/wipe.jsonl").stat().st_mode & 0o007 == 0
+    finally:
+        sleeper.kill()
+        if mounted and os.path.ismount(stick):
+            subprocess.run(["umount", "-l", str(stick)], check=False)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to own files as a fake guest uid")
+def test_a_failing_item_does_not_stop_the_others(tree: Path) -> None:
+    canaries = _canaries(tree)
+    stuck = _owned(tree / "tmp/stuck-jeanne.txt", GUEST_UID)
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        proc = _run(tree, "run", "--trigger", "nightly")
+        assert proc.returncode == 1, "a failed item must make the wipe exit non-zero"
+        (rec,) = _records(tree)
+        assert rec["outcome"] == "failed"
+        assert rec["items"]["tmp"] == {"status": "failed", "error": "PermissionError"}  # type: ignore[index]
+        assert "stuck" not in json.dumps(rec), "the error must not carry the file name"
+        later = ["var_tmp", "dev_shm", "home", "print_jobs"]
+        assert all(rec["items"][i]["status"] == "ok" for i in later)  # type: ignore[index]
+        assert not canaries["var_tmp"].exists() and not canaries["home"].exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+def test_record_written_even_for_an_empty_session(tree: Path) -> None:
+    proc = _run(tree, "run", "--trigger", "remote")
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = _records(tree)
+    assert rec["trigger"] == "remote" and rec["outcome"] == "ok"
+    assert json.loads(proc.stdout)["trigger"] == "remote"
+    assert (tree / "run/relais-wipe/last-wipe").exists()
+
+
+def test_unknown_trigger_is_refused(tree: Path) -> None:
+    proc = _run(tree, "run", "--trigger", "because")
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert not (tree / "var/log/relais/wipe.jsonl").exists()
+
+
+def test_missing_configuration_is_one_clear_line(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "run")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("relais-wipe: cannot read configuration")
+    assert "Traceback" not in proc.stderr
+
+
+def test_watcher_process_is_named_relais_wipe(tree: Path) -> None:
+    """The SNMP poller looks for a process named relais-wipe (hrSWRunName = comm)."""
+    script = tree / "relais-wipe"
+    script.write_bytes(WIPE.read_bytes())
+    script.chmod(0o755)
+    watcher = subprocess.Popen([str(script), "--root", str(tree), "watch"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        status = tree / "run/relais-wipe/status.json"
+        while time.monotonic() < deadline and not status.exists():
+            time.sleep(0.1)
+        assert Path(f"/proc/{watcher.pid}/comm").read_text().strip() == "relais-wipe"
+        assert status.exists(), "the watcher wrote no status"
+        assert json.loads(status.read_text())["sessions"] == {}
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)

@@ -1,0 +1,173 @@
+"""Every role template rendered with the demo inventory's real variables (florac-fs), then
+checked with the real checkers available here (nft -c, apt-config, sh -n, json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.roles.conftest import REPO, ROLES, ansible_env, tool
+
+HOSTS = ("florac-fs-pc1", "florac-fs-borne1")
+pytestmark = pytest.mark.slow  # one ansible-playbook run renders everything (~40 s)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("rendered")
+    items = []
+    for role in ROLES:
+        tdir = REPO / "roles" / role / "templates"
+        for src in sorted(tdir.rglob("*.j2")):
+            items.append({"src": str(src),
+                          "dest": f"{role}/{src.relative_to(tdir).as_posix()[:-3]}"})
+    play = [{
+        "name": "Render role templates",
+        "hosts": ",".join(HOSTS),
+        "gather_facts": False,
+        "vars_files": [str(REPO / "roles" / r / "defaults" / "main.yml") for r in ROLES],
+        "vars": {"ansible_connection": "local", "ansible_become": False,
+                 "ansible_python_interpreter": "/usr/bin/python3",
+                 "render_out": f"{out}/{{{{ inventory_hostname }}}}"},
+        "tasks": [
+            {"name": "Directories", "ansible.builtin.file": {
+                "path": "{{ render_out }}/{{ item.dest | dirname }}", "state": "directory",
+                "mode": "0755"}, "loop": items},
+            {"name": "Templates", "ansible.builtin.template": {
+                "src": "{{ item.src }}", "dest": "{{ render_out }}/{{ item.dest }}",
+                "mode": "0644"}, "loop": items},
+        ],
+    }]
+    book = out / "render.yml"
+    book.write_text(yaml.safe_dump(play), encoding="utf-8")
+    proc = subprocess.run([tool("ansible-playbook"), str(book)], cwd=REPO, capture_output=True,
+                          text=True, env=ansible_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return {h: out / h for h in HOSTS}
+
+
+def test_nftables_ruleset_passes_nft_check(rendered: dict[str, Path]) -> None:
+    conf = rendered["florac-fs-pc1"] / "hardening/etc/nftables.conf"
+    text = conf.read_text()
+    assert "policy drop" in text
+    assert "ip saddr 10.48.12.0/24 tcp dport 22 accept" in text
+    assert "ip saddr 10.0.0.0/8 udp dport 161 accept" in text
+    if os.geteuid() != 0 or shutil.which("nft") is None:
+        pytest.skip("nft -c needs root and nftables")
+    # check mode in a throwaway network namespace: nothing touches this machine's firewall
+    proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", str(conf)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_nft_check_catches_a_broken_ruleset(tmp_path: Path, rendered: dict[str, Path]) -> None:
+    if os.geteuid() != 0 or shutil.which("nft") is None:
+        pytest.skip("nft -c needs root and nftables")
+    bad = tmp_path / "nftables.conf"
+    text = (rendered["florac-fs-pc1"] / "hardening/etc/nftables.conf").read_text()
+    bad.write_text(text.replace("policy drop;", "policy dorp;"))
+    proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", str(bad)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+
+
+def test_sshd_admins_from_management_only(rendered: dict[str, Path]) -> None:
+    text = (rendered["florac-fs-pc1"] / "hardening/etc/ssh/sshd_config.d/"
+            "50-relais-hardening.conf").read_text()
+    allow = next(ln for ln in text.splitlines() if ln.startswith("AllowUsers"))
+    assert allow.split()[1:] == ["relais@10.48.12.0/24", "relais@10.0.0.0/8"]
+    for line in ("PasswordAuthentication no", "PermitRootLogin no",
+                 "AuthenticationMethods publickey", "KbdInteractiveAuthentication no"):
+        assert line in text.splitlines()
+
+
+def test_sysctl_files(rendered: dict[str, Path]) -> None:
+    net = (rendered["florac-fs-pc1"] / "hardening/etc/sysctl.d/60-relais-network.conf").read_text()
+    pairs = dict(ln.split(" = ") for ln in net.splitlines() if " = " in ln)
+    assert pairs["net.ipv4.ip_forward"] == "0"
+    assert pairs["net.ipv4.tcp_syncookies"] == "1"
+    assert all(k.startswith("net.") for k in pairs)
+
+
+def test_apt_configuration_parses(rendered: dict[str, Path]) -> None:
+    for name in ("20auto-upgrades", "52relais-unattended-upgrades"):
+        path = rendered["florac-fs-pc1"] / "hardening/etc/apt/apt.conf.d" / name
+        proc = subprocess.run(["apt-config", "-c", str(path), "dump"], capture_output=True,
+                              text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+    dump = subprocess.run(["apt-config", "-c", str(path), "dump"], capture_output=True, text=True,
+                          timeout=30).stdout
+    assert "Debian-Security" in dump
+
+
+def test_grub_generator_prints_superuser_and_hash(rendered: dict[str, Path]) -> None:
+    script = rendered["florac-fs-pc1"] / "hardening/etc/grub.d/01_relais_password"
+    out = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30,
+                         check=True).stdout.splitlines()
+    assert out[0] == 'set superusers="relais"'
+    assert out[1].startswith("password_pbkdf2 relais grub.pbkdf2.sha512.")
+
+
+def test_udisks_forces_noexec(rendered: dict[str, Path]) -> None:
+    text = (rendered["florac-fs-pc1"] / "hardening/etc/udisks2/mount_options.conf").read_text()
+    entries = dict(ln.split("=", 1) for ln in text.splitlines() if "=" in ln and ln[0] != "#")
+    assert {"nosuid", "nodev", "noexec"} <= set(entries["vfat_defaults"].split(","))
+    assert "exec" not in entries["allow"].split(",")
+
+
+def test_snmpd_v3_authpriv_only(rendered: dict[str, Path]) -> None:
+    text = (rendered["florac-fs-pc1"] / "snmp_agent/etc/snmp/snmpd.conf").read_text()
+    words = [ln.split()[0] for ln in text.splitlines() if ln.strip() and ln[0] != "#"]
+    assert not {"rocommunity", "rwcommunity", "com2sec"} & set(words)
+    create = next(ln for ln in text.splitlines() if ln.startswith("createUser")).split()
+    assert create[1] == "relais-poller" and create[2] == "SHA" and create[4] == "AES"
+    assert "rouser -s usm relais-poller priv -V relais_poller" in text
+    assert "view relais_poller included .1.3.6.1.2.1.25.4" in text  # hrSWRun: relais-wipe
+
+
+def test_public_pc_browser_policy(rendered: dict[str, Path]) -> None:
+    policy = json.loads((rendered["florac-fs-pc1"] / "public_pc/etc/chromium/policies/managed/"
+                         "relais-public-pc.json").read_text())
+    assert policy["HomepageLocation"] == "https://www.service-public.fr/"
+    assert policy["PasswordManagerEnabled"] is False
+    assert "cookies_and_other_site_data" in policy["ClearBrowsingDataOnExitList"]
+
+
+def test_kiosk_policy_blocks_everything_but_the_allowlist(rendered: dict[str, Path]) -> None:
+    policy = json.loads((rendered["florac-fs-borne1"] / "kiosk/etc/chromium/policies/managed/"
+                         "relais-kiosk.json").read_text())
+    assert policy["URLBlocklist"][:2] == ["*", "chrome://*"]
+    assert "service-public.fr" in policy["URLAllowlist"]
+    assert "www.service-public.fr" in policy["URLAllowlist"]  # the home page's host
+    assert policy["DeveloperToolsAvailability"] == 2
+
+
+def test_wipe_configuration_is_typed_json(rendered: dict[str, Path]) -> None:
+    conf = json.loads((rendered["florac-fs-pc1"] / "session_wipe/etc/relais/"
+                       "session-wipe.json").read_text())
+    assert conf["user"] == "guest"
+    assert isinstance(conf["idle_timeout"], int) and conf["idle_timeout"] > conf["idle_warning"]
+    assert conf["items"][-1] == "home"
+
+
+@pytest.mark.parametrize("script", ["kiosk/usr/local/bin/relais-kiosk",
+                                    "kiosk/usr/local/bin/relais-kiosk-watchdog"])
+def test_shell_scripts_parse(rendered: dict[str, Path], script: str) -> None:
+    proc = subprocess.run(["sh", "-n", str(rendered["florac-fs-borne1"] / script)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_kiosk_env_is_shell_sourceable(rendered: dict[str, Path]) -> None:
+    env = rendered["florac-fs-borne1"] / "kiosk/etc/relais/kiosk.env"
+    out = subprocess.run(["sh", "-c", f'. {env} && printf "%s|%s" "$KIOSK_HOMEPAGE" "$KIOSK_FLAGS"'],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    home, flags = out.split("|")
+    assert home == "https://www.service-public.fr/"
+    assert "--no-first-run" in flags
