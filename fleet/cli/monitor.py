@@ -84,6 +84,18 @@ def _local(at: datetime | None, site: Site | None = None) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _soon(at: datetime | None, site: Site, now: datetime) -> str:
+    """A near instant in the site's time, short: ``14:00``, ``Tue 09:00`` or a full date."""
+    if at is None:
+        return "-"
+    local, today = at.astimezone(site.tz), now.astimezone(site.tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if (local.date() - today.date()).days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
@@ -238,11 +250,11 @@ def _status_sites(store: Store, inv: Inventory, sites: Sequence[Site], now: date
         print_json([{k: v for k, v in s.to_json().items() if k != "devices"} for s in result])
         return
     table = Table(title=f"Relais sites — {_local(now)}", title_justify="left")
-    for col in ("site", "status", "hours", "up", "down", "degraded", "unknown", "incidents"):
+    for col in ("site", "status", "hours", "up", "down", "degr.", "unkn.", "inc."):
         table.add_column(col)
     for s in result:
         style = _SUMMARY_STYLE.get(s.summary, "")
-        hours = "open" if s.open else f"closed until {_local(s.next_opening, inv.site(s.id))}"
+        hours = "open" if s.open else f"opens {_soon(s.next_opening, inv.site(s.id), now)}"
         table.add_row(s.id, f"[{style}]{s.summary}[/]", hours, str(s.count("up")), str(s.count("down")),
                       str(s.count("degraded")), str(s.count("unknown")), str(len(s.incidents)))  # fmt: skip
     console().print(table)
@@ -254,7 +266,7 @@ def _status_site(store: Store, site: Site, now: datetime, as_json: bool) -> None
         print_json(s.to_json())
         return
     out = console()
-    hours = "open" if s.open else f"closed (opens {_local(s.next_opening, site)})"
+    hours = "open" if s.open else f"closed (opens {_soon(s.next_opening, site, now)})"
     out.print(
         f"[bold]{_escape(site.name)}[/] ({site.id}) — {hours} — "
         f"[{_SUMMARY_STYLE.get(s.summary, '')}]{s.summary}[/]"

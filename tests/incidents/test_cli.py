@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,34 @@ def test_mistakes_give_one_line_errors(
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_poll_daemon_runs_cycles_at_its_interval_and_shards_split_sites(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet.cli.main", "poll", "--daemon", "--cycles", "2",
+         "--interval", "1", "--timeout", "1", "--json"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env}, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    decoder, text, reports = json.JSONDecoder(), proc.stdout.strip(), []
+    while text:
+        doc, end = decoder.raw_decode(text)
+        reports.append(doc)
+        text = text[end:].strip()
+    assert len(reports) == 2
+    first, second = (datetime.fromisoformat(r["started_at"]) for r in reports)
+    assert 0.9 <= (second - first).total_seconds() < 5
+    assert reports[0]["opened"] and not reports[1]["opened"], "the jam opens once"
+    # The single site belongs to exactly one of two shards.
+    counts = []
+    for shard in ("0/2", "1/2"):
+        out = subprocess.run(
+            [sys.executable, "-m", "fleet.cli.main", "poll", "--once", "--shard", shard,
+             "--json", "--timeout", "1"],
+            capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env}, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        counts.append(json.loads(out.stdout)["devices"])
+    assert sorted(counts) == [0, 1]
