@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import demo, deploy, inventory, monitor, snmp
+from fleet.cli import demo, deploy, inventory, lab, monitor, snmp
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("demo")(demo.demo)
 app.add_typer(inventory.app, name="inventory")
 # (other areas add their line below)
+app.add_typer(lab.app, name="lab")
 app.command("poll")(monitor.poll)
 app.command("status")(monitor.status)
 app.add_typer(monitor.incidents_app, name="incidents")

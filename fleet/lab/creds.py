@@ -1,0 +1,39 @@
+"""Secrets the lab needs beyond ``Device.snmp``: the switch CLI credentials (``netdev_*`` vars
+refer to vault variables), read from the inventory's vault like the loader does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleet import settings
+from fleet.inventory.models import Device
+from fleet.inventory.secrets import VAULT_REF, VAULT_RELPATH, decrypt_vault, password_from
+
+
+def load_vault(inventory_root: Path) -> dict[str, str]:
+    """The vault's variables (empty when there is no vault)."""
+    path = inventory_root / VAULT_RELPATH
+    if not path.is_file():
+        return {}
+    pw_file = settings.get("vault_password_file")
+    password = password_from(Path(pw_file) if pw_file else inventory_root / "vault-password")
+    data = yaml.safe_load(decrypt_vault(path, password))
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): "" if v is None else str(v) for k, v in data.items()}
+
+
+def device_var(device: Device, name: str, secrets: Mapping[str, str], default: str) -> str:
+    """A device variable with ``{{ vault_x }}`` references resolved from the vault."""
+    value: Any = device.vars.get(name)
+    if value is None:
+        return default
+    text = str(value)
+    m = VAULT_REF.match(text)
+    if m:
+        return secrets.get(m.group(1)) or default
+    return text

@@ -1,0 +1,95 @@
+"""Where the lab keeps things, and how lab objects are named.
+
+Everything lives under one injected root (setting ``lab_root``, default /var/lib/relais-lab):
+
+- ``images/<layer>-<hash>/``  cached image layers (rootfs directories), ``images/apt-repo-<hash>/``
+- ``ssh/``                    the lab's own SSH keypair (never in git)
+- ``hosts/<site>/<host>/``    per-host overlay upper + work dirs (kept with ``--keep-state``)
+- ``run/<site>/``             runtime: state file, merged roots, logs, generated SSH config and
+                              Ansible inventory overlay
+- ``run/ssh_config``          includes every up site's SSH config
+- ``tools/fake-switches/``    the IOS simulator's own virtualenv
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+NETNS_PREFIX = "relais-"
+CTL_NETNS = "relais-ctl"
+"""The controller namespace: one for all sites, attached to each up site's management bridge."""
+
+
+def short_hash(text: str, length: int = 6) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def site_netns(site_id: str) -> str:
+    """The namespace holding a site's bridges (management, guest)."""
+    return f"{NETNS_PREFIX}{site_id}"
+
+
+def host_netns(hostname: str) -> str:
+    return f"{NETNS_PREFIX}{hostname}"
+
+
+@dataclass(frozen=True, slots=True)
+class LabPaths:
+    root: Path
+
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def ssh_dir(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def ssh_config(self) -> Path:
+        return self.run / "ssh_config"
+
+    @property
+    def control_dir(self) -> Path:
+        return self.run / "cm"
+
+    @property
+    def tools(self) -> Path:
+        return self.root / "tools"
+
+    @property
+    def fake_switches_venv(self) -> Path:
+        return self.tools / "fake-switches"
+
+    def site_run(self, site_id: str) -> Path:
+        return self.run / site_id
+
+    def state_file(self, site_id: str) -> Path:
+        return self.site_run(site_id) / "state.json"
+
+    def site_ssh_config(self, site_id: str) -> Path:
+        return self.site_run(site_id) / "ssh_config"
+
+    def site_inventory(self, site_id: str) -> Path:
+        return self.site_run(site_id) / "inventory.yml"
+
+    def host_state(self, site_id: str, hostname: str) -> Path:
+        """Persistent per-host overlay upper/work (survives ``down`` only with --keep-state)."""
+        return self.root / "hosts" / site_id / hostname
+
+    def host_root(self, site_id: str, hostname: str) -> Path:
+        """Mount point of the host's merged overlay root."""
+        return self.site_run(site_id) / "roots" / hostname
+
+    def log(self, site_id: str, name: str) -> Path:
+        return self.site_run(site_id) / "logs" / f"{name}.log"
