@@ -13,6 +13,7 @@ LAYERS = {
     "checks": 2,
     "deploy": 3,
     "netdev": 3,
+    "gateway": 3,
     "incidents": 3,
     "monitor": 4,
     "remote": 5,
