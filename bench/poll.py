@@ -45,12 +45,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pydantic import SecretStr  # noqa: E402
+from pydantic import SecretStr
 
-from fleet.errors import SnmpError  # noqa: E402
-from fleet.inventory.models import SnmpCredentials  # noqa: E402
-from fleet.monitor import ber  # noqa: E402
-from fleet.monitor.snmp import Engines, V2cEngine  # noqa: E402
+from fleet.errors import SnmpError
+from fleet.inventory.models import SnmpCredentials
+from fleet.monitor import ber
+from fleet.monitor.snmp import Engines, V2cEngine
 
 COMMUNITY = "bench-ro"
 USER, AUTH, PRIV = "bench-user", "bench-auth-pass", "bench-priv-pass"
@@ -285,7 +285,7 @@ def run_netsnmp(devices: list[Device], version: str, opts: argparse.Namespace) -
 
 
 def run_ezsnmp(devices: list[Device], version: str, opts: argparse.Namespace) -> Result:
-    from ezsnmp import Session  # noqa: PLC0415
+    from ezsnmp import Session
 
     want = len(SCALARS) + len(COLUMNS) * REPETITIONS
 
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     contenders = [c for c in opts.contenders.split(",") if c]
     if "ezsnmp" in contenders:
         try:
-            import ezsnmp  # noqa: F401, PLC0415
+            import ezsnmp  # noqa: F401
         except ImportError:
             print("ezsnmp not installed (pip install 'relais-fleet[bench]'): skipped")
             contenders.remove("ezsnmp")

@@ -288,6 +288,21 @@ def decode_scoped_pdu(data: bytes) -> tuple[bytes, bytes, Pdu]:
     return data[estart:estop], data[nstart:nstop], pdu
 
 
+def expect_tlv(data: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
+    """Public form of the header reader: ``(start, stop)`` of the value of a ``tag`` TLV."""
+    return _expect(data, pos, end, tag)
+
+
+def read_int32(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """An Integer32 at ``pos``: ``(value, position after it)``."""
+    return _int32(data, pos, end)
+
+
+def read_header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """``(tag, start of value, end of value)`` of the TLV at ``pos``."""
+    return _header(data, pos, end)
+
+
 # ---------------------------------------------------------------------------------------------
 # Encoding (requests only)
 
@@ -301,6 +316,10 @@ def encode_length(length: int) -> bytes:
 
 def _tlv(tag: int, body: bytes) -> bytes:
     return bytes((tag,)) + encode_length(len(body)) + body
+
+
+def tlv(tag: int, body: bytes) -> bytes:
+    return _tlv(tag, body)
 
 
 def encode_integer(value: int) -> bytes:

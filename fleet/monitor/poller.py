@@ -28,7 +28,7 @@ from fleet.errors import SnmpError
 from fleet.inventory.models import Device
 from fleet.monitor import ber
 from fleet.monitor.profiles import Cell, Oid, Profile, ProfileSet, load_profiles
-from fleet.monitor.snmp import Engines, V2cEngine, V3Engine
+from fleet.monitor.snmp import Engine, Engines, V2cEngine
 
 __all__ = [
     "Poller",
@@ -115,7 +115,7 @@ class _Walk:
 
 
 async def _bulk(
-    engine: V2cEngine | V3Engine,
+    engine: Engine,
     address: tuple[str, int],
     non_repeaters: int,
     repetitions: int,
@@ -134,7 +134,7 @@ async def _bulk(
 
 
 async def _get(
-    engine: V2cEngine | V3Engine,
+    engine: Engine,
     address: tuple[str, int],
     oids: Sequence[Oid],
     timeout: float,
@@ -153,7 +153,7 @@ def _check(pdu: ber.Pdu) -> None:
 
 
 async def read_device(
-    engine: V2cEngine | V3Engine,
+    engine: Engine,
     address: tuple[str, int],
     profile: Profile,
     *,

@@ -27,6 +27,7 @@ from typing import Any, Final
 from fleet.errors import SnmpError
 from fleet.inventory.models import SnmpCredentials
 from fleet.monitor import ber
+from fleet.monitor.usm import UsmEngine
 
 REASONS: Final = (
     "timeout",
@@ -473,27 +474,46 @@ class V3Engine:
         )
 
 
-Engine = V2cEngine | V3Engine
+Engine = V2cEngine | V3Engine | UsmEngine
+
+
+def _engine_key(creds: SnmpCredentials) -> tuple[str, ...]:
+    """``SnmpCredentials.key`` plus the v3 secrets: two users of the same name with different
+    keys must not share an engine (their localized keys differ)."""
+    if creds.version != "3":
+        return creds.key
+    secrets = [k.get_secret_value() if k is not None else "" for k in
+               (creds.auth_key, creds.priv_key)]
+    return (*creds.key, *secrets)
 
 
 class Engines:
-    """The engines of one poller, created on first use, keyed by ``SnmpCredentials.key``."""
+    """The engines of one poller, created on first use, one per credential set.
 
-    def __init__(self, *, rcvbuf: int = DEFAULT_RCVBUF) -> None:
+    ``v3="fast"`` (default): :class:`fleet.monitor.usm.UsmEngine` (pysnmp's security services,
+    fast framing and decoding); ``v3="pysnmp"``: :class:`V3Engine`, pysnmp's whole v3arch."""
+
+    def __init__(self, *, rcvbuf: int = DEFAULT_RCVBUF, v3: str = "fast") -> None:
+        if v3 not in ("fast", "pysnmp"):
+            raise SnmpError(f"unknown SNMPv3 implementation {v3!r}", "error")
         self.rcvbuf = rcvbuf
+        self.v3 = v3
         self._engines: dict[tuple[str, ...], Engine] = {}
 
     def for_credentials(self, creds: SnmpCredentials) -> Engine:
-        engine = self._engines.get(creds.key)
+        key = _engine_key(creds)
+        engine = self._engines.get(key)
         if engine is None:
-            if creds.version == "3":
+            if creds.version == "3" and self.v3 == "fast":
+                engine = UsmEngine(creds, rcvbuf=self.rcvbuf)
+            elif creds.version == "3":
                 engine = V3Engine(creds, rcvbuf=self.rcvbuf)
             elif creds.version in ("2c", "2"):
                 community = creds.community.get_secret_value() if creds.community else "public"
                 engine = V2cEngine(community.encode(), rcvbuf=self.rcvbuf)
             else:
                 raise SnmpError(f"unsupported SNMP version {creds.version!r}", "error")
-            self._engines[creds.key] = engine
+            self._engines[key] = engine
         return engine
 
     def __len__(self) -> int:

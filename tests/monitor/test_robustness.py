@@ -248,7 +248,7 @@ def test_unresponsive_agents_do_not_hold_the_cycle(dead_share: float) -> None:
             poller.close()
         return first, second, first_s, second_s, down
 
-    (first, second, first_s, second_s, down), _agent = asyncio.run(_with_agent(run))  # type: ignore[misc]
+    (_first, second, first_s, second_s, down), _agent = asyncio.run(_with_agent(run))  # type: ignore[misc]
     assert down == {n for n in names if n.startswith("silent")}
     assert len(down) == 20
     assert all(s.ok for s in second if s.device not in down)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from fleet.monitor import ber
 from fleet.monitor.poller import Poller, poll_devices
-from fleet.monitor.profiles import Profile
+from fleet.monitor.profiles import Profile, parse_profile
 from fleet.monitor.snmp import Engines, V2cEngine, V3Engine, probe
+from fleet.monitor.usm import UsmEngine
 from tests.monitor.agents import (
     SNMPD_COMMUNITY,
     SNMPD_V3_AUTH,
@@ -52,7 +54,6 @@ def test_pc_profile_reads_a_real_host(
 
 def test_process_detection_on_a_real_host(agent: Agent) -> None:
     """snmpd itself runs: a profile expecting 'snmpd' sees it, and not an absent one."""
-    from fleet.monitor.profiles import parse_profile
 
     raw = {"kind": "public_pc", "read": {"processes": {
         "oids": {"name": "1.3.6.1.2.1.25.4.2.1.2"}, "expect": ["snmpd", "relais-wipe"]}}}
@@ -149,6 +150,44 @@ def test_engines_are_keyed_by_credentials() -> None:
     assert engines.for_credentials(a) is engines.for_credentials(b)
     assert engines.for_credentials(a) is not engines.for_credentials(c)
     assert isinstance(engines.for_credentials(a), V2cEngine)
-    assert isinstance(engines.for_credentials(d), V3Engine)
-    assert len(engines) == 3
+    assert isinstance(engines.for_credentials(d), UsmEngine)
+    # same user name, another key: another engine (localized keys differ)
+    e = device("e", "public_pc", 161, v3=(SNMPD_V3_USER, SNMPD_V3_AUTH, "other-priv")).snmp
+    assert e is not None
+    assert engines.for_credentials(e) is not engines.for_credentials(d)
+    assert len(engines) == 4
     engines.close()
+    assert isinstance(Engines(v3="pysnmp").for_credentials(d), V3Engine)
+
+
+@pytest.mark.parametrize("kind", ["get", "bulk"])
+def test_fast_v3_equals_pysnmp_v3arch(agent: Agent, kind: str) -> None:
+    """The fast USM path and pysnmp's whole v3arch engine read the same values."""
+    creds = device("x", "public_pc", agent.port, v3=GOOD_V3).snmp
+    assert creds is not None
+    address = ("127.0.0.1", agent.port)
+    scalars = [(1, 3, 6, 1, 2, 1, 1, 1, 0), (1, 3, 6, 1, 2, 1, 1, 2, 0),
+               (1, 3, 6, 1, 2, 1, 1, 4, 0), (1, 3, 6, 1, 2, 1, 1, 9, 0)]
+    columns = [(1, 3, 6, 1, 2, 1, 25, 2, 3, 1, 3), (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)]
+
+    async def read(impl: str) -> tuple[ber.VarBind, ...]:
+        engine = Engines(v3=impl).for_credentials(creds)
+        try:
+            if kind == "get":
+                pdu = await engine.get(address, scalars, timeout=2.0, retries=1)  # type: ignore[arg-type]
+            else:
+                pdu = await engine.bulk(  # type: ignore[union-attr]
+                    address, 1, 10, [(1, 3, 6, 1, 2, 1, 1, 1), *columns], timeout=2.0, retries=1
+                )
+        finally:
+            engine.close()
+        assert pdu.error_status == 0
+        return pdu.varbinds
+
+    async def both() -> tuple[tuple[ber.VarBind, ...], tuple[ber.VarBind, ...]]:
+        return await read("fast"), await read("pysnmp")
+
+    fast, reference = asyncio.run(both())
+    assert fast == reference
+    assert len(fast) == (4 if kind == "get" else 21)
+    assert any(tag == ber.NO_SUCH_OBJECT for _o, tag, _v in fast) is (kind == "get")
