@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +76,11 @@ def run_playbook(
         cmdline += ["--tags", ",".join(tags)]
     env = {"ANSIBLE_CONFIG": str(repo / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     env.update(envvars or {})
+    # the ansible-playbook of this environment first (a virtualenv's bin/ need not be on PATH)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if shutil.which("ansible-playbook", path=path) is None:
+        raise DeployError("ansible-playbook not found (install ansible-core)")
+    env["PATH"] = path
     with tempfile.TemporaryDirectory(prefix="relais-runner-") as private:
         try:
             runner = ansible_runner.run(
@@ -91,6 +99,11 @@ def run_playbook(
             )
         except Exception as exc:  # ansible-runner raises bare exceptions on setup problems
             raise DeployError(f"ansible-runner could not start: {exc}") from exc
+        if not tally.hosts and runner.rc not in (0, None):
+            # nothing ran at all: a syntax error, a bad inventory, a missing vault password...
+            lines = [ln.strip() for ln in runner.stdout.read().splitlines() if ln.strip()]
+            errors = [ln for ln in lines if "ERROR" in ln] or lines[-1:] or ["no output"]
+            raise DeployError(f"ansible-playbook {playbook} did not run: {errors[0][:400]}")
     hosts = tally.finish(expected_hosts)
     for state in hosts.values():
         if on_host is not None:
