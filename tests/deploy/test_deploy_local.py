@@ -111,7 +111,8 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     assert sorted(t.hostname for t in checks.targets) == [
         "florac-fs-borne1", "florac-fs-pc1", "florac-fs-pc2"]
     expect = next(t for t in checks.targets if t.hostname == "florac-fs-pc1")
-    assert expect.pmr and pc1.management == "10.48.12.0/24" and expect.printer_queue == "florac-fs-prn1"
+    assert expect.pmr and expect.management == "10.48.12.0/24"
+    assert expect.printer_queue == "florac-fs-prn1"
     assert "service-public.fr" in next(t for t in checks.targets if t.kind == "borne").allowlist
 
 
