@@ -21,15 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from fleet.errors import ConfigError, FleetError
-from fleet.incidents.lifecycle import (
-    open_incident,
-    open_incidents_of,
-    resolve_in,
-    update_reason,
-)
+from fleet.incidents.lifecycle import open_incident, resolve_in, update_reason
 from fleet.incidents.maintenance import Window, active_windows, covering
 from fleet.inventory.hours import intervals
 from fleet.inventory.models import Device, Site
@@ -43,8 +39,15 @@ from fleet.monitor.rules import (
     evaluate_device,
 )
 from fleet.store.db import Store
-from fleet.store.deploys import deploys_touching
-from fleet.store.models import DeviceEvent, Observation, SampleRow, StateChange
+from fleet.store.deploys import deploys_touching, limit_matches
+from fleet.store.models import (
+    OPEN_STATUSES,
+    DeviceEvent,
+    Incident,
+    Observation,
+    SampleRow,
+    StateChange,
+)
 
 Clock = Callable[[], datetime]
 PollFn = Callable[[Sequence[Device]], Awaitable[Sequence[SampleLike]]]
@@ -188,11 +191,6 @@ class CycleReport:
 # ------------------------------------------------------------------------------- apply ----
 
 
-def _load_rows(session: Session, hostname: str) -> dict[str, Observation]:
-    rows = session.scalars(select(Observation).where(Observation.device == hostname))
-    return {r.check: r for r in rows}
-
-
 def _state(r: Observation) -> CheckState:
     return CheckState.from_row(
         status=r.status,
@@ -203,10 +201,6 @@ def _state(r: Observation) -> CheckState:
         suppressed=r.suppressed,
         counters=r.state or {},
     )
-
-
-def _load_states(session: Session, hostname: str) -> dict[str, CheckState]:
-    return {c: _state(r) for c, r in _load_rows(session, hostname).items()}
 
 
 def _failing(state: CheckState | None) -> bool:
@@ -223,17 +217,40 @@ def apply_samples(
     retention: timedelta = DEFAULT_RETENTION,
     report: CycleReport | None = None,
 ) -> CycleReport:
-    """Run the rules on one cycle's samples and write the outcome, one transaction per device."""
+    """Run the rules on one cycle's samples and write the outcome.
+
+    One transaction per site, holding one savepoint per device: a device's writes are all or
+    nothing, a device whose update fails is reported and skipped, and a crash loses at most the
+    site being written (its devices keep their previous, consistent state)."""
     started = time.perf_counter()
     report = report or CycleReport(started_at=now)
     by_device = {s.device: s for s in samples}
     with store.read() as session:
         windows = active_windows(session, now)
     for site in sites:
-        _apply_site(store, site, by_device=by_device, rules=rules, now=now, windows=windows, report=report)
+        if not any(d.hostname in by_device for d in site.devices):
+            continue
+        part = CycleReport(started_at=now)
+        try:
+            _apply_site(store, site, by_device=by_device, rules=rules, now=now, windows=windows, report=part)
+        except FleetError as exc:
+            report.failures.extend((d.hostname, str(exc)) for d in site.devices if d.hostname in by_device)
+            continue
+        _merge(report, part)
     report.pruned = prune(store, now - retention)
     report.apply_s = time.perf_counter() - started
     return report
+
+
+def _merge(into: CycleReport, part: CycleReport) -> None:
+    into.devices += part.devices
+    into.answered += part.answered
+    into.state_changes += part.state_changes
+    into.opened.extend(part.opened)
+    into.resolved.extend(part.resolved)
+    into.lost_races += part.lost_races
+    into.events += part.events
+    into.failures.extend(part.failures)
 
 
 def _apply_site(
@@ -252,98 +269,83 @@ def _apply_site(
         for p in ps:
             behind[p] = behind.get(p, 0) + 1
     hours = site_now(site, now)
-    reach: dict[str, CheckState | None] = {}
-    for device in ordered(site, parents):
-        sample = by_device.get(device.hostname)
-        if sample is None:
-            continue
-        mine = [p for p in parents.get(device.hostname, ()) if p]
-        parent_down: str | None = None
-        if mine:
-            for p in mine:
-                if p not in reach:
-                    with store.read() as session:
-                        reach[p] = _load_states(session, p).get(REACHABILITY)
-            if all(_failing(reach[p]) for p in mine):
-                parent_down = mine[0]
-        window = covering(windows, site.id, device.hostname, now)
-        try:
-            evaluation = _apply_device(
-                store,
-                site,
-                device,
-                sample=sample,
-                rules=rules,
-                now=now,
-                hours=hours,
-                parent_down=parent_down,
-                maintenance=window.label if window else None,
-                behind=behind.get(device.hostname, 0),
-                report=report,
+    names = [d.hostname for d in site.devices]
+    # The lock serialises pollers whose shards overlap (PostgreSQL); SQLite's BEGIN IMMEDIATE
+    # already serialises writers.
+    with store.write(lock=f"site:{site.id}") as session:
+        rows: dict[str, dict[str, Observation]] = {n: {} for n in names}
+        for row in session.scalars(select(Observation).where(Observation.device.in_(names))):
+            rows.setdefault(row.device, {})[row.check] = row
+        incidents: dict[str, dict[str, Incident]] = {n: {} for n in names}
+        for inc in session.scalars(
+            select(Incident).where(Incident.device.in_(names), Incident.status.in_(OPEN_STATUSES))
+        ):
+            incidents.setdefault(inc.device, {})[inc.check] = inc
+        oldest = min(
+            (r[REACHABILITY].at for r in rows.values() if REACHABILITY in r),
+            default=now - timedelta(hours=1),
+        )
+        deploys = deploys_touching(session, site.id, None, min(oldest, now - timedelta(hours=1)), now)
+        reach = {n: _state(r[REACHABILITY]) if REACHABILITY in r else None for n, r in rows.items()}
+        for device in ordered(site, parents):
+            sample = by_device.get(device.hostname)
+            if sample is None:
+                continue
+            mine = [p for p in parents.get(device.hostname, ()) if p in reach]
+            parent_down = next(iter(mine), None) if mine and all(_failing(reach[p]) for p in mine) else None
+            window = covering(windows, site.id, device.hostname, now)
+            previous = {c: _state(r) for c, r in rows[device.hostname].items()}
+            prev_at = previous[REACHABILITY].at if REACHABILITY in previous else None
+            since = prev_at or now - timedelta(hours=1)
+            deploy = next(
+                (
+                    d
+                    for d in deploys
+                    if limit_matches(d.limit, device.hostname)
+                    and d.started_at <= now
+                    and (d.finished_at is None or d.finished_at >= since)
+                ),
+                None,
             )
-        except FleetError as exc:
-            report.failures.append((device.hostname, str(exc)))
-            continue
-        reach[device.hostname] = evaluation.states.get(REACHABILITY)
-
-
-def _apply_device(
-    store: Store,
-    site: Site,
-    device: Device,
-    *,
-    sample: SampleLike,
-    rules: RuleSet,
-    now: datetime,
-    hours: SiteNow,
-    parent_down: str | None,
-    maintenance: str | None,
-    behind: int,
-    report: CycleReport,
-) -> Evaluation:
-    with store.write(lock=device.hostname) as session:
-        rows = _load_rows(session, device.hostname)
-        previous = {c: _state(r) for c, r in rows.items()}
-        incidents = open_incidents_of(session, device.hostname)
-        prev_at = previous[REACHABILITY].at if REACHABILITY in previous else None
-        deploys = deploys_touching(
-            session, site.id, device.hostname, prev_at or now - timedelta(hours=1), now
-        )
-        deploy = f"deploy #{deploys[0].id} by {deploys[0].user}" if deploys else None
-        ctx = Context(
-            now=now,
-            site_open=hours.open,
-            opened_at=hours.opened_at,
-            maintenance=maintenance,
-            parent_down=parent_down,
-            deploy=deploy,
-            is_parent=device.kind in rules.dependencies,
-            behind=behind,
-            site_name=site.name,
-        )
-        evaluation = evaluate_device(
-            device,
-            sample,
-            previous=previous,
-            open_incidents={c: i.reason for c, i in incidents.items()},
-            ctx=ctx,
-            rules=rules,
-        )
-        _write(
-            session,
-            site,
-            device,
-            sample=sample,
-            rows=rows,
-            evaluation=evaluation,
-            incidents=incidents,
-            now=now,
-            report=report,
-        )
-    report.devices += 1
-    if sample.ok:
-        report.answered += 1
-    return evaluation
+            ctx = Context(
+                now=now,
+                site_open=hours.open,
+                opened_at=hours.opened_at,
+                maintenance=window.label if window else None,
+                parent_down=parent_down,
+                deploy=f"deploy #{deploy.id} by {deploy.user}" if deploy else None,
+                is_parent=device.kind in rules.dependencies,
+                behind=behind.get(device.hostname, 0),
+                site_name=site.name,
+            )
+            evaluation = evaluate_device(
+                device,
+                sample,
+                previous=previous,
+                open_incidents={c: i.reason for c, i in incidents[device.hostname].items()},
+                ctx=ctx,
+                rules=rules,
+            )
+            try:
+                with session.begin_nested():
+                    _write(
+                        session,
+                        site,
+                        device,
+                        sample=sample,
+                        rows=rows[device.hostname],
+                        evaluation=evaluation,
+                        incidents=incidents[device.hostname],
+                        now=now,
+                        report=report,
+                    )
+            except (SQLAlchemyError, FleetError) as exc:
+                report.failures.append((device.hostname, f"{exc.__class__.__name__}: {exc}"))
+                continue
+            report.devices += 1
+            if sample.ok:
+                report.answered += 1
+            reach[device.hostname] = evaluation.states.get(REACHABILITY)
 
 
 def _write(

@@ -579,7 +579,10 @@ def _advance(
     recent = tuple(c for c in before.changes if now - c < window)
     state = replace(before, changes=recent)
     if outcome is not None:
-        state = replace(state, at=now, value=outcome.value)
+        # A failed poll has no reading: keep the last one (e.g. the uptime, to detect a reboot
+        # across an outage).
+        value = outcome.value if outcome.value is not None else state.value
+        state = replace(state, at=now, value=value)
         new_status: Status = state.status
         reason = state.reason
         if outcome.ok:
@@ -667,6 +670,8 @@ def _incident(
             "open", check, reason, severity, title, root_cause=root
         )
     state = replace(state, alerted=True)
+    if reason == "not_back_at_opening":
+        return state, None  # opened before closing time: it keeps its own reason
     if open_reason != reason:
         return state, IncidentAction("update", check, reason, severity, title, root_cause=root)
     return state, None

@@ -246,18 +246,21 @@ def limit_matches(limit: str | None, hostname: str) -> bool:
         if part.startswith("&"):
             continue
         has_positive = True
-        if fnmatch.fnmatch(hostname, part) or part == "all" or part.startswith("site_") or (
-            part in _KIND_GROUPS
+        if (
+            fnmatch.fnmatch(hostname, part)
+            or part == "all"
+            or part.startswith("site_")
+            or (part in _KIND_GROUPS)
         ):
             included = True
     return included or not has_positive
 
 
 def deploys_touching(
-    session: Session, site_id: str, hostname: str, start: datetime, end: datetime
+    session: Session, site_id: str, hostname: str | None, start: datetime, end: datetime
 ) -> list[Deploy]:
-    """Deploys of ``site_id`` that covered ``hostname`` and were running at some point of
-    [start, end] (a deploy still running has no end)."""
+    """Deploys of ``site_id`` that were running at some point of [start, end] (a deploy still
+    running has no end) and covered ``hostname`` (None: any host of the site)."""
     rows = session.scalars(
         select(Deploy).where(
             Deploy.site_id == site_id,
@@ -265,4 +268,4 @@ def deploys_touching(
             (Deploy.finished_at.is_(None)) | (Deploy.finished_at >= start),
         )
     )
-    return [r for r in rows if limit_matches(r.limit, hostname)]
+    return [r for r in rows if hostname is None or limit_matches(r.limit, hostname)]

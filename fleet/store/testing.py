@@ -53,15 +53,16 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "t") -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def create_database(self, prefix: str = "t", template: str | None = None) -> str:
+        """A new database (empty, or a copy of ``template``); returns its SQLAlchemy URL."""
         import psycopg
 
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(
             host=self.host, port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.store.conftest import pg_server, store, store_url
+from tests.store.conftest import pg_server, pg_template, store, store_url
 
-__all__ = ["pg_server", "store", "store_url"]
+__all__ = ["pg_server", "pg_template", "store", "store_url"]

@@ -29,9 +29,9 @@ from fleet.monitor.rules import RuleSet, load_rules
 from fleet.store import Store, record_deploy
 from fleet.store.models import DeviceEvent, Observation, StateChange
 from tests.incidents.samples import REPO, demo_inventory, site_samples
-from tests.store.conftest import pg_server, store, store_url
+from tests.store.conftest import pg_server, pg_template, store, store_url
 
-__all__ = ["pg_server", "store", "store_url"]
+__all__ = ["pg_server", "pg_template", "store", "store_url"]
 
 # Monday 23 November 2026; Florac (Europe/Paris, UTC+1) opens 09:00-12:00 and 13:30-17:00.
 OPEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # 10:00 local

@@ -430,3 +430,28 @@ def test_printer_flag_cleared_is_absent_from_the_sample_and_resolves(rules: Rule
     assert run.opened == [("printer_jam", "jammed")]
     run.step(ok(PRN, T0 + STEP, printer_errors=0))  # the poller omits flags that are not set
     assert run.resolved == ["printer_jam"]
+
+
+def test_reboot_across_an_outage_is_detected(rules: RuleSet) -> None:
+    run = Run(PC, rules)
+    run.step(ok(PC, T0, uptime_s=86_400))
+    run.step(fail(PC, T0 + STEP))
+    ev = run.step(ok(PC, T0 + 2 * STEP, uptime_s=40))
+    assert [e.kind for e in ev.events] == ["unexpected_reboot"]
+
+
+def test_incident_open_before_closing_keeps_its_reason_at_opening(rules: RuleSet) -> None:
+    run = Run(PC, rules)
+    t = datetime(2026, 11, 23, 15, 50, tzinfo=UTC)
+    run.step(ok(PC, t), site_open=True, opened_at=t - timedelta(hours=2))
+    for _ in range(3):
+        t += STEP
+        run.step(fail(PC, t), site_open=True, opened_at=t - timedelta(hours=2))
+    assert run.opened == [(REACHABILITY, "no_answer")]
+    for _ in range(5):
+        t += STEP
+        run.step(fail(PC, t), site_open=False)
+    opened_at = t + timedelta(hours=16)
+    run.step(fail(PC, opened_at + timedelta(hours=1)), site_open=True, opened_at=opened_at)
+    assert run.open == {REACHABILITY: "no_answer"}
+    assert len(run.opened) == 1

@@ -26,13 +26,21 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A database migrated once; each test gets a copy (CREATE DATABASE ... TEMPLATE)."""
+    url = pg_server.create_database("template")
+    open_store(url).dispose()
+    return url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each backend."""
+    """A fresh database of each backend (the PostgreSQL one already migrated)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/var/fleet.sqlite"
     server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database()
+    return server.create_database(template=request.getfixturevalue("pg_template"))
 
 
 @pytest.fixture
