@@ -212,9 +212,7 @@ def open_incident(
     return row
 
 
-def update_reason(
-    session: Session, incident: Incident, *, reason: str, title: str, at: datetime
-) -> None:
+def update_reason(session: Session, incident: Incident, *, reason: str, title: str, at: datetime) -> None:
     if incident.reason == reason and incident.title == title:
         return
     old = incident.reason
@@ -254,8 +252,7 @@ def _load(session: Session, incident_id: int) -> Incident:
 def _need(row: Incident, allowed: Sequence[str], what: str) -> None:
     if row.status not in allowed:
         raise IncidentError(
-            f"incident #{row.id} is {row.status}: cannot {what} it "
-            f"(only when {' or '.join(allowed)})"
+            f"incident #{row.id} is {row.status}: cannot {what} it (only when {' or '.join(allowed)})"
         )
 
 

@@ -76,9 +76,7 @@ def add_window(
     if (site_id is None) == (device is None):
         raise IncidentError("maintenance: give a site or a device (exactly one)")
     if end <= start:
-        raise IncidentError(
-            f"maintenance: end {end.isoformat()} is not after start {start.isoformat()}"
-        )
+        raise IncidentError(f"maintenance: end {end.isoformat()} is not after start {start.isoformat()}")
     if not who.strip():
         raise IncidentError("maintenance: who is required (--by NAME or $USER)")
     if not why.strip():

@@ -56,9 +56,7 @@ class Store:
         with self._sessions() as session:
             try:
                 if lock is not None and self.dialect == "postgresql":
-                    session.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(lock)}
-                    )
+                    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(lock)})
                 yield session
                 session.commit()
             except SQLAlchemyError as exc:

@@ -158,9 +158,7 @@ class IncidentEvent(Base):
     __tablename__ = "incident_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
-    )
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(128))
@@ -232,9 +230,7 @@ class DeployHost(Base):
 
     __tablename__ = "deploy_hosts"
 
-    deploy_id: Mapped[int] = mapped_column(
-        ForeignKey("deploys.id", ondelete="CASCADE"), primary_key=True
-    )
+    deploy_id: Mapped[int] = mapped_column(ForeignKey("deploys.id", ondelete="CASCADE"), primary_key=True)
     hostname: Mapped[str] = mapped_column(String(128), primary_key=True)
     ok: Mapped[int] = mapped_column(Integer, default=0)
     changed: Mapped[int] = mapped_column(Integer, default=0)
@@ -251,7 +247,5 @@ class InventorySnapshot(Base):
 
     __tablename__ = "inventory_snapshots"
 
-    deploy_id: Mapped[int] = mapped_column(
-        ForeignKey("deploys.id", ondelete="CASCADE"), primary_key=True
-    )
+    deploy_id: Mapped[int] = mapped_column(ForeignKey("deploys.id", ondelete="CASCADE"), primary_key=True)
     json: Mapped[dict[str, Any]] = mapped_column(JSON)

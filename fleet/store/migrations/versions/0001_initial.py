@@ -78,9 +78,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_incidents_device_check"), ["device", "check"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_incidents_device_check"), ["device", "check"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_site_id"), ["site_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_incidents_status"), ["status"], unique=False)
         batch_op.create_index(
@@ -110,9 +108,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("maintenance_windows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_maintenance_windows_device"), ["device"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_maintenance_windows_site_id"), ["site_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_maintenance_windows_site_id"), ["site_id"], unique=False)
 
     op.create_table(
         "observations",
@@ -204,9 +200,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_events")),
     )
     with op.batch_alter_table("incident_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_incident_events_incident_id"), ["incident_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_incident_events_incident_id"), ["incident_id"], unique=False)
 
     op.create_table(
         "inventory_snapshots",
