@@ -250,3 +250,14 @@ def test_default_url_comes_from_the_setting(tmp_path: object, monkeypatch: pytes
     s = open_store()
     assert Path(str(tmp_path), "from-env.sqlite").is_file()
     s.dispose()
+
+
+def test_migrations_downgrade_to_base_and_back(store: Store) -> None:
+    from alembic import command
+
+    from fleet.store.db import alembic_config
+
+    command.downgrade(alembic_config(store.engine), "base")
+    assert not TABLES & set(inspect(store.engine).get_table_names())
+    command.upgrade(alembic_config(store.engine), "head")
+    assert set(inspect(store.engine).get_table_names()) >= TABLES
