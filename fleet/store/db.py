@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +70,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return _safe(self.url)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -97,19 +98,30 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _safe(url: str) -> str:
+    """The URL for messages: never the password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; creates the parent directory of a SQLite file."""
+    shown = _safe(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreError(f"db_url {url!r}: not a database URL: {exc}") from exc
+    except ArgumentError:
+        raise StoreError(
+            f"db_url {shown!r}: not a database URL (sqlite:///PATH or postgresql+psycopg://...)"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"db_url {url!r}: cannot create directory: {exc}") from exc
+                raise StoreError(f"db_url {shown!r}: cannot create directory: {exc}") from exc
         engine = create_engine(url, connect_args={"timeout": 60})
         _sqlite_setup(engine)
         return engine
@@ -117,9 +129,9 @@ def make_engine(url: str) -> Engine:
         try:
             return create_engine(url, pool_pre_ping=True)
         except (ArgumentError, ImportError) as exc:
-            raise StoreError(f"db_url {url!r}: {exc}") from exc
+            raise StoreError(f"db_url {shown!r}: {exc}") from exc
     raise StoreError(
-        f"db_url {url!r}: unsupported database {parsed.get_backend_name()!r} "
+        f"db_url {shown!r}: unsupported database {parsed.get_backend_name()!r} "
         "(use sqlite:///PATH or postgresql+psycopg://...)"
     )
 

@@ -261,3 +261,13 @@ def test_migrations_downgrade_to_base_and_back(store: Store) -> None:
     assert not TABLES & set(inspect(store.engine).get_table_names())
     command.upgrade(alembic_config(store.engine), "head")
     assert set(inspect(store.engine).get_table_names()) >= TABLES
+
+
+def test_passwords_never_appear_in_errors() -> None:
+    with pytest.raises(StoreError) as info:
+        open_store("mysql://relais:s3cr3t-pw@db.example/relais")
+    assert "s3cr3t-pw" not in str(info.value)
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql+psycopg://relais:s3cr3t-pw@127.0.0.1:1/relais")
+    assert "s3cr3t-pw" not in str(info.value)
+    assert "127.0.0.1" in str(info.value)
