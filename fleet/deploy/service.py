@@ -197,7 +197,7 @@ def deploy_site(
         run = run_playbook(
             repo,
             options.playbook,
-            inventories=[Path(inventory.root), *options.extra_inventories],
+            inventories=[Path(inventory.root).resolve(), *options.extra_inventories],
             limit=limit,
             tags=options.tags,
             check=options.check,
@@ -277,7 +277,8 @@ def wipe(
         return event.get("event") == "runner_on_ok" and data.get("task") == "Wipe the guest session"
 
     run = run_playbook(
-        repo, "wipe.yml", inventories=[Path(inventory.root), *extra_inventories], limit=limit,
+        repo, "wipe.yml", inventories=[Path(inventory.root).resolve(), *extra_inventories],
+        limit=limit,
         expected_hosts=[d.hostname for d in devices], on_host=on_host, keep_events=is_wipe,
     )
     records: dict[str, Mapping[str, Any]] = {}
