@@ -15,7 +15,8 @@ def _effective(host: Any) -> dict[str, str]:
     conf: dict[str, str] = {}
     for line in out.stdout.splitlines():
         key, _, value = line.partition(" ")
-        conf.setdefault(key.lower(), value)
+        key = key.lower()
+        conf[key] = f"{conf[key]} {value}" if key in conf else value  # repeated: AllowUsers
     return conf
 
 
