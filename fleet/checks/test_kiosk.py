@@ -38,3 +38,11 @@ def test_kiosk_running(host: Any, expect: HostExpect) -> None:
 def test_watchdog_armed(host: Any) -> None:
     timer = host.service("relais-kiosk-watchdog.timer")
     assert timer.is_enabled and timer.is_running
+
+
+@pytest.mark.ref("RGPD art. 5.1.e", "Relais kiosk: idle reset")
+@pytest.mark.kinds("borne")
+def test_idle_reset_configured(host: Any) -> None:
+    conf = json.loads(host.file("/etc/relais/session-wipe.d/50-kiosk.json").content_string)
+    assert 0 < conf["idle_warning"] < conf["idle_timeout"] <= 600
+    assert ["systemctl", "restart", "relais-kiosk.service"] in conf["after_wipe"]

@@ -205,3 +205,18 @@ def test_watcher_process_is_named_relais_wipe(tree: Path) -> None:
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+
+
+def test_drop_in_settings_override_the_main_file(tree: Path) -> None:
+    """The kiosk role's idle reset lives in session-wipe.d/ and wins over the main file."""
+    dropin = tree / "etc/relais/session-wipe.d"
+    dropin.mkdir()
+    (dropin / "50-kiosk.json").write_text(json.dumps({"items": ["tmp", "home"]}))
+    (dropin / "10-early.json").write_text(json.dumps({"items": ["home"]}))
+    proc = _run(tree, "run", "--trigger", "idle")
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = _records(tree)
+    assert sorted(rec["items"]) == ["home", "tmp"]  # type: ignore[call-overload]
+    (dropin / "60-broken.json").write_text("{not json")
+    bad = _run(tree, "run")
+    assert bad.returncode == 1 and "60-broken.json" in bad.stderr

@@ -148,6 +148,13 @@ def test_kiosk_policy_blocks_everything_but_the_allowlist(rendered: dict[str, Pa
     assert policy["DeveloperToolsAvailability"] == 2
 
 
+def test_kiosk_idle_reset_settings(rendered: dict[str, Path]) -> None:
+    conf = json.loads((rendered["florac-fs-borne1"] / "kiosk/etc/relais/session-wipe.d/"
+                       "50-kiosk.json").read_text())
+    assert conf == {"idle_timeout": 180, "idle_warning": 30, "max_session": 3600,
+                    "after_wipe": [["systemctl", "restart", "relais-kiosk.service"]]}
+
+
 def test_wipe_configuration_is_typed_json(rendered: dict[str, Path]) -> None:
     conf = json.loads((rendered["florac-fs-pc1"] / "session_wipe/etc/relais/"
                        "session-wipe.json").read_text())
