@@ -24,8 +24,7 @@ END = "<!-- END VARIABLES -->"
 
 
 def _cell(value: object) -> str:
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _default(value: Any) -> str:
