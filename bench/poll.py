@@ -312,7 +312,32 @@ def run_ezsnmp(devices: list[Device], version: str, opts: argparse.Namespace) ->
                   time.process_time() - cpu, f"{opts.parallel} threads, GET+GETBULK")
 
 
-CONTENDERS = {"fleet": run_fleet, "netsnmp": run_netsnmp, "ezsnmp": run_ezsnmp}
+def run_poller(devices: list[Device], version: str, opts: argparse.Namespace) -> Result:
+    """Not a like-for-like contender: the real poller with the shipped public_pc profile
+    (system scalars, hrProcessorLoad, hrStorage, the whole hrSWRunName walk), for information."""
+    from fleet.inventory.models import Device as InvDevice
+    from fleet.inventory.models import DeviceKind, Source
+    from fleet.monitor.poller import poll_devices
+    from fleet.monitor.profiles import load_profiles
+
+    profiles = load_profiles(Path(__file__).resolve().parents[1] / "monitoring" / "profiles")
+    inv = [
+        InvDevice(hostname=f"pc{i}", kind=DeviceKind.PUBLIC_PC, ip="127.0.0.1",
+                  site_id=f"site{i // 3}", snmp=credentials(version, d.port),
+                  source=Source(file="bench"))
+        for i, d in enumerate(devices)
+    ]
+    cpu, wall = time.process_time(), time.perf_counter()
+    samples = asyncio.run(poll_devices(inv, profiles, timeout=opts.timeout, retries=opts.retries,
+                                       concurrency=opts.concurrency))
+    return Result("poller public_pc", version, len(devices), sum(s.ok for s in samples),
+                  time.perf_counter() - wall, time.process_time() - cpu,
+                  "full profile walk, for information")
+
+
+CONTENDERS = {
+    "fleet": run_fleet, "netsnmp": run_netsnmp, "ezsnmp": run_ezsnmp, "poller": run_poller,
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dead", type=float, default=0.10, help="share of dead devices")
     p.add_argument("--agents", type=int, default=20, help="snmpd processes on loopback")
     p.add_argument("--versions", default="2c,3")
-    p.add_argument("--contenders", default="fleet,netsnmp,ezsnmp")
+    p.add_argument("--contenders", default="fleet,netsnmp,ezsnmp,poller",
+                   help="fleet = our engines, one GETBULK like the others; poller = the whole "
+                        "public_pc profile through poll_devices (information)")
     p.add_argument("--concurrency", type=int, default=256, help="fleet: requests in flight")
     p.add_argument("--processes", type=int, default=1, help="fleet: worker processes (shards)")
     p.add_argument("--parallel", type=int, default=32, help="CLI processes / ezsnmp threads")
@@ -364,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         if fleet is None:
             continue
         for r in results:
-            if r.version == version and r is not fleet:
+            if r.version == version and r is not fleet and not r.contender.startswith("poller"):
                 print(f"  v{version}: {r.contender} / fleet = "
                       f"{r.cpu_ms_per_device / fleet.cpu_ms_per_device:5.1f}x CPU, "
                       f"fleet is {fleet.rate / r.rate:5.1f}x faster (devices/s)")

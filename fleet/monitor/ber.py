@@ -149,6 +149,16 @@ def _int32(data: bytes, pos: int, end: int) -> tuple[int, int]:
 def _oid(data: bytes, start: int, stop: int) -> tuple[int, ...]:
     if start == stop:
         raise Unsupported("empty OBJECT IDENTIFIER")
+    body = data[start:stop]
+    if body.isascii():  # every sub-identifier fits in one octet: the common case
+        if len(body) >= _MAX_OID_ARCS:
+            raise Unsupported("OID beyond SMI limits")
+        first = body[0]
+        if first < 40:
+            return (0, *body)
+        if first < 80:
+            return (1, first - 40, *body[1:])
+        return (2, first - 80, *body[1:])
     arcs: list[int] = []
     value = 0
     fresh = True
