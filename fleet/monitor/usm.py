@@ -338,6 +338,14 @@ class UsmEngine:
         auth_key, priv_key = self._keys(reply.engine_id)
         return _Peer(reply.engine_id, reply.boots, reply.time, self.clock(), auth_key, priv_key)
 
+    async def _answers_discovery(self, address: tuple[str, int], timeout: float) -> bool:
+        """After a timeout: is the agent there at all?  (One short unauthenticated probe.)"""
+        try:
+            await self._discover(address, min(timeout, 0.5), 0)
+        except SnmpError:
+            return False
+        return True
+
     # -- requests -----------------------------------------------------------------------------
 
     @staticmethod
@@ -434,7 +442,17 @@ class UsmEngine:
                 + varbind_list,
             )
             packet = self._encode(peer, msg_id, pdu)
-            reply = await self._exchange(address, msg_id, packet, timeout, retries)
+            try:
+                reply = await self._exchange(address, msg_id, packet, timeout, retries)
+            except SnmpError as exc:
+                if exc.reason == "timeout" and await self._answers_discovery(address, timeout):
+                    # Alive, yet silent to authPriv: net-snmp drops what it cannot decrypt
+                    # (a wrong auth key gets a report instead), so the privacy key is wrong.
+                    raise SnmpError(
+                        f"{address[0]}:{address[1]}: the agent answers discovery but not our "
+                        "authPriv requests: privacy key (or protocol) mismatch", "priv_error",
+                    ) from exc
+                raise
             try:
                 result = self._open_reply(peer, reply)
             except SnmpError as exc:

@@ -93,6 +93,9 @@ def test_wrong_credentials_give_precise_reasons(
         device("unknown-user", "public_pc", agent.port, v3=("ghost", SNMPD_V3_AUTH, SNMPD_V3_PRIV)),
         device("wrong-auth", "public_pc", agent.port,
                v3=(SNMPD_V3_USER, "wrong-auth-key", SNMPD_V3_PRIV)),
+        device("wrong-priv", "public_pc", agent.port,
+               v3=(SNMPD_V3_USER, SNMPD_V3_AUTH, "wrong-priv-key")),
+        device("v3-nobody-listens", "public_pc", free_udp_port(), v3=GOOD_V3),
         device("nobody-listens", "public_pc", free_udp_port(), community=SNMPD_COMMUNITY),
         device("good", "public_pc", agent.port, community=SNMPD_COMMUNITY),
     ]
@@ -102,6 +105,8 @@ def test_wrong_credentials_give_precise_reasons(
         "wrong-community": (False, "timeout"),  # v2c agents stay silent
         "unknown-user": (False, "unknown_user"),
         "wrong-auth": (False, "auth_error"),
+        "wrong-priv": (False, "priv_error"),  # silent agent that answers discovery
+        "v3-nobody-listens": (False, "timeout"),
         "nobody-listens": (False, "timeout"),
         "good": (True, None),
     }
