@@ -182,7 +182,8 @@ class V2cEngine:
             self._transport = None
         for pending in self._pending.values():
             if not pending.future.done():
-                pending.future.set_exception(SnmpError("engine closed", "error"))
+                with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                    pending.future.set_exception(SnmpError("engine closed", "error"))
         self._pending.clear()
 
     def _request_id(self) -> int:

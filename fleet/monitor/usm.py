@@ -220,7 +220,8 @@ class UsmEngine:
             self._transport = None
         for waiting in self._waiting.values():
             if not waiting.future.done():
-                waiting.future.set_exception(SnmpError("engine closed", "error"))
+                with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                    waiting.future.set_exception(SnmpError("engine closed", "error"))
         self._waiting.clear()
 
     def _next_id(self) -> int:
