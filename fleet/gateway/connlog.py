@@ -290,6 +290,8 @@ class Collector:
         for f in flows:
             if not self._in_guest(f.src) or f.dst in self.local or f.src not in by_ip:
                 continue
+            if self._in_guest(f.public_ip) or f.public_ip in self.local:
+                continue  # not translated to a public address (e.g. redirected to the portal)
             ident = "|".join(map(str, f.ident))
             first = self.flows.get(ident)
             if first is None:

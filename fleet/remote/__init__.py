@@ -1,0 +1,1 @@
+"""Layer 5: remote actions on devices (pyinfra operations, fabric diagnostics)."""

@@ -1,0 +1,153 @@
+"""The connection log: parsing the kernel's tracking table and ndsctl, records, purge."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleet.errors import ConfigError
+from fleet.gateway import connlog
+from fleet.gateway.connlog import Client, Collector, Flow
+
+GUEST = ipaddress.IPv4Network("172.18.1.0/24")
+T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+# /proc/net/nf_conntrack lines as the kernel writes them (captured on a lab gateway)
+TCP = ("ipv4     2 tcp      6 431999 ESTABLISHED src=172.18.1.162 dst=198.18.0.1 sport=51234 "
+       "dport=80 src=198.18.0.1 dst=198.18.0.2 sport=80 dport=51234 [ASSURED] mark=0 zone=0 use=2")
+UDP = ("ipv4     2 udp      17 28 src=172.18.1.162 dst=198.18.0.1 sport=40000 dport=443 "
+       "[UNREPLIED] src=198.18.0.1 dst=198.18.0.2 sport=443 dport=1025 mark=0 zone=0 use=2")
+ICMP = ("ipv4     2 icmp     1 29 src=172.18.1.162 dst=198.18.0.1 type=8 code=0 id=7 "
+        "src=198.18.0.1 dst=198.18.0.2 type=0 code=0 id=7 mark=0 zone=0 use=2")
+CONNTRACK_L = ("tcp      6 117 SYN_SENT src=172.18.1.9 dst=198.18.0.1 sport=1 dport=443 "
+               "[UNREPLIED] src=198.18.0.1 dst=198.18.0.2 sport=443 dport=2 mark=0 use=1")
+
+NDSCTL = json.dumps({"client_list_length": "1", "clients": {
+    "36:96:3e:57:65:88": {"id": 1, "ip": "172.18.1.162", "mac": "36:96:3E:57:65:88",
+                          "added": int(T0.timestamp()), "active": int(T0.timestamp()),
+                          "state": "Authenticated", "token": "abc"},
+    "aa:bb:cc:00:00:01": {"id": 2, "ip": "172.18.1.163", "mac": "aa:bb:cc:00:00:01",
+                          "added": int(T0.timestamp()), "state": "Preauthenticated"}}})
+
+
+def test_parse_conntrack_lines() -> None:
+    f = connlog.parse_conntrack_line(TCP)
+    assert f == Flow("tcp", "172.18.1.162", 51234, "198.18.0.1", 80, "198.18.0.2", 51234)
+    u = connlog.parse_conntrack_line(UDP)
+    assert u is not None and (u.public_ip, u.public_port) == ("198.18.0.2", 1025)
+    assert connlog.parse_conntrack_line(ICMP) is None
+    assert connlog.parse_conntrack_line("garbage") is None
+    c = connlog.parse_conntrack_line(CONNTRACK_L)
+    assert c is not None and c.public_port == 2
+
+
+def test_parse_ndsctl_keeps_authenticated_clients_only() -> None:
+    clients = connlog.parse_ndsctl_json(NDSCTL)
+    assert clients == [Client("36:96:3e:57:65:88", "172.18.1.162", T0)]
+    assert connlog.parse_ndsctl_json("") == [] and connlog.parse_ndsctl_json("{bad") == []
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+def test_collector_session_and_nat_records(tmp_path: Path) -> None:
+    clock = Clock(T0 + timedelta(seconds=5))
+    col = Collector(tmp_path / "log", GUEST, frozenset({"172.18.1.1"}), clock,
+                    tmp_path / "log" / ".state.json")
+    client = connlog.parse_ndsctl_json(NDSCTL)
+    flow = connlog.parse_conntrack_line(TCP)
+    assert flow is not None
+    dns_to_gw = Flow("udp", "172.18.1.162", 5000, "172.18.1.1", 53, "172.18.1.1", 53)
+    unauth = Flow("tcp", "172.18.1.163", 5001, "198.18.0.1", 80, "198.18.0.2", 5001)
+    # before authentication openNDS redirects port 80 to its portal: the reply comes back
+    # from the gateway to the client, nothing is translated to a public address
+    to_portal = Flow("tcp", "172.18.1.162", 5002, "198.18.0.1", 80, "172.18.1.162", 5002)
+    first = col.tick(client, [flow, dns_to_gw, unauth, to_portal])
+    assert [r.kind for r in first] == ["session", "nat"]
+    session, nat = first
+    assert (session.at, session.mac, session.ip, session.end) == (T0, "36:96:3e:57:65:88",
+                                                                 "172.18.1.162", None)
+    assert (nat.sport, nat.public_ip, nat.public_port, nat.proto) == (51234, "198.18.0.2",
+                                                                       51234, "tcp")
+    # the same flow again: nothing new
+    clock.t += timedelta(seconds=5)
+    assert col.tick(client, [flow]) == []
+    # a restarted collector remembers the open session and ends it when the client leaves
+    col2 = Collector(tmp_path / "log", GUEST, frozenset(), clock, tmp_path / "log" / ".state.json")
+    clock.t += timedelta(minutes=30)
+    end = col2.tick([], [])
+    assert len(end) == 1 and end[0].key == session.key and end[0].end == clock.t
+    merged = connlog.merge_sessions(connlog.read_records(connlog.log_files(tmp_path / "log")))
+    assert [(r.kind, r.end) for r in merged] == [("session", clock.t), ("nat", None)]
+
+
+def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:
+    col = Collector(tmp_path, GUEST, frozenset(), Clock(T0))
+    flow = connlog.parse_conntrack_line(TCP)
+    assert flow is not None
+    col.tick(connlog.parse_ndsctl_json(NDSCTL), [flow])
+    text = "".join(p.read_text() for p in connlog.log_files(tmp_path))
+    assert "198.18.0.1" not in text  # the destination
+    assert "dport" not in text and "http" not in text
+    for line in text.splitlines():
+        assert set(json.loads(line)) <= connlog.FIELDS
+
+
+def test_parse_record_refuses_unknown_fields_and_bad_values() -> None:
+    good = {"kind": "session", "key": "s:x:1", "at": "2026-11-23T09:30:00Z",
+            "mac": "aa:bb:cc:dd:ee:ff", "ip": "172.18.1.5"}
+    assert connlog.parse_record(json.dumps(good)).ip == "172.18.1.5"
+    with pytest.raises(connlog.RecordError, match=r"f:3: unexpected field 'url'"):
+        connlog.parse_record(json.dumps({**good, "url": "http://x"}), "f:3")
+    with pytest.raises(ConfigError, match="ip: not an IP address"):
+        connlog.parse_record(json.dumps({**good, "ip": "999.1.1.1"}))
+    with pytest.raises(connlog.RecordError, match="time without a timezone"):
+        connlog.parse_record(json.dumps({**good, "at": "2026-11-23T09:30:00"}))
+    with pytest.raises(connlog.RecordError, match="nat record without 'public_ip'"):
+        connlog.parse_record(json.dumps({**good, "kind": "nat", "proto": "tcp", "sport": 1,
+                                         "public_port": 2}))
+
+
+def _line(at: datetime, key: str) -> str:
+    return json.dumps({"kind": "session", "key": key, "at": connlog.iso(at),
+                       "mac": "aa:bb:cc:dd:ee:ff", "ip": "172.18.1.5"})
+
+
+def test_purge_after_365_days_with_injected_clock(tmp_path: Path) -> None:
+    now = datetime(2027, 11, 24, 12, 0, tzinfo=UTC)
+    old = now - timedelta(days=366)
+    boundary_old = now - timedelta(days=365, hours=1)
+    boundary_new = now - timedelta(days=364, hours=23)
+    recent = now - timedelta(days=10)
+    for t, key in [(old, "old"), (boundary_old, "bold"), (boundary_new, "bnew"), (recent, "new")]:
+        path = tmp_path / f"{t.date().isoformat()}.jsonl"
+        with path.open("a") as fh:
+            fh.write(_line(t, key) + "\n")
+    assert connlog.purge(tmp_path, now) == 2
+    keys = {r.key for r in connlog.read_records(connlog.log_files(tmp_path))}
+    assert keys == {"bnew", "new"}
+    assert not (tmp_path / f"{old.date().isoformat()}.jsonl").exists()
+    assert connlog.purge(tmp_path, now) == 0  # idempotent
+    assert connlog.purge(tmp_path, now + timedelta(days=400)) == 2
+    with pytest.raises(connlog.RecordError, match="at least 1"):
+        connlog.purge(tmp_path, now, days=0)
+
+
+def test_gateway_cli_purge_uses_the_injected_clock(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    (tmp_path / "2026-01-01.jsonl").write_text(_line(t, "k") + "\n")
+    assert connlog.main(["--dir", str(tmp_path), "--now", "2026-12-31T00:00:00Z", "purge"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"purged": 0}
+    assert connlog.main(["--dir", str(tmp_path), "--now", "2027-01-02T00:00:00Z", "purge"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"purged": 1}
+    assert connlog.main(["--dir", str(tmp_path), "--now", "yesterday", "purge"]) == 2
