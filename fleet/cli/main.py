@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import demo, deploy, inventory, lab, monitor, snmp
+from fleet.cli import blocklists, demo, deploy, inventory, lab, monitor, portal, snmp
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.add_typer(monitor.maintenance_app, name="maintenance")
 app.add_typer(snmp.app, name="snmp")
 app.command("deploy")(deploy.deploy)
 app.command("wipe")(deploy.wipe)
+app.add_typer(portal.app, name="portal")
+app.add_typer(blocklists.app, name="blocklists")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,156 @@
+"""`fleet portal collect | sessions | export | purge`: the public wifi's legal connection log
+(CPCE art. L34-1, décret n° 2021-1362)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fleet import settings
+from fleet.cli.common import console, print_json
+from fleet.errors import ConfigError
+from fleet.gateway import collect
+from fleet.inventory import Site, load_inventory
+from fleet.inventory.models import Device
+from fleet.lab.paths import LabPaths
+from fleet.remote.connlog import fetch_connlog
+from fleet.remote.pyinfra_run import Target
+from fleet.store.db import open_store
+
+app = typer.Typer(help="Public wifi: the legal connection log (collect, list, export).",
+                  no_args_is_help=True)
+
+SiteArg = Annotated[str, typer.Argument(help="Site id, as in inventory/sites/<site>.yml.")]
+FromOpt = Annotated[str, typer.Option("--from", help="Start (ISO date/time; naive = UTC).")]
+ToOpt = Annotated[str, typer.Option("--to", help="End, excluded (ISO date/time).")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: setting db_url).")]
+InvOpt = Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Reach the lab copy of the site.")]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _site(site_id: str, inventory: Path | None) -> Site:
+    inv = load_inventory(inventory)
+    try:
+        return inv.site(site_id)
+    except KeyError:
+        raise ConfigError(f"SITE {site_id!r}: no such site in {inv.root}") from None
+
+
+def _gateway(site: Site) -> Device:
+    if site.gateway is None:
+        raise ConfigError(f"SITE {site.id!r}: the site has no gateway")
+    return site.gateway
+
+
+def target_for(device: Device, lab: bool) -> Target:
+    user = str(device.vars.get("ansible_user") or "relais")
+    if lab:
+        paths = LabPaths(Path(settings.get("lab_root")))
+        if not paths.ssh_config.is_file():
+            raise ConfigError(f"--lab: {paths.ssh_config} missing: run 'fleet lab up "
+                              f"{device.site_id}'")
+        return Target(device.hostname, str(device.ip), user, paths.ssh_key, paths.ssh_config)
+    return Target(device.hostname, str(device.ip), user)
+
+
+@app.command("collect")
+def collect_cmd(
+    site: SiteArg,
+    from_dir: Annotated[Path | None, typer.Option(
+        "--from-dir", help="Import a copy of the gateway's log directory instead of fetching.")
+    ] = None,
+    lab: LabOpt = False,
+    db: DbOpt = None,
+    inventory: InvOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Copy the gateway's connection log into the store (idempotent), then purge what is
+    older than 365 days."""
+    s = _site(site, inventory)
+    gw = _gateway(s)
+    store = open_store(db)
+    now = _now()
+    if from_dir is not None:
+        result = collect.import_dir(store, s.id, gw.hostname, from_dir, now)
+        message = "imported"
+    else:
+        with tempfile.TemporaryDirectory(prefix="relais-connlog-") as tmp:
+            outcome = fetch_connlog([target_for(gw, lab)], Path(tmp))[0]
+            if not outcome.ok:
+                raise ConfigError(f"{gw.hostname}: cannot fetch the connection log: "
+                                  f"{outcome.message}")
+            result = collect.import_dir(store, s.id, gw.hostname, Path(tmp) / gw.hostname, now)
+            message = outcome.message
+    purged = collect.purge(store, now)
+    data = {"site": s.id, "gateway": gw.hostname, "files": result.files,
+            "records": result.records, "inserted": result.inserted, "updated": result.updated,
+            "purged": purged, "message": message}
+    if json:
+        print_json(data)
+        return
+    console().print(f"{gw.hostname}: {result.files} files, {result.records} records "
+                    f"({result.inserted} new, {result.updated} sessions ended); "
+                    f"{purged} records older than 365 days purged")
+
+
+@app.command("sessions")
+def sessions_cmd(
+    site: SiteArg,
+    start: FromOpt,
+    end: ToOpt,
+    db: DbOpt = None,
+    inventory: InvOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Guest sessions of a site over a period (start, end, MAC, IP)."""
+    s = _site(site, inventory)
+    a, b = collect.parse_period(start, end)
+    rows = collect.sessions(open_store(db), s.id, a, b)
+    if json:
+        print_json([collect.row_dict(r) for r in rows])
+        return
+    table = Table("start (UTC)", "end (UTC)", "MAC", "IP", "gateway", box=None)
+    for r in rows:
+        d = collect.row_dict(r)
+        table.add_row(d["start_utc"], d["end_utc"] or "(open)", d["client_mac"], d["client_ip"],
+                      d["gateway"])
+    out = console()
+    out.print(table)
+    out.print(f"{len(rows)} session{'s' if len(rows) != 1 else ''} at {s.id}")
+
+
+@app.command("export")
+def export_cmd(
+    site: SiteArg,
+    start: FromOpt,
+    end: ToOpt,
+    out: Annotated[Path, typer.Option("--out", help="File to write (never overwritten).")],
+    db: DbOpt = None,
+    inventory: InvOpt = None,
+) -> None:
+    """Every record of a site over a period, as the CSV file answering a legal requisition."""
+    s = _site(site, inventory)
+    a, b = collect.parse_period(start, end)
+    rows = collect.records(open_store(db), s.id, a, b)
+    collect.write_export(out, collect.export_csv(rows, s.id, a, b, _now()))
+    console().print(f"{out}: {len(rows)} records of {s.id} (mode 0600: personal data)")
+
+
+@app.command("purge")
+def purge_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
+    """Delete stored records older than 365 days (also done by every collect)."""
+    n = collect.purge(open_store(db), _now())
+    if json:
+        print_json({"purged": n})
+        return
+    console().print(f"{n} records older than 365 days purged")
