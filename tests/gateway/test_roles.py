@@ -72,8 +72,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                  "ansible_python_interpreter": "/usr/bin/python3",
                  "ansible_facts": {"default_ipv4": {"interface": "eth2"},
                                    "interfaces": ["eth0", "eth1", "eth2"],
-                                   "eth1": {"device": "eth1",
-                                            "ipv4": {"address": "{{ site_networks.guest | relais_nthhost(1) }}"}}},
+                                   "eth1": {"device": "eth1", "ipv4": {
+                                       "address": "{{ site_networks.guest | relais_nthhost(1) }}"}}},
                  "render_out": f"{out}/{{{{ inventory_hostname }}}}"},
         "tasks": [
             {"name": "Directories", "ansible.builtin.file": {
