@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import fleet.store.connlog  # its model joins Base.metadata wherever this migration runs
 import fleet.store.types
 
 revision = "0002_connlog"
