@@ -67,7 +67,8 @@ def deploy(cfg: Path, log: Path) -> tuple[float, dict[str, int]]:
              re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)",
                         proc.stdout, re.M)}
     if proc.returncode != 0 or not recap:
-        raise SystemExit(f"deploy failed (rc={proc.returncode}), see {log}")
+        fatal = [ln for ln in proc.stdout.splitlines() if ln.startswith("fatal:")][:3]
+        raise SystemExit(f"deploy failed (rc={proc.returncode}), see {log}\n" + "\n".join(fatal))
     return elapsed, {h: c for h, (c, _) in recap.items()}
 
 
@@ -81,6 +82,9 @@ def main() -> int:
         raise SystemExit("bench/deploy.py needs root (the lab)")
     tuned_cfg = REPO / "ansible.cfg"
     results: dict[str, dict[str, float]] = {}
+    logs = Path(tempfile.gettempdir()) / "relais-bench-deploy"
+    logs.mkdir(exist_ok=True)
+    print(f"ansible logs in {logs}", flush=True)
     with tempfile.TemporaryDirectory(prefix="relais-bench-") as tmp:
         default_cfg = Path(tmp) / "ansible.cfg"
         default_cfg.write_text(DEFAULT_CFG)
@@ -92,10 +96,10 @@ def main() -> int:
                     fresh_site()
                     for f in facts.glob("*") if facts.is_dir() else []:
                         f.unlink()  # a fresh host has no cached facts
-                    first, _ = deploy(cfg, Path(tmp) / f"{name}-first.log")
+                    first, _ = deploy(cfg, logs / f"{name}-first.log")
                     results.setdefault(name, {})["first"] = first
                     print(f"{name:8s} first deploy : {first:7.1f} s", flush=True)
-                rerun, changed = deploy(cfg, Path(tmp) / f"{name}-rerun.log")
+                rerun, changed = deploy(cfg, logs / f"{name}-rerun.log")
                 results.setdefault(name, {})["rerun"] = rerun
                 print(f"{name:8s} re-run       : {rerun:7.1f} s  changed={sum(changed.values())}"
                       f" {changed}", flush=True)

@@ -23,7 +23,7 @@ from fleet.deploy import (
 )
 from fleet.deploy import wipe as wipe_engine
 from fleet.deploy.record import DeployRecorder
-from fleet.errors import ConfigError
+from fleet.errors import ConfigError, DeployError
 from fleet.inventory import load_inventory
 from fleet.lab.paths import LabPaths
 from fleet.store.db import open_store
@@ -128,7 +128,10 @@ def deploy(
     else:
         _print_summary(result)
     if not result.ok:
-        raise typer.Exit(1)
+        failed = result.failed_hosts()
+        raise DeployError(f"{site}: deploy {result.outcome}"
+                          + (f", {len(failed)} host(s) not accepted: {', '.join(failed)}"
+                             if failed else ""))
 
 
 def _print_summary(result: DeployOutcome) -> None:
@@ -176,5 +179,6 @@ def wipe(
                           f"{r.record.get('duration_ms')} ms, record at {r.record.get('time')})")
             else:
                 out.print(f"[red]{r.hostname}[/]: {r.message}")
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+    bad = [r.hostname for r in results if not r.ok]
+    if bad:
+        raise DeployError(f"wipe failed on {', '.join(bad)}")
