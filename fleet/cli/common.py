@@ -49,7 +49,7 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
     traceback.  Usage errors (bad flags) keep click's one-line message and exit code 2."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=list(argv), prog_name="fleet", standalone_mode=False)
+        rv = command.main(args=list(argv), prog_name="fleet", standalone_mode=False)
     except FleetError as exc:
         return report_error(exc)
     except typer.Exit as exc:
@@ -67,4 +67,5 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
                 console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
             return int(exc.exit_code)
         raise
-    return 0
+    # Without standalone mode, click hands a raised typer.Exit back as the return value.
+    return rv if isinstance(rv, int) else 0
