@@ -178,3 +178,58 @@ def test_kiosk_env_is_shell_sourceable(rendered: dict[str, Path]) -> None:
     home, flags = out.split("|")
     assert home == "https://www.service-public.fr/"
     assert "--no-first-run" in flags
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_rendered_snmpd_answers_v3_authpriv_only(rendered: dict[str, Path], tmp_path: Path) -> None:
+    """The rendered snmpd.conf run by a real net-snmp snmpd on loopback."""
+    if shutil.which("snmpd") is None or shutil.which("snmpget") is None:
+        pytest.skip("net-snmp (snmpd, snmpget) not installed")
+    import time
+
+    from fleet.inventory import load_inventory
+
+    snmp = load_inventory(REPO / "inventory").device("florac-fs-pc1").snmp
+    assert snmp is not None and snmp.auth_key is not None and snmp.priv_key is not None
+    port = _free_udp_port()
+    conf = tmp_path / "snmpd.conf"
+    text = (rendered["florac-fs-pc1"] / "snmp_agent/etc/snmp/snmpd.conf").read_text()
+    conf.write_text(text.replace("agentAddress udp:161", f"agentAddress udp:127.0.0.1:{port}"))
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(tmp_path / "persist"), MIBDIRS="+/dev/null")
+    agent = subprocess.Popen(["snmpd", "-f", "-Lo", "-C", "-c", str(conf), "-I", "-smux"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        target = f"127.0.0.1:{port}"
+        v3 = ["snmpget", "-v3", "-l", "authPriv", "-u", str(snmp.user), "-a", "SHA",
+              "-A", snmp.auth_key.get_secret_value(), "-x", "AES",
+              "-X", snmp.priv_key.get_secret_value(), "-t", "1", "-r", "2", "-On", target]
+        deadline = time.monotonic() + 15
+        while True:
+            ok = subprocess.run([*v3, ".1.3.6.1.2.1.1.5.0"], capture_output=True, text=True)
+            if ok.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert ok.returncode == 0, ok.stderr
+        assert ".1.3.6.1.2.1.1.5.0 = STRING" in ok.stdout
+        hr = subprocess.run([*v3, ".1.3.6.1.2.1.25.1.1.0"], capture_output=True, text=True)
+        assert "Timeticks" in hr.stdout  # hrSystemUptime: in the view
+        outside = subprocess.run([*v3, ".1.3.6.1.2.1.4.1.0"], capture_output=True, text=True)
+        assert "No Such Object" in outside.stdout  # ipForwarding: outside the view
+        for community in ("public", "private", "demo-community-48"):
+            v2c = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "0",
+                                  target, ".1.3.6.1.2.1.1.5.0"], capture_output=True, text=True)
+            assert v2c.returncode != 0 and "Timeout" in v2c.stderr + v2c.stdout
+        noauth = subprocess.run(["snmpget", "-v3", "-l", "noAuthNoPriv", "-u", str(snmp.user),
+                                 "-t", "1", "-r", "0", target, ".1.3.6.1.2.1.1.5.0"],
+                                capture_output=True, text=True)
+        assert noauth.returncode != 0
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
