@@ -381,11 +381,26 @@ class V3Engine:
         self._bulk = cmdgen.BulkCommandGenerator()
 
     def close(self) -> None:
-        if self._engine is not None:
-            with contextlib.suppress(Exception):  # pysnmp teardown is best effort
-                self._engine.close_dispatcher()
-            self._engine = None
-            self._targets.clear()
+        """Stop receiving first, then unregister once the datagrams already queued by the
+        transport have been handled (else pysnmp logs 'Unregistered transport' for each)."""
+        if self._engine is None:
+            return
+        engine, self._engine = self._engine, None
+        self._targets.clear()
+        with contextlib.suppress(Exception):  # pysnmp teardown is best effort
+            from pysnmp.carrier.asyncio.dgram import udp
+            from pysnmp.entity import config
+
+            config.get_transport(engine, udp.DOMAIN_NAME).close_transport()
+        try:
+            asyncio.get_running_loop().call_soon(self._close_dispatcher, engine)
+        except RuntimeError:  # no running loop
+            self._close_dispatcher(engine)
+
+    @staticmethod
+    def _close_dispatcher(engine: Any) -> None:
+        with contextlib.suppress(Exception):
+            engine.close_dispatcher()
 
     def _target(self, address: tuple[str, int], timeout: float, retries: int) -> str:
         key = (address[0], address[1], timeout, retries)
