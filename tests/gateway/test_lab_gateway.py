@@ -221,6 +221,10 @@ def test_a_second_client_reusing_the_ip_gets_nothing(sites: dict[str, LabSite]) 
         subprocess.run(["ip", "netns", "del", SPOOF_NS], capture_output=True, check=False)
         subprocess.run(["ip", "-n", site_ns, "link", "del", "spoofp"], capture_output=True,
                        check=False)
+        # the gateway learnt the impostor's MAC for that IP: forget it, let the client re-announce
+        gw(s, "ip neigh flush dev eth1")
+        guest(s, f"ping -c 1 -W 2 {s.site.guest_gateway_ip}")
+    assert tcp_open(s, FAKENET, 22)  # the real client is unaffected
 
 
 # ----------------------------------------------------------------------------- filtering
