@@ -35,14 +35,14 @@ def test_kiosk_running(host: Any, expect: HostExpect) -> None:
 
 @pytest.mark.ref("Relais kiosk: watchdog")
 @pytest.mark.kinds("borne")
-def test_watchdog_armed(host: Any) -> None:
+def test_watchdog_armed(host: Any, expect: HostExpect) -> None:
     timer = host.service("relais-kiosk-watchdog.timer")
     assert timer.is_enabled and timer.is_running
 
 
 @pytest.mark.ref("RGPD art. 5.1.e", "Relais kiosk: idle reset")
 @pytest.mark.kinds("borne")
-def test_idle_reset_configured(host: Any) -> None:
+def test_idle_reset_configured(host: Any, expect: HostExpect) -> None:
     conf = json.loads(host.file("/etc/relais/session-wipe.d/50-kiosk.json").content_string)
     assert 0 < conf["idle_warning"] < conf["idle_timeout"] <= 600
     assert ["systemctl", "restart", "relais-kiosk.service"] in conf["after_wipe"]
