@@ -21,6 +21,7 @@ from fleet import settings
 from fleet.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READONLY = "fleet_readonly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Store:
     url: str
     engine: Engine
     _sessions: sessionmaker[Session]
+    _readers: sessionmaker[Session]
 
     @property
     def dialect(self) -> str:
@@ -37,8 +39,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; nothing it does is committed."""
-        with self._sessions() as session:
+        """A session for reading; nothing it does is committed (on SQLite a plain deferred
+        transaction: readers never wait for the poller, WAL gives them a consistent snapshot)."""
+        with self._readers() as session:
             try:
                 yield session
             except SQLAlchemyError as exc:
@@ -95,7 +98,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def _safe(url: str) -> str:
@@ -158,4 +162,5 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
-    return Store(resolved, engine, sessions)
+    readers = sessionmaker(engine.execution_options(**{READONLY: True}), expire_on_commit=False)
+    return Store(resolved, engine, sessions, readers)

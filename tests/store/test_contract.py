@@ -275,3 +275,16 @@ def test_passwords_never_appear_in_errors() -> None:
         open_store("postgresql+psycopg://relais:s3cr3t-pw@127.0.0.1:1/relais")
     assert "s3cr3t-pw" not in str(info.value)
     assert "127.0.0.1" in str(info.value)
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path: object) -> None:
+    s = open_store(f"sqlite:///{tmp_path}/fleet.sqlite")
+    with s.write() as session:
+        session.add(DeviceEvent(device="pc1", site_id="s", at=T0, kind="before", detail=""))
+    with s.write() as writer:  # holds the write lock (BEGIN IMMEDIATE) ...
+        writer.add(DeviceEvent(device="pc1", site_id="s", at=T0, kind="pending", detail=""))
+        writer.flush()
+        with s.read() as reader:  # ... yet a reader gets the last committed snapshot at once
+            kinds = [e.kind for e in reader.scalars(select(DeviceEvent))]
+        assert kinds == ["before"]
+    s.dispose()
