@@ -236,3 +236,14 @@ def test_offset_clock_starts_where_told_and_advances() -> None:
     assert clock() == NIGHT + MIN
     with pytest.raises(ConfigError, match="timezone"):
         offset_clock(datetime(2026, 1, 1))
+
+
+def test_device_maintenance_window_covers_that_device_only(
+    store: Store, rules: RuleSet, florac: Site
+) -> None:
+    pc1, pc2 = dev(florac, "pc1").hostname, dev(florac, "pc2").hostname
+    add_window(store, device=pc1, start=OPEN, end=OPEN + timedelta(hours=1), who="tech-luc",
+               why="reinstalling pc1", now=OPEN)  # fmt: skip
+    cycles(store, rules, florac, OPEN, 5, down={pc1, pc2})
+    assert [i.device for i in list_incidents(store)] == [pc2]
+    assert observation(store, pc1).suppressed == "maintenance"
