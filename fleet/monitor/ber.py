@@ -21,6 +21,7 @@ Values are plain Python: ``int`` for INTEGER, Counter32, Gauge32, TimeTicks, Cou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -57,6 +58,7 @@ _UINT64_MAX: Final = 2**64 - 1
 _OCTETS_MAX: Final = 65535  # SMI OCTET STRING (SIZE (0..65535))
 _MAX_OID_ARCS: Final = 128  # RFC 2578: at most 128 sub-identifiers
 _MAX_ARC: Final = 2**32 - 1
+_HIGH_OCTET: Final = re.compile(rb"[\x80-\xff]")
 
 Value = int | bytes | tuple[int, ...] | None
 VarBind = tuple[tuple[int, ...], int, Value]
@@ -159,10 +161,13 @@ def _oid(data: bytes, start: int, stop: int) -> tuple[int, ...]:
         if first < 80:
             return (1, first - 40, *body[1:])
         return (2, first - 80, *body[1:])
-    arcs: list[int] = []
+    high = _HIGH_OCTET.search(body)
+    assert high is not None  # body is not ASCII
+    split = start + high.start()
+    arcs: list[int] = list(data[start:split])
     value = 0
     fresh = True
-    for i in range(start, stop):
+    for i in range(split, stop):
         byte = data[i]
         if fresh and byte == 0x80:
             raise Unsupported("non-minimal OID sub-identifier")
@@ -244,8 +249,21 @@ def decode_pdu(data: bytes, pos: int = 0, end: int | None = None) -> tuple[Pdu, 
     while p < vstop:
         if data[p] != SEQUENCE:
             raise Unsupported("varbind is not a SEQUENCE")
-        bstart, bstop = _expect(data, p, vstop, SEQUENCE)
-        ostart, ostop = _expect(data, bstart, bstop, OBJECT_IDENTIFIER)
+        # short definite lengths inline (the common case); anything else via _expect
+        if p + 1 < vstop and data[p + 1] < 0x80:
+            bstart = p + 2
+            bstop = bstart + data[p + 1]
+            if bstop > vstop:
+                raise BerError("truncated: value shorter than its length")
+        else:
+            bstart, bstop = _expect(data, p, vstop, SEQUENCE)
+        if bstart + 1 < bstop and data[bstart] == OBJECT_IDENTIFIER and data[bstart + 1] < 0x80:
+            ostart = bstart + 2
+            ostop = ostart + data[bstart + 1]
+            if ostop > bstop:
+                raise BerError("truncated: value shorter than its length")
+        else:
+            ostart, ostop = _expect(data, bstart, bstop, OBJECT_IDENTIFIER)
         oid = _oid(data, ostart, ostop)
         vtag, valstart, valstop = _header(data, ostop, bstop)
         if valstop != bstop:
