@@ -28,7 +28,7 @@ def test_network_sysctl(host: Any, key: str) -> None:
     conf = host.file("/etc/sysctl.d/60-relais-network.conf").content_string
     assert f"{key} = {NETWORK[key]}" in conf, f"{key} not configured"
     value = host.sysctl(key)
-    if value != NETWORK[key] and key.startswith("net.ipv4.conf.all."):
+    if value != NETWORK[key] and key.startswith(("net.ipv4.conf.all.", "net.ipv6.conf.all.")):
         container = host.run("systemd-detect-virt --container").stdout.strip()
         if container not in ("", "none"):
             # the kernel refuses these keys inside a container's network namespace; a real
