@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from fleet.lab.paths import LabPaths
 from fleet.lab.proc import require_root, require_tools, run
 
 BUILD_VERSION = "4"
+APT_REPO_VERSION = "2"
 """Bump when the build steps below change, so cached layers are rebuilt."""
 
 SUITE = "bookworm"
@@ -96,7 +96,7 @@ def layer_hash(name: str) -> str:
 
 
 def apt_repo_hash() -> str:
-    h = hashlib.sha256(f"{BUILD_VERSION}\n".encode())
+    h = hashlib.sha256(f"{BUILD_VERSION}.{APT_REPO_VERSION}\n".encode())
     h.update("\n".join(sorted(read_list("apt-repo"))).encode())
     h.update(layer_hash("base").encode())
     return h.hexdigest()[:12]
@@ -221,47 +221,33 @@ def build_layer(images: Images, name: str, progress: Progress) -> None:
     shutil.rmtree(tmp)
 
 
-def _base_installed(images: Images) -> set[str]:
+def resolve_apt_repo(images: Images, wanted: list[str]) -> list[str]:
+    """``name=version`` of every package apt would download to install ``wanted`` (with their
+    recommends, as roles install them) on a host of the base image: apt's own resolver, run in
+    simulation against this machine's package lists and the base image's dpkg status."""
     status = images.layer_dir("base") / "var" / "lib" / "dpkg" / "status"
-    names: set[str] = set()
-    current: str | None = None
-    for line in status.read_text("utf-8", errors="replace").splitlines():
-        if line.startswith("Package: "):
-            current = line.split(":", 1)[1].strip()
-        elif line.startswith("Status: ") and current and line.endswith(" installed"):
-            names.add(current)
-    return names
+    sim = run(["apt-get", "install", "-s", "-q", "-o", f"Dir::State::status={status}",
+               "-o", "APT::Install-Recommends=true", *wanted],
+              what="apt-repo.txt: apt-get install --simulate")
+    return [f"{name}={version}" for name, version in
+            re.findall(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)", sim.stdout, re.M)]
 
 
 def build_apt_repo(images: Images, progress: Progress) -> None:
-    """The fake internet's apt repository: the packages of apt-repo.txt with their dependencies
-    that the base image lacks, downloaded on this machine (`apt-get download`)."""
+    """The fake internet's apt repository: the packages of apt-repo.txt with what they pull in
+    on a base-image host, downloaded on this machine (`apt-get download`), indexed by
+    dpkg-scanpackages."""
     final = images.apt_repo
     tmp = final.with_name(final.name + ".tmp")
     _fresh(tmp)
     pool = tmp / "pool"
     pool.mkdir(parents=True)
     wanted = read_list("apt-repo")
-    progress(f"apt repository: {len(wanted)} packages and their dependencies")
     if wanted:
-        deps = run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
-                    "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances",
-                    "--no-pre-depends", *wanted], what="apt-cache depends").stdout
-        names = {ln.strip() for ln in deps.splitlines()
-                 if ln and not ln.startswith(" ") and not ln.startswith("<")}
-        names -= _base_installed(images)
-        names |= set(wanted)
-        # one failing name (a virtual package) must not stop the others: download one by one
-        # only if the batch fails
-        batch = subprocess.run(["apt-get", "download", "-q", *sorted(names)], cwd=pool,
-                               capture_output=True, text=True, check=False, timeout=1800)
-        if batch.returncode != 0:
-            for name in sorted(names):
-                subprocess.run(["apt-get", "download", "-q", name], cwd=pool,
-                               capture_output=True, text=True, check=False, timeout=600)
-        if not list(pool.glob("*.deb")):
-            raise LabError("apt repository: apt-get download fetched nothing "
-                           "(run 'apt-get update' on this machine)")
+        names = resolve_apt_repo(images, wanted)
+        progress(f"apt repository: {len(wanted)} listed packages, {len(names)} to download")
+        run(["apt-get", "download", "-q", *names], cwd=pool, what="apt-get download",
+            timeout=1800)
     packages = run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"],
                    cwd=tmp, what="dpkg-scanpackages")
     write_flat_repo_index(tmp, packages.stdout)
@@ -372,8 +358,15 @@ def build(
         if not tool_bin(paths, tool).exists():
             build_tool(paths, tool, progress)
             built.append(tool)
-    prune(images)
+    if not _lab_in_use(paths):
+        prune(images)  # never under a running site: its overlays use these directories
     return built
+
+
+def _lab_in_use(paths: LabPaths) -> bool:
+    prefix = str(paths.run).rstrip("/") + "/"
+    with Path("/proc/mounts").open() as fh:
+        return any(line.split()[1].startswith(prefix) for line in fh)
 
 
 def prune(images: Images) -> list[Path]:
