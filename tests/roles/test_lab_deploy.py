@@ -35,6 +35,9 @@ REPO = Path(__file__).resolve().parents[2]
 PC = "florac-fs-pc2"
 BORNE = "florac-fs-borne1"
 RECORD = "/var/log/relais/wipe.jsonl"
+SYS_NAME = ".1.3.6.1.2.1.1.5.0"
+HR_SW_RUN_NAME = ".1.3.6.1.2.1.25.4.2.1.2"
+IP_FORWARDING = ".1.3.6.1.2.1.4.1.0"  # IP-MIB, outside the poller's view
 
 
 def _deploy(site: LabSite, store_url: str) -> DeployOutcome:
@@ -79,7 +82,7 @@ def test_second_run_changes_nothing(deployed: tuple[LabSite, DeployOutcome, str]
 
 # --- hardening: SNMP ---------------------------------------------------------------------------
 def _snmp(site: LabSite, *args: str) -> Any:
-    return site.ctl("snmpget", "-t", "1", "-r", "1", *args, "10.48.12.12", "SNMPv2-MIB::sysName.0")
+    return site.ctl("snmpget", "-On", "-t", "1", "-r", "1", *args, "10.48.12.12", SYS_NAME)
 
 
 def test_snmp_v2c_refused_v3_authpriv_answers(deployed: tuple[LabSite, DeployOutcome, str]) -> None:
@@ -95,15 +98,15 @@ def test_snmp_v2c_refused_v3_authpriv_answers(deployed: tuple[LabSite, DeployOut
     noauth = _snmp(site, "-v3", "-l", "noAuthNoPriv", "-u", str(snmp.user))
     assert noauth.returncode != 0
     # outside the view: nothing (the view is what the poller reads)
-    outside = site.ctl("snmpget", "-t", "1", "-r", "1", "-v3", "-l", "authPriv", "-u",
+    outside = site.ctl("snmpget", "-On", "-t", "1", "-r", "1", "-v3", "-l", "authPriv", "-u",
                        str(snmp.user), "-a", "SHA", "-A", snmp.auth_key.get_secret_value(),
                        "-x", "AES", "-X", snmp.priv_key.get_secret_value(), "10.48.12.12",
-                       "SNMP-FRAMEWORK-MIB::snmpEngineBoots.0", "IP-MIB::ipForwarding.0")
+                       IP_FORWARDING)
     assert "No Such Object" in outside.stdout or outside.returncode != 0
     wipe_proc = site.ctl("snmpwalk", "-t", "2", "-v3", "-l", "authPriv", "-u", str(snmp.user),
                          "-a", "SHA", "-A", snmp.auth_key.get_secret_value(), "-x", "AES", "-X",
                          snmp.priv_key.get_secret_value(), "10.48.12.12",
-                         "HOST-RESOURCES-MIB::hrSWRunName")
+                         HR_SW_RUN_NAME)
     assert '"relais-wipe"' in wipe_proc.stdout  # what the poller looks for
 
 
@@ -211,10 +214,12 @@ def _watcher_restore(site: LabSite, host: str) -> None:
 
 
 def _open_session(site: LabSite, host: str) -> str:
-    """A real logind session of the guest (what lightdm's autologin makes)."""
+    """A real logind session of the guest, of type x11 like lightdm's autologin makes (logind
+    only takes idle hints from graphical sessions)."""
     site.exec(host, "systemctl", "stop", "relais-test-session")
     proc = site.exec(host, "systemd-run", "--unit=relais-test-session", "--uid=guest",
-                     "-p", "PAMName=login", "sleep", "3600")
+                     "-p", "PAMName=login", "-p", "Environment=XDG_SESSION_TYPE=x11",
+                     "-p", "Environment=XDG_SESSION_CLASS=user", "sleep", "3600")
     assert proc.returncode == 0, proc.stderr
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -278,9 +283,13 @@ def test_wipe_trigger_leaves_nothing(deployed: tuple[LabSite, DeployOutcome, str
 
 # --- kiosk proof ------------------------------------------------------------------------------
 def _chromium(site: LabSite, url: str) -> Any:
-    return _as_guest(site, BORNE, "chromium --headless --no-sandbox --disable-gpu "
-                     "--user-data-dir=$(mktemp -d) --virtual-time-budget=5000 --dump-dom "
-                     + shlex.quote(url) + " 2>&1")
+    """Headless Chromium as the guest, with the deployed managed policies (/etc/chromium)."""
+    return site.exec(
+        BORNE, "setpriv", "--reuid=guest", "--regid=guest", "--init-groups", "env",
+        "HOME=/home/guest", "DBUS_SESSION_BUS_ADDRESS=disabled:", "sh", "-c",
+        "timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+        "--password-store=basic --user-data-dir=$(mktemp -d) --dump-dom "
+        + shlex.quote(url) + " 2>&1", timeout=90)
 
 
 Deployed = tuple[LabSite, DeployOutcome, str]
@@ -289,7 +298,7 @@ Deployed = tuple[LabSite, DeployOutcome, str]
 def test_kiosk_allows_the_allowlist_and_refuses_the_rest(deployed: Deployed) -> None:
     site, _, _ = deployed
     allowed = _chromium(site, "http://www.service-public.fr/demarches")
-    assert "Relais lab fake internet" in allowed.stdout
+    assert "Relais lab fake internet" in allowed.stdout, allowed.stdout[-2000:]
     assert "www.service-public.fr/demarches" in allowed.stdout
     for url in ("http://www.example.org/", "http://social-network.example.com/", "chrome://version/"):
         refused = _chromium(site, url)
