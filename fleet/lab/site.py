@@ -494,7 +494,15 @@ def down(
         names.update(state.get("namespaces", []))
     if plan is not None:
         names.update(plan.namespaces)
-    names.update(n for n in ns.list_netns() if n == f"{NETNS_PREFIX}{site_id}")
+    # without a record or an inventory (crash + broken inventory): the site's own namespace and
+    # those named after it, except ones another recorded site owns (site ids may share prefixes)
+    others: set[str] = set()
+    for other in recorded_sites(lab):
+        if other != site_id:
+            others.update((read_state(lab, other) or {}).get("namespaces", []))
+    names.update(n for n in ns.list_netns()
+                  if (n == f"{NETNS_PREFIX}{site_id}" or n.startswith(f"{NETNS_PREFIX}{site_id}-"))
+                  and n not in others)
     close_masters(lab.paths, site_id)
     killed, unmounted, deleted = _cleanup(lab, sorted(names), lab.paths.site_run(site_id))
     _keep_logs(lab, site_id)
