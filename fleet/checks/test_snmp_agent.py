@@ -42,3 +42,13 @@ def test_view_is_limited(host: Any) -> None:
     assert views, "no view"
     assert ".1" not in views and ".1.3.6.1" not in views, "the view exposes everything"
     assert host.file("/etc/snmp/snmpd.conf").mode & 0o007 == 0, "config readable by others"
+
+
+@pytest.mark.ref("Relais snmp_agent: configuration applied")
+def test_running_agent_uses_the_current_configuration(host: Any) -> None:
+    """A configuration written but never applied (snmpd not restarted) is a silent drift."""
+    pid = host.run("systemctl show -p MainPID --value snmpd").stdout.strip()
+    assert pid not in ("", "0"), "snmpd not running"
+    started = int(host.run("stat -c %%Y /proc/%s", pid).stdout.strip())
+    written = int(host.run("stat -c %%Y /etc/snmp/snmpd.conf").stdout.strip())
+    assert started >= written, "snmpd runs an older configuration than /etc/snmp/snmpd.conf"
