@@ -324,27 +324,29 @@ def test_after_the_idle_timeout_the_splash_is_back(sites: dict[str, LabSite]) ->
 
 def test_outside_opening_hours_no_access(sites: dict[str, LabSite]) -> None:
     s = sites[PMI]
-    ip = client_ip(s)
 
     def set_clock(now: str) -> None:
         gw(s, f"sed -i 's/^RELAIS_NOW=.*/RELAIS_NOW={now}/' /etc/default/relais-portal-hours"
               " && systemctl start relais-portal-hours.service")
 
+    closed_set = "nft list set inet relais_portal closed"
     set_clock(OPEN_NOW)
-    gw(s, f"ndsctl auth {ip}")
+    assert '"eth1"' not in gw(s, closed_set).stdout
+    assert "Vous êtes connecté" in click_through(s)
     time.sleep(1)
     assert tcp_open(s, FAKENET, 22)
-    closed_set = "nft list set inet relais_portal closed"
-    assert '"eth1"' not in gw(s, closed_set).stdout
-    set_clock(CLOSED_NOW)
+    ip = client_ip(s)
+    set_clock(CLOSED_NOW)  # the site closes: the gate shuts and everyone is de-authenticated
     assert '"eth1"' in gw(s, closed_set).stdout
+    assert not authenticated(s, ip)
     assert not tcp_open(s, FAKENET, 22)
+    guest(s, "curl -s -m 5 -o /dev/null http://example.com/")  # the portal still answers
     gw(s, f"ndsctl auth {ip}")  # even an operator's manual auth gets nothing while closed
+    assert authenticated(s, ip)
     assert not tcp_open(s, FAKENET, 22)
     set_clock(OPEN_NOW)
     assert '"eth1"' not in gw(s, closed_set).stdout
-    gw(s, f"ndsctl auth {ip}")
-    time.sleep(1)
+    ensure_auth(s)
     assert tcp_open(s, FAKENET, 22)
 
 
