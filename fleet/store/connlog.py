@@ -66,8 +66,20 @@ class ConnRow:
 
 
 def _row(r: ConnectionRecord) -> ConnRow:
-    return ConnRow(r.site_id, r.gateway, r.kind, r.key, r.started_at, r.ended_at, r.client_mac,
-                   r.client_ip, r.proto, r.client_port, r.public_ip, r.public_port)
+    return ConnRow(
+        r.site_id,
+        r.gateway,
+        r.kind,
+        r.key,
+        r.started_at,
+        r.ended_at,
+        r.client_mac,
+        r.client_ip,
+        r.proto,
+        r.client_port,
+        r.public_ip,
+        r.public_port,
+    )
 
 
 def upsert_records(store: Store, rows: Sequence[ConnRow], collected_at: datetime) -> tuple[int, int]:
@@ -75,15 +87,29 @@ def upsert_records(store: Store, rows: Sequence[ConnRow], collected_at: datetime
     inserted = updated = 0
     with store.write(lock="connlog") as s:
         for row in rows:
-            found = s.scalars(select(ConnectionRecord).where(
-                ConnectionRecord.gateway == row.gateway, ConnectionRecord.key == row.key)).first()
+            found = s.scalars(
+                select(ConnectionRecord).where(
+                    ConnectionRecord.gateway == row.gateway, ConnectionRecord.key == row.key
+                )
+            ).first()
             if found is None:
-                s.add(ConnectionRecord(
-                    site_id=row.site_id, gateway=row.gateway, kind=row.kind, key=row.key,
-                    started_at=row.started_at, ended_at=row.ended_at, client_mac=row.client_mac,
-                    client_ip=row.client_ip, proto=row.proto, client_port=row.client_port,
-                    public_ip=row.public_ip, public_port=row.public_port,
-                    collected_at=collected_at))
+                s.add(
+                    ConnectionRecord(
+                        site_id=row.site_id,
+                        gateway=row.gateway,
+                        kind=row.kind,
+                        key=row.key,
+                        started_at=row.started_at,
+                        ended_at=row.ended_at,
+                        client_mac=row.client_mac,
+                        client_ip=row.client_ip,
+                        proto=row.proto,
+                        client_port=row.client_port,
+                        public_ip=row.public_ip,
+                        public_port=row.public_port,
+                        collected_at=collected_at,
+                    )
+                )
                 inserted += 1
             elif found.ended_at is None and row.ended_at is not None:
                 found.ended_at = row.ended_at
@@ -91,15 +117,19 @@ def upsert_records(store: Store, rows: Sequence[ConnRow], collected_at: datetime
     return inserted, updated
 
 
-def query_records(store: Store, site_id: str, start: datetime, end: datetime,
-                  kind: str | None = None) -> list[ConnRow]:
+def query_records(
+    store: Store, site_id: str, start: datetime, end: datetime, kind: str | None = None
+) -> list[ConnRow]:
     """Records of a site whose time span meets [start, end), oldest first."""
     with store.read() as s:
         q = select(ConnectionRecord).where(
             ConnectionRecord.site_id == site_id,
             ConnectionRecord.started_at < end,
-            or_(ConnectionRecord.ended_at.is_(None), ConnectionRecord.ended_at >= start,
-                ConnectionRecord.started_at >= start),
+            or_(
+                ConnectionRecord.ended_at.is_(None),
+                ConnectionRecord.ended_at >= start,
+                ConnectionRecord.started_at >= start,
+            ),
         )
         if kind is not None:
             q = q.where(ConnectionRecord.kind == kind)
