@@ -226,11 +226,14 @@ def status(
     inventory: InventoryOpt = None,
     db: DbOpt = None,
     json: JsonOpt = False,
+    clock: Annotated[
+        str | None, typer.Option("--clock", help="Judge opening hours at this instant (ISO, with zone).")
+    ] = None,
 ) -> None:
     """Is it up?  Every site at a glance, one site's devices, or one device's checks."""
+    now = _parse_instant(clock, "--clock") if clock else system_clock()
     inv = load_inventory(inventory)
     store = open_store(db)
-    now = system_clock()
     try:
         if target is None:
             _status_sites(store, inv, inv.sites, now, json)

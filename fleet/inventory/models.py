@@ -3,6 +3,7 @@ the rest of the engine never touches raw dicts."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
@@ -125,10 +126,19 @@ class SnmpCredentials(Frozen):
 
     @property
     def key(self) -> tuple[str, ...]:
-        """Identity of the credential set: one poller engine is shared per key."""
+        """Identity of the credential set: one poller engine is shared per key.  Secrets enter
+        it only as a digest, so a key may be logged or shown without revealing them."""
+
+        def digest(*secrets: SecretStr | None) -> str:
+            h = hashlib.sha256()
+            for s in secrets:
+                h.update(b"\0" + (s.get_secret_value().encode() if s else b""))
+            return h.hexdigest()[:16]
+
         if self.version == "3":
-            return ("3", self.user or "", self.auth_protocol, self.priv_protocol)
-        return ("2c", self.community.get_secret_value() if self.community else "")
+            return ("3", self.user or "", self.auth_protocol, self.priv_protocol,
+                    digest(self.auth_key, self.priv_key))
+        return ("2c", digest(self.community))
 
 
 class Device(Frozen):

@@ -494,13 +494,9 @@ Engine = V2cEngine | V3Engine | UsmEngine
 
 
 def _engine_key(creds: SnmpCredentials) -> tuple[str, ...]:
-    """``SnmpCredentials.key`` plus the v3 secrets: two users of the same name with different
-    keys must not share an engine (their localized keys differ)."""
-    if creds.version != "3":
-        return creds.key
-    secrets = [k.get_secret_value() if k is not None else "" for k in
-               (creds.auth_key, creds.priv_key)]
-    return (*creds.key, *secrets)
+    """Two users of the same name with different keys must not share an engine (their
+    localized keys differ): ``SnmpCredentials.key`` carries a digest of the secrets."""
+    return creds.key
 
 
 class Engines:

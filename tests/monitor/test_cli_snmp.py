@@ -66,7 +66,8 @@ def test_json_ok(lab: tuple[Path, Agent], capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = _run(["snmp", "test", "loopback-lab-gw", "-i", str(inv), "--json"], capsys)
     data = json.loads(out)
     assert code == 0
-    assert data["ok"] is True and data["version"] == "3" and data["uptime_s"] > 0
+    # a freshly started agent may report an uptime under one second
+    assert data["ok"] is True and data["version"] == "3" and data["uptime_s"] >= 0
 
 
 @pytest.mark.parametrize(
