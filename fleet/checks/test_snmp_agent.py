@@ -49,6 +49,7 @@ def test_running_agent_uses_the_current_configuration(host: Any) -> None:
     """A configuration written but never applied (snmpd not restarted) is a silent drift."""
     pid = host.run("systemctl show -p MainPID --value snmpd").stdout.strip()
     assert pid not in ("", "0"), "snmpd not running"
-    started = int(host.run("stat -c %%Y /proc/%s", pid).stdout.strip())
-    written = int(host.run("stat -c %%Y /etc/snmp/snmpd.conf").stdout.strip())
+    # testinfra %-formats a command only when it is given arguments: always give them
+    started = int(host.run("stat -c %s /proc/%s", "%Y", pid).stdout.strip())
+    written = int(host.run("stat -c %s %s", "%Y", "/etc/snmp/snmpd.conf").stdout.strip())
     assert started >= written, "snmpd runs an older configuration than /etc/snmp/snmpd.conf"
