@@ -36,7 +36,7 @@ OVERLAY = Path("/var/lib/relais-lab/run") / SITE / "inventory.yml"
 DEFAULT_CFG = f"""[defaults]
 inventory = {REPO / 'inventory'}
 roles_path = {REPO / 'roles'}
-vault_password_file = {REPO / 'inventory' / 'vault-password'}
+vault_password_file = {REPO / 'vault-password'}
 host_key_checking = False
 retry_files_enabled = False
 """

@@ -44,8 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
         "vault_password_file",
         Path,
         None,
-        "File (or executable script) giving the vault password. Default: the inventory's "
-        "`vault-password` script, which gives the public demo password unless "
+        "File (or executable script) giving the vault password. Default: the "
+        "`vault-password` script beside the inventory directory, which gives the public demo password unless "
         "FLEET_VAULT_PASSWORD is set.",
     ),
     Setting(

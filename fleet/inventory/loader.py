@@ -9,7 +9,8 @@ Layout (usable as-is by ``ansible-playbook -i inventory/``)::
                                       and one kind group per device kind listing the hosts
     inventory/group_vars/all/*.yml    defaults for everything; vault.yml is the vault
     inventory/group_vars/<kind>.yml   per device kind
-    inventory/vault-password          prints the vault password (see fleet.inventory.secrets)
+    vault-password                    (beside inventory/) prints the vault password, see
+                                      fleet.inventory.secrets
 
 Variable precedence is Ansible's, implemented once in :func:`resolve_vars`:
 ``all`` < groups of the same depth in alphabetical order < host.
@@ -54,6 +55,7 @@ from fleet.inventory.secrets import (
     VAULT_REF,
     VAULT_RELPATH,
     decrypt_vault,
+    default_password_file,
     password_from,
 )
 from fleet.inventory.yamlsrc import LinedDict, VaultTagged, line_of, load_yaml, load_yaml_text
@@ -283,7 +285,7 @@ def _load_vault(
     try:
         if password is None:
             pw_file = settings.get("vault_password_file")
-            password = password_from(Path(pw_file) if pw_file else root / "vault-password")
+            password = password_from(Path(pw_file) if pw_file else default_password_file(root))
         plain = decrypt_vault(vault_path, password)
     except SecretError as exc:
         ctx.add(display, None, "", None, str(exc).removeprefix(f"{vault_path}: "))

@@ -2,8 +2,9 @@
 
 Secrets live in one ansible-vault file, ``inventory/group_vars/all/vault.yml``; other files
 refer to them as ``"{{ vault_name }}"``.  The password comes from (first wins) the setting
-``vault_password_file`` / ``FLEET_VAULT_PASSWORD_FILE``, else the inventory's executable
-``vault-password`` script.  That script prints ``$FLEET_VAULT_PASSWORD`` when set and otherwise
+``vault_password_file`` / ``FLEET_VAULT_PASSWORD_FILE``, else the executable ``vault-password``
+script beside the inventory directory (not inside it: Ansible would run an executable file in an
+inventory directory as a dynamic inventory script).  That script prints ``$FLEET_VAULT_PASSWORD`` when set and otherwise
 the *public demo password*: the demo vault only holds throwaway lab values, and a production
 network replaces the vault and sets its own password.  ``fleet inventory check`` says when the
 demo password is in use.
@@ -45,6 +46,11 @@ REQUIRED_SECRETS: tuple[SecretSpec, ...] = (
 # Keys that hold secrets: a literal value for one of these outside the vault is an error.
 SECRET_KEY = re.compile(r"(^|_)(pass|password|passphrase|secret|token|community|key|pbkdf2)$")
 VAULT_REF = re.compile(r"^\s*\{\{\s*(vault_[A-Za-z0-9_]+)\s*\}\}\s*$")
+
+
+def default_password_file(inventory_root: Path) -> Path:
+    """The ``vault-password`` script beside the inventory directory."""
+    return inventory_root.resolve().parent / "vault-password"
 
 
 def password_from(path: Path) -> str:

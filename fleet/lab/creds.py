@@ -11,7 +11,13 @@ import yaml
 
 from fleet import settings
 from fleet.inventory.models import Device
-from fleet.inventory.secrets import VAULT_REF, VAULT_RELPATH, decrypt_vault, password_from
+from fleet.inventory.secrets import (
+    VAULT_REF,
+    VAULT_RELPATH,
+    decrypt_vault,
+    default_password_file,
+    password_from,
+)
 
 
 def load_vault(inventory_root: Path) -> dict[str, str]:
@@ -20,7 +26,7 @@ def load_vault(inventory_root: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     pw_file = settings.get("vault_password_file")
-    password = password_from(Path(pw_file) if pw_file else inventory_root / "vault-password")
+    password = password_from(Path(pw_file) if pw_file else default_password_file(inventory_root))
     data = yaml.safe_load(decrypt_vault(path, password))
     if not isinstance(data, dict):
         return {}

@@ -44,7 +44,7 @@ def stand_in_repo(tmp_path: Path) -> Path:
     (repo / "playbooks" / "site.yml").write_text(yaml.safe_dump(SITE_YML))
     (repo / "ansible.cfg").write_text(
         "[defaults]\n"
-        f"vault_password_file = {REPO / 'inventory' / 'vault-password'}\n"
+        f"vault_password_file = {REPO / 'vault-password'}\n"
         "host_key_checking = False\nretry_files_enabled = False\n"
     )
     overlay = {"all": {"vars": {"ansible_connection": "local", "ansible_become": False,

@@ -66,6 +66,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
 def env(tmp_path: Path, agent: Agent, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     inv = tmp_path / "inventory"
     shutil.copytree(REPO / "inventory", inv, ignore=shutil.ignore_patterns("sites"))
+    shutil.copy2(REPO / "vault-password", tmp_path / "vault-password")
     (inv / "sites").mkdir()
     (inv / "sites" / "loop.yml").write_text(SITE.format(port=agent.port), encoding="utf-8")
     shutil.copytree(REPO / "monitoring", tmp_path / "monitoring")

@@ -18,6 +18,7 @@ def inv_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     The working directory is tmp_path so that error paths read 'inventory/sites/...'."""
     shutil.copytree(REPO / "inventory", tmp_path / "inventory", symlinks=True)
+    shutil.copy2(REPO / "vault-password", tmp_path / "vault-password")
     if (REPO / "roles").is_dir():
         shutil.copytree(REPO / "roles", tmp_path / "roles", symlinks=True)
     monkeypatch.chdir(tmp_path)

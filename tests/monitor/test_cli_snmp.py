@@ -23,6 +23,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Agent]
     pc2 has a wrong privacy key."""
     root = tmp_path_factory.mktemp("inv")
     shutil.copytree(REPO / "inventory", root / "inventory", symlinks=True)
+    shutil.copy2(REPO / "vault-password", root / "vault-password")
     port = free_udp_port()
     text = (REPO / "inventory" / "sites" / "florac-fs.yml").read_text()
     text = (
