@@ -41,7 +41,8 @@ from fake_switches import switch_factory
 from fake_switches.transports.ssh_service import SwitchSshService
 from twisted.internet import reactor
 pw = os.environ.pop("RELAIS_SWITCH_PASSWORD").encode()
-core = switch_factory.SwitchFactory().get("cisco_generic", sys.argv[1], pw)
+# the enable password is compared with the typed line (str); the SSH login takes bytes
+core = switch_factory.SwitchFactory().get("cisco_generic", sys.argv[1], pw.decode())
 SwitchSshService(ip=sys.argv[2], port=22, switch_core=core,
                  users={os.environ.pop("RELAIS_SWITCH_USERNAME"): pw}).hook_to_reactor(reactor)
 reactor.run()

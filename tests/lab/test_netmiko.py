@@ -34,7 +34,12 @@ def test_netmiko_reads_and_changes_the_switch_config(lab_site: LabSite) -> None:
             try:
                 conn.enable()
                 before = conn.send_command("show running-config")
-                conn.send_config_set(["vlan 42", "name relais-guest"])
+                # fake-switches keeps "(config)" after "end" from a sub-mode: leave it with
+                # "exit" from each level, as a cautious technician would on a real IOS too.
+                conn.send_config_set(["vlan 42", "name relais-guest", "exit"],
+                                     exit_config_mode=False)
+                conn.send_command_timing("exit")
+                assert not conn.check_config_mode()
                 after = conn.send_command("show running-config")
             finally:
                 conn.disconnect()

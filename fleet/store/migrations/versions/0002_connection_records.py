@@ -41,10 +41,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("gateway", "key", name=op.f("uq_connection_records_gateway_key")),
     )
     with op.batch_alter_table("connection_records", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_connection_records_site_id"), ["site_id"],
-                              unique=False)
-        batch_op.create_index(batch_op.f("ix_connection_records_started_at"), ["started_at"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_connection_records_site_id"), ["site_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_connection_records_started_at"), ["started_at"], unique=False)
 
 
 def downgrade() -> None:
