@@ -68,7 +68,9 @@ def _run(argv: list[str], cwd: Path, check: bool = True) -> int:
 def demo(
     inventory: Annotated[Path | None, typer.Option("--inventory", "-i")] = None,
     site_id: Annotated[str, typer.Option("--site", help="The site to rehearse.")] = DEMO_SITE,
-    db: Annotated[str | None, typer.Option("--db", help="Store URL (default: var/demo.sqlite).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Store URL (default: a fresh var/demo.sqlite).")
+    ] = None,
     no_lab: Annotated[bool, typer.Option("--no-lab", help="Only validate and summarise.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the lab site up at the end.")] = False,
 ) -> None:
@@ -91,6 +93,11 @@ def demo(
         return
     state = Path(settings.get("state_dir")).resolve()
     state.mkdir(parents=True, exist_ok=True)
+    if db is None:
+        # the demo tells one story from the start: a fresh embedded store each run
+        demo_db = state / "demo.sqlite"
+        for f in (demo_db, demo_db.with_name("demo.sqlite-wal"), demo_db.with_name("demo.sqlite-shm")):
+            f.unlink(missing_ok=True)
     url = db or f"sqlite:///{state / 'demo.sqlite'}"
     lab = make_lab(root)
 
