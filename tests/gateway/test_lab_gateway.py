@@ -124,7 +124,7 @@ def ensure_auth(s: LabSite) -> str:
     return ip
 
 
-def click_through(s: LabSite, attempts: int = 3) -> str:
+def click_through(s: LabSite, attempts: int = 6) -> str:
     """Open the splash page and press the button, as a visitor would (who, like openNDS's own
     "try again" link suggests, retries when the very first page of a new client was stale)."""
     result = ""
@@ -137,7 +137,7 @@ def click_through(s: LabSite, attempts: int = 3) -> str:
                           "&landing=yes'").stdout
         if "Vous êtes connecté" in result:
             break
-        time.sleep(2)
+        time.sleep(3)
     return result
 
 
