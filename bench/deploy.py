@@ -1,10 +1,10 @@
-"""Deploy benchmark: the demo site's PCs and borne, tuned settings vs Ansible defaults.
+"""Deploy benchmark: the whole demo site, tuned settings vs Ansible defaults.
 
-Same playbook (playbooks/site.yml), same lab site (florac-fs, fresh hosts for each first
-deploy), same run:
+Same playbook (playbooks/site.yml: two PCs and the borne, then the gateway), same lab site
+(florac-fs, fresh hosts for each first deploy), same run:
 
-- **tuned**: the repository's ansible.cfg (pipelining, ControlPersist, forks, smart gathering
-  with a jsonfile fact cache);
+- **tuned**: the repository's ansible.cfg (Mitogen's linear strategy, pipelining,
+  ControlPersist, forks, smart gathering with a jsonfile fact cache, no fact injection);
 - **default**: plain ``ansible-playbook`` with only what it needs to find the inventory, the
   roles and the vault (an ansible.cfg with no speed setting: Ansible's defaults).
 

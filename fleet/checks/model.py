@@ -25,6 +25,7 @@ class HostExpect:
     homepage: str = "https://www.service-public.fr/"
     allowlist: tuple[str, ...] = ()
     printer_queue: str = ""
+    child_area: bool = False  # the site hosts young children (PMI): strict DNS filter profile
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

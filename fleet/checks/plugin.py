@@ -34,6 +34,19 @@ def _expectations(config: pytest.Config) -> dict[str, HostExpect]:
     return {alias: HostExpect.from_json(v) for alias, v in data.items()}
 
 
+@pytest.fixture(autouse=True)
+def _relais_kinds(request: pytest.FixtureRequest) -> None:
+    """A check marked ``kinds`` is skipped on other kinds of host (desktop hardening on the
+    gateway, gateway checks on a PC), whether or not it asks for ``expect``."""
+    kinds = request.node.get_closest_marker("kinds")
+    if kinds is None or "host" not in request.fixturenames:
+        return
+    alias = request.getfixturevalue("host").backend.get_hostname()
+    found = _expectations(request.config).get(alias)
+    if found is not None and found.kind not in kinds.args:
+        pytest.skip(f"not a {'/'.join(kinds.args)}")
+
+
 @pytest.fixture
 def expect(host: Any, request: pytest.FixtureRequest) -> HostExpect:
     """What the inventory says this host should be."""

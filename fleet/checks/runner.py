@@ -58,6 +58,7 @@ def expectations_for(
                 homepage=str(v.get("site_portal_url", DEFAULT_HOMEPAGE)),
                 allowlist=tuple(str(a) for a in v.get("site_kiosk_allowlist", allow_default)),
                 printer_queue=printers[0].hostname if printers else "",
+                child_area=site.pmi,
             )
         )
     return out

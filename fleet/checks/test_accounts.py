@@ -8,6 +8,8 @@ import pytest
 
 from fleet.checks.model import HostExpect
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 ADMIN_GROUPS = {"sudo", "adm", "root", "wheel", "lpadmin", "disk", "shadow", "systemd-journal"}
 
 

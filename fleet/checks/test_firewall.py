@@ -8,6 +8,8 @@ import pytest
 
 from fleet.checks.model import HostExpect
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 def _input_chain(host: Any) -> str:
     out = host.run("nft list chain inet relais_filter input")

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 @pytest.mark.ref("ANSSI-BP-028 R5", "CIS 1.4.1")
 def test_grub_password(host: Any) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 @pytest.mark.ref("ANSSI-BP-028 R71", "CIS 6.1.x")
 def test_journald_limits(host: Any) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 FORCED = {"nosuid", "nodev", "noexec"}
 
 

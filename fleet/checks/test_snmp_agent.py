@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 def _conf(host: Any) -> list[str]:
     text = host.file("/etc/snmp/snmpd.conf").content_string

@@ -8,6 +8,8 @@ import pytest
 
 from fleet.checks.model import HostExpect
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 def _effective(host: Any) -> dict[str, str]:
     out = host.run("sshd -T -C user=nobody,host=localhost,addr=127.0.0.1")

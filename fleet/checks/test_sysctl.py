@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 NETWORK = {
     "net.ipv4.ip_forward": 0,
     "net.ipv4.conf.all.accept_redirects": 0,

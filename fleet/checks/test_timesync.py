@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 @pytest.mark.ref("CIS 2.3.x")
 def test_timesyncd_configured(host: Any) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.kinds("public_pc", "borne")
+
 
 @pytest.mark.ref("ANSSI-BP-028 R61", "CIS 1.9")
 def test_unattended_security_upgrades(host: Any) -> None:

@@ -23,8 +23,10 @@ from fleet.store.deploys import limit_matches
 Clock = Callable[[], datetime]
 ChecksRunner = Callable[..., CheckReport]
 
-# What site.yml deploys: the Debian hosts with a role set (gateways have their own playbook).
-DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE)
+# What site.yml deploys: the Debian hosts with a role set (desktops.yml, then gateway.yml).
+DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY)
+# What has a guest session to wipe.
+WIPED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE)
 
 
 def utcnow() -> datetime:
@@ -139,10 +141,10 @@ def inventory_snapshot(site: Site) -> dict[str, Any]:
     return dict(_scrub(site.model_dump(mode="json")))
 
 
-def deployed_devices(site: Site, limit: str | None) -> list[Device]:
-    return [
-        d for d in site.devices if d.kind in DEPLOYED_KINDS and limit_matches(limit, d.hostname)
-    ]
+def deployed_devices(
+    site: Site, limit: str | None, kinds: tuple[DeviceKind, ...] = DEPLOYED_KINDS
+) -> list[Device]:
+    return [d for d in site.devices if d.kind in kinds and limit_matches(limit, d.hostname)]
 
 
 def resolve_targets(
@@ -157,7 +159,7 @@ def resolve_targets(
     devices = deployed_devices(site, limit)
     if not devices:
         raise ConfigError(
-            f"{site.source}: site {site_id!r} has no public PC or borne"
+            f"{site.source}: site {site_id!r} has no public PC, borne or gateway"
             + (f" matching --limit {limit!r}" if limit else "")
         )
     return site, devices
@@ -256,7 +258,7 @@ def wipe(
     site_ids = {s.id for s in inventory.sites}
     if target in site_ids:
         site = inventory.site(target)
-        devices = deployed_devices(site, None)
+        devices = deployed_devices(site, None, WIPED_KINDS)
         limit = site.group
     else:
         try:
@@ -265,7 +267,7 @@ def wipe(
             raise ConfigError(
                 f"{inventory.root}: {target!r} is neither a site nor a device of the inventory"
             ) from None
-        if device.kind not in DEPLOYED_KINDS:
+        if device.kind not in WIPED_KINDS:
             raise ConfigError(f"{device.source}: {target!r} is a {device.kind.value}: "
                               "only public PCs and bornes have a session wipe")
         devices, limit = [device], device.hostname

@@ -26,8 +26,9 @@ def test_unknown_site(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_limit_matching_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["deploy", "florac-fs", "--limit", "florac-fs-gw"]) == 2
-    assert "no public PC or borne matching --limit 'florac-fs-gw'" in capsys.readouterr().err
+    assert main(["deploy", "florac-fs", "--limit", "florac-fs-prn1"]) == 2
+    assert ("no public PC, borne or gateway matching --limit 'florac-fs-prn1'"
+            in capsys.readouterr().err)
 
 
 def test_lab_not_up(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SITE_YML = [{
     "name": "Stand-in site playbook",
-    "hosts": "public_pc:borne",
+    "hosts": "public_pc:borne:gateway",
     "gather_facts": False,
     "tasks": [
         {"name": "Configure", "ansible.builtin.command": "true",
@@ -87,7 +87,8 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     assert out.failed_hosts() == {"florac-fs-pc2": "Printer queue: lpadmin: printer unreachable"}
     pc1 = out.hosts["florac-fs-pc1"]
     assert (pc1.ok, pc1.skipped) == (2, 1) and out.hosts["florac-fs-borne1"].changed == 1
-    assert {s.hostname for s in seen} == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1"}
+    assert {s.hostname for s in seen} == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1",
+                                          "florac-fs-gw"}
     assert any(s.status == "running" for s in seen)  # the live display saw progress
     # the record in the store
     rec = get_deploy(store, out.deploy_id or 0)
@@ -109,11 +110,12 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     assert secrets and not [s for s in secrets if s in dumped]
     # verification ran on every reachable deployed host, with inventory expectations
     assert sorted(t.hostname for t in checks.targets) == [
-        "florac-fs-borne1", "florac-fs-pc1", "florac-fs-pc2"]
+        "florac-fs-borne1", "florac-fs-gw", "florac-fs-pc1", "florac-fs-pc2"]
     expect = next(t for t in checks.targets if t.hostname == "florac-fs-pc1")
     assert expect.pmr and expect.management == "10.48.12.0/24"
     assert expect.printer_queue == "florac-fs-prn1"
     assert "service-public.fr" in next(t for t in checks.targets if t.kind == "borne").allowlist
+    assert next(t for t in checks.targets if t.kind == "gateway").child_area is False
 
 
 @pytest.mark.slow
@@ -139,8 +141,8 @@ def test_unknown_site_and_limit_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no site 'nowhere'"):
         deploy_site(inv, "nowhere", repo=REPO, options=DeployOptions(),
                     recorder=StoreRecorder(store))
-    with pytest.raises(ConfigError, match=r"florac-fs\.yml.*matching --limit 'florac-fs-gw'"):
-        deploy_site(inv, "florac-fs", repo=REPO, options=DeployOptions(limit="florac-fs-gw"),
+    with pytest.raises(ConfigError, match=r"florac-fs\.yml.*matching --limit 'florac-fs-prn1'"):
+        deploy_site(inv, "florac-fs", repo=REPO, options=DeployOptions(limit="florac-fs-prn1"),
                     recorder=StoreRecorder(store))
     with pytest.raises(ConfigError, match="is a printer"):
         wipe(inv, "florac-fs-prn1", repo=REPO)

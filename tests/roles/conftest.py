@@ -10,7 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("hardening", "snmp_agent", "session_wipe", "public_pc", "kiosk")
-PLAYBOOKS = ("site.yml", "public_pc.yml", "borne.yml", "wipe.yml")
+PLAYBOOKS = ("site.yml", "desktops.yml", "public_pc.yml", "borne.yml", "wipe.yml")
 VENV_BIN = Path(sys.executable).parent
 
 

@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 PC = "florac-fs-pc2"
 BORNE = "florac-fs-borne1"
+GW = "florac-fs-gw"
 RECORD = "/var/log/relais/wipe.jsonl"
 SYS_NAME = ".1.3.6.1.2.1.1.5.0"
 HR_SW_RUN_NAME = ".1.3.6.1.2.1.25.4.2.1.2"
@@ -63,13 +64,18 @@ def _explain(out: DeployOutcome) -> str:
 
 def test_full_deploy_then_verification_green(deployed: tuple[LabSite, DeployOutcome, str]) -> None:
     _, out, url = deployed
-    assert set(out.hosts) == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1"}
+    assert set(out.hosts) == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1", GW}
     assert out.outcome in ("changed", "ok"), _explain(out)
     assert out.checks is not None and out.checks.ok, _explain(out)
     per_host = {h: out.checks.counts(h)["passed"] for h in out.checks.hosts}
-    assert all(n >= 25 for n in per_host.values()), per_host
+    assert set(per_host) == set(out.hosts), per_host
+    assert all(n >= 25 for h, n in per_host.items() if h != GW), per_host
+    # the gateway: its own checks pass, the desktop hardening ones are skipped as not for it
+    gw = [r for r in out.checks.results if r.host == GW]
+    assert {r.module for r in gw if r.outcome == "passed"} == {"gateway"}, gw
+    assert per_host[GW] == 5 and out.checks.counts(GW)["skipped"] >= 25, out.checks.counts(GW)
     rec = get_deploy(open_store(url), out.deploy_id or 0)
-    assert rec.user == "lab-test" and rec.outcome == out.outcome and len(rec.hosts) == 3
+    assert rec.user == "lab-test" and rec.outcome == out.outcome and len(rec.hosts) == 4
 
 
 def test_second_run_changes_nothing(deployed: tuple[LabSite, DeployOutcome, str]) -> None:
