@@ -3,8 +3,9 @@
 Same playbook (playbooks/site.yml: two PCs and the borne, then the gateway), same lab site
 (florac-fs, fresh hosts for each first deploy), same run:
 
-- **tuned**: the repository's ansible.cfg (Mitogen's linear strategy, pipelining,
-  ControlPersist, forks, smart gathering with a jsonfile fact cache, no fact injection);
+- **tuned**: the repository's ansible.cfg (pipelining, ControlPersist, forks, smart gathering
+  with a jsonfile fact cache, no fact injection); with ``--mitogen``, plus Mitogen's linear
+  strategy (opt-in, ANSIBLE_STRATEGY=mitogen_linear);
 - **default**: plain ``ansible-playbook`` with only what it needs to find the inventory, the
   roles and the vault (an ansible.cfg with no speed setting: Ansible's defaults).
 
@@ -53,8 +54,11 @@ def fresh_site() -> None:
     lab("up", SITE)
 
 
-def deploy(cfg: Path, log: Path) -> tuple[float, dict[str, int]]:
+def deploy(cfg: Path, log: Path, strategy: str | None = None) -> tuple[float, dict[str, int]]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(cfg), ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_STRATEGY", None)
+    if strategy:
+        env["ANSIBLE_STRATEGY"] = strategy
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
     t0 = time.perf_counter()
     proc = subprocess.run(
@@ -77,10 +81,13 @@ def main() -> int:
     parser.add_argument("--rerun-only", action="store_true",
                         help="one fresh deploy, then compare re-runs only (faster)")
     parser.add_argument("--keep-up", action="store_true", help="leave the lab site up")
+    parser.add_argument("--mitogen", action="store_true",
+                        help="tuned = the repository's ansible.cfg plus ANSIBLE_STRATEGY=mitogen_linear")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/deploy.py needs root (the lab)")
     tuned_cfg = REPO / "ansible.cfg"
+    strategy = {"tuned": "mitogen_linear"} if args.mitogen else {}
     results: dict[str, dict[str, float]] = {}
     logs = Path(tempfile.gettempdir()) / "relais-bench-deploy"
     logs.mkdir(exist_ok=True)
@@ -96,10 +103,10 @@ def main() -> int:
                     fresh_site()
                     for f in facts.glob("*") if facts.is_dir() else []:
                         f.unlink()  # a fresh host has no cached facts
-                    first, _ = deploy(cfg, logs / f"{name}-first.log")
+                    first, _ = deploy(cfg, logs / f"{name}-first.log", strategy.get(name))
                     results.setdefault(name, {})["first"] = first
                     print(f"{name:8s} first deploy : {first:7.1f} s", flush=True)
-                rerun, changed = deploy(cfg, logs / f"{name}-rerun.log")
+                rerun, changed = deploy(cfg, logs / f"{name}-rerun.log", strategy.get(name))
                 results.setdefault(name, {})["rerun"] = rerun
                 print(f"{name:8s} re-run       : {rerun:7.1f} s  changed={sum(changed.values())}"
                       f" {changed}", flush=True)
