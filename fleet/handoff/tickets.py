@@ -62,7 +62,7 @@ def ensure_ticket(
         return int(known)
     found = api.find_ticket(key)
     if found is not None:
-        remember(found.id, f"ticket GLPI n° {found.id} retrouvé par sa clé {key}")
+        remember(found.id, f"GLPI ticket {found.id} found by its key {key}")
         return found.id
     urgency, impact = urgency_impact(incident.severity, incident.root_cause)
     new = NewTicket(
@@ -73,7 +73,7 @@ def ensure_ticket(
         impact=impact,
     )
     ticket = api.create_ticket(new)
-    remember(ticket, f"ticket GLPI n° {ticket} créé")
+    remember(ticket, f"GLPI ticket {ticket} created")
     link_asset(api, ticket, ctx)
     return ticket
 

@@ -79,6 +79,7 @@ class Handler:
     messages: list[Received] = field(default_factory=list)
     ehlos: int = 0
     temp_fail_rcpt: int = 0
+    reject_rcpt: int = 0
     hold_rcpt: int = 0
     hold_data: int = 0
     reached: threading.Event = field(default_factory=threading.Event)
@@ -111,6 +112,9 @@ class Handler:
         if self.temp_fail_rcpt > 0:
             self.temp_fail_rcpt -= 1
             return "451 4.3.0 stand-by, try again later"
+        if self.reject_rcpt > 0:
+            self.reject_rcpt -= 1
+            return "550 5.1.1 mailbox unknown"
         if self.hold_rcpt > 0:
             self.hold_rcpt -= 1
             await self._hold()
@@ -173,7 +177,7 @@ def start_smtp(
             ok = isinstance(auth_data, LoginPassword) and (
                 (auth_data.login.decode(), auth_data.password.decode()) == (user, password)
             )
-            return AuthResult(success=ok, auth_data=auth_data if ok else None)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
         kwargs = {
             "tls_context": tls,

@@ -164,7 +164,7 @@ def test_an_incident_life_reaches_glpi_exactly_once_through_every_fault(
     assert entries["opened"].attempts == 0 and entries["sav_handoff"].attempts == 2
     assert entries["note"].attempts == 1
     history = [(e.kind, e.text) for e in get_incident(store, incident).events]
-    assert ("handoff", f"ticket GLPI n° {ticket['id']} retrouvé par sa clé {key}") in history
+    assert ("handoff", f"GLPI ticket {ticket['id']} found by its key {key}") in history
 
     # nothing secret went to GLPI
     sent = repr(glpi.tickets) + repr(glpi.followups) + repr(glpi.solutions)
