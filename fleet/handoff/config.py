@@ -93,12 +93,13 @@ class HandoffConfig:
         return lines or ["nothing configured (FLEET_GLPI_URL, FLEET_SMTP_HOST)"]
 
 
-def read_vault(inventory_root: Path) -> dict[str, str]:
-    """The vault's variables (``vault_*``), or nothing when there is no vault file."""
+def read_vault(inventory_root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The vault's variables (``vault_*``), or nothing when there is no vault file.  The
+    password is found as :func:`fleet.inventory.load_inventory` finds it."""
     path = inventory_root / VAULT_RELPATH
     if not path.is_file():
         return {}
-    pw_file = settings.get("vault_password_file")
+    pw_file = settings.get("vault_password_file", environ=environ)
     password = password_from(Path(pw_file) if pw_file else default_password_file(inventory_root))
     try:
         data = yaml.safe_load(decrypt_vault(path, password))
@@ -161,7 +162,7 @@ def load_config(
         root = Path(settings.get("inventory", inventory_root, environ=env))
 
         def vault_loader() -> Mapping[str, str]:
-            return read_vault(root)
+            return read_vault(root, env)
 
         vault = vault_loader
     r = _Resolver(env, vault)
