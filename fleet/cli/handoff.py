@@ -7,6 +7,8 @@ never printed (docs/operations.md).
 
 from __future__ import annotations
 
+import getpass
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from fleet.handoff import RunReport, load_config, run_once
 from fleet.incidents import IncidentError
 from fleet.inventory import load_inventory
 from fleet.store import open_store
-from fleet.store.outbox import EntryView, outbox_status, retry_incident
+from fleet.store.outbox import EntryView, outbox_status, retry_incident, skip_failed
 
 app = typer.Typer(
     help="SAV hand-off: incidents to GLPI and to the supplier's e-mail, exactly once.",
@@ -110,6 +112,8 @@ def _row(e: EntryView, ticket: str | None) -> list[str]:
         state = f"pending, try {e.attempts + 1} at {_when(e.next_attempt_at)}"
     elif e.status == "failed":
         state = "[red]failed[/]"
+    elif e.status == "skipped":
+        state = f"skipped {_when(e.delivered_at)}"
     else:
         state = f"delivered {_when(e.delivered_at)}"
     return [f"#{e.incident_id}", e.channel, e.kind, state, ticket or "-", _esc(e.last_error or e.ref or "")]
@@ -179,3 +183,25 @@ def retry(
         console().print(f"incident #{incident_id}: nothing waits to be handed off")
     else:
         console().print(f"incident #{incident_id}: {n} deliveries will be tried at the next hand-off pass")
+
+
+@app.command("skip")
+def skip(
+    incident_id: Annotated[int, typer.Argument(help="Incident number.")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Operator name recorded on the incident (default: $USER).")
+    ] = None,
+    db: DbOpt = None,
+) -> None:
+    """Give up the incident's refused deliveries (e.g. its GLPI ticket was deleted): the ones
+    after them go on.  Recorded on the incident with who and why."""
+    who = by or os.environ.get("SUDO_USER") or os.environ.get("USER") or getpass.getuser()
+    store = open_store(db)
+    try:
+        try:
+            n = skip_failed(store, incident_id, datetime.now(UTC), who)
+        except LookupError:
+            raise IncidentError(f"incident #{incident_id} does not exist") from None
+    finally:
+        store.dispose()
+    console().print(f"incident #{incident_id}: {n} refused deliveries given up")

@@ -228,6 +228,15 @@ def followup_content(key: str, entry: EntryView, ctx: Context) -> str:
 # ------------------------------------------------------------------------------ e-mail -----
 
 
+def supplier_address(ctx: Context, handoff: Mapping[str, Any]) -> str:
+    """Where the supplier's e-mail goes: the site's SAV address in the inventory as it is now
+    when it is still the supplier the incident was handed to (so fixing a wrong address in the
+    inventory and retrying works), else the address recorded at hand-off time."""
+    if ctx.site is not None and ctx.site.sav.name == handoff.get("supplier") and ctx.site.sav.email:
+        return ctx.site.sav.email
+    return str(handoff.get("email", ""))
+
+
 def _mail(sender: str, to: str, subject: str, mid: str, at: datetime, body: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -272,8 +281,8 @@ def handoff_email(
         f"La hotline Relais ({_who(entry)})",
     ]
     mid = message_id(key, entry.event_id, domain)
-    to = str(data.get("email", ""))
-    return _mail(sender, to, _subject(incident, ctx), mid, entry.event_at, "\n".join(lines) + "\n")
+    return _mail(sender, supplier_address(ctx, data), _subject(incident, ctx), mid, entry.event_at,
+                 "\n".join(lines) + "\n")  # fmt: skip
 
 
 def resolved_email(
@@ -305,7 +314,7 @@ def resolved_email(
     ]
     mid = message_id(key, entry.event_id, domain)
     first = message_id(key, thread.event_id, domain)
-    msg = _mail(sender, str(thread.data.get("email", "")), "Re: " + _subject(incident, ctx) + " — résolu",
+    msg = _mail(sender, supplier_address(ctx, thread.data), "Re: " + _subject(incident, ctx) + " — résolu",
                 mid, entry.event_at, "\n".join(lines) + "\n")  # fmt: skip
     msg["In-Reply-To"] = first
     msg["References"] = first

@@ -18,7 +18,8 @@ Tables and queries only; delivering is :mod:`fleet.handoff` (layer 5).  Three ta
     One row per (incident event, channel), written by :func:`enqueue_event` in the transaction
     that records the event (``fleet.incidents.lifecycle._event`` is the only place events are
     written).  Delivered in id order per queue; a failed row blocks its queue until
-    :func:`retry_incident`.  Rows are never deleted (they are the hand-off's history).
+    :func:`retry_incident` (or :func:`skip_failed` gives it up).  Rows are never deleted (they
+    are the hand-off's history).
 
 Exactly-once towards GLPI does not rest on this table alone (a sender may die after GLPI acted
 and before the row is marked): :mod:`fleet.handoff.tickets` looks every step up before doing it.
@@ -65,7 +66,9 @@ EMAIL_FOLLOW = frozenset({"resolved"})
 HANDOFF_EVENT = "handoff"
 HANDOFF_FAILED_EVENT = "handoff_failed"
 
-STATUSES = ("pending", "delivered", "failed")
+STATUSES = ("pending", "delivered", "failed", "skipped")
+#: Rows still to go out (the first of them heads its queue).
+WAITING = ("pending", "failed")
 LEASE = timedelta(minutes=5)
 _CHANNELS_CACHE = "relais_handoff_channels"
 
@@ -95,7 +98,7 @@ class OutboxEntry(Base):
     __tablename__ = "handoff_outbox"
     __table_args__ = (
         UniqueConstraint("event_id", "channel"),
-        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'skipped')", name="status"),
         Index(None, "incident_id", "channel", "id"),
         Index(None, "status", "next_attempt_at"),
     )
@@ -275,7 +278,7 @@ def _head_ids() -> Any:
             OutboxEntry.channel.label("channel"),
             func.min(OutboxEntry.id).label("head_id"),
         )
-        .where(OutboxEntry.status != "delivered")
+        .where(OutboxEntry.status.in_(WAITING))
         .group_by(OutboxEntry.incident_id, OutboxEntry.channel)
         .subquery()
     )
@@ -336,7 +339,7 @@ def head_entry(store: Store, claim: Claim, now: datetime) -> EntryView | None:
             .where(
                 OutboxEntry.incident_id == claim.incident_id,
                 OutboxEntry.channel == claim.channel,
-                OutboxEntry.status != "delivered",
+                OutboxEntry.status.in_(WAITING),
             )
             .order_by(OutboxEntry.id)
             .limit(1)
@@ -404,7 +407,7 @@ def mark_delivered(
     """The row was delivered (True), or had been marked already (False: nothing changes)."""
     with store.write() as session:
         row = session.get(OutboxEntry, entry_id, with_for_update=True)
-        if row is None or row.status == "delivered":
+        if row is None or row.status not in WAITING:
             return False
         row.status, row.delivered_at, row.ref = "delivered", at, ref
         row.last_error = None
@@ -455,7 +458,7 @@ def retry_incident(store: Store, incident_id: int, at: datetime) -> int:
             raise LookupError(incident_id)
         rows = session.scalars(
             select(OutboxEntry).where(
-                OutboxEntry.incident_id == incident_id, OutboxEntry.status != "delivered"
+                OutboxEntry.incident_id == incident_id, OutboxEntry.status.in_(WAITING)
             )
         ).all()
         for row in rows:
@@ -470,6 +473,24 @@ def retry_incident(store: Store, incident_id: int, at: datetime) -> int:
         return len(rows)
 
 
+def skip_failed(store: Store, incident_id: int, at: datetime, who: str) -> int:
+    """Give up the incident's refused rows (recorded as ``skipped``, with who and when, on the
+    row and in the incident's history); the rows after them go on.  Returns how many."""
+    with store.write() as session:
+        if session.get(Incident, incident_id) is None:
+            raise LookupError(incident_id)
+        rows = session.scalars(
+            select(OutboxEntry).where(OutboxEntry.incident_id == incident_id, OutboxEntry.status == "failed")
+        ).all()
+        for row in rows:
+            row.status, row.delivered_at = "skipped", at
+            row.ref = f"skipped by {who}"[:255]
+            _handoff_event(session, incident_id, at, HANDOFF_EVENT,
+                           f"{row.channel} ({row.kind}) given up by {who}: {row.last_error or ''}"[:1000],
+                           {"channel": row.channel, "entry": row.id})  # fmt: skip
+        return len(rows)
+
+
 # ----------------------------------------------------------------------------- reading -----
 
 
@@ -481,7 +502,7 @@ class OutboxStatus:
     waiting: tuple[EntryView, ...]
     """Pending and failed rows, oldest first."""
     delivered: tuple[EntryView, ...]
-    """The most recent delivered rows, newest first."""
+    """The most recent delivered (or skipped) rows, newest first."""
     refs: Mapping[tuple[int, str], str]
     """(incident, channel) -> remote reference (GLPI ticket id)."""
 
@@ -503,7 +524,7 @@ def outbox_status(store: Store, delivered_limit: int = 50) -> OutboxStatus:
             for r, e in session.execute(
                 select(OutboxEntry, IncidentEvent)
                 .join(IncidentEvent, IncidentEvent.id == OutboxEntry.event_id)
-                .where(OutboxEntry.status != "delivered")
+                .where(OutboxEntry.status.in_(WAITING))
                 .order_by(OutboxEntry.id)
             ).tuples()
         ]
@@ -512,7 +533,7 @@ def outbox_status(store: Store, delivered_limit: int = 50) -> OutboxStatus:
             for r, e in session.execute(
                 select(OutboxEntry, IncidentEvent)
                 .join(IncidentEvent, IncidentEvent.id == OutboxEntry.event_id)
-                .where(OutboxEntry.status == "delivered")
+                .where(OutboxEntry.status.not_in(WAITING))
                 .order_by(OutboxEntry.id.desc())
                 .limit(delivered_limit)
             ).tuples()

@@ -241,3 +241,22 @@ def test_only_the_hand_off_and_its_resolution_are_mailed(kind: str, smtp: SmtpSe
     resolve_it(store, incident, T0 + hours(0.2))  # never handed to the supplier: no mail
     assert entries_of(store, incident) == []
     store.dispose()
+
+
+def test_an_address_fixed_in_the_inventory_is_used_when_retried(smtp: SmtpServer, tmp_path: Path) -> None:
+    from fleet.inventory.models import Inventory
+    from fleet.store.outbox import retry_incident
+
+    _, store = _store(tmp_path)
+    incident = open_borne(store, T0)
+    hand_to_supplier(store, incident, T0 + hours(0.1))  # recorded with the old address
+    smtp.handler.reject_rcpt = 1
+    assert _pass(store, smtp, 0.2).failed  # type: ignore[attr-defined]
+    site = florac()
+    fixed = site.model_copy(update={"sav": site.sav.model_copy(update={"email": "sav-lozere@example.net"})})
+    retry_incident(store, incident, T0 + hours(1))
+    cfg = config(smtp=smtp_config(smtp.port, str(smtp.cert)))
+    report = run_once(store, cfg, Inventory(root="x", sites=(fixed,)), clock=clock_at(T0 + hours(1)))
+    assert report.delivered
+    assert [m.rcpt_tos for m in smtp.handler.messages] == [["sav-lozere@example.net"]]
+    store.dispose()

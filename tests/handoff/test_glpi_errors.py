@@ -119,3 +119,22 @@ def test_an_unknown_supplier_stops_the_incident_and_tells_the_hotline_until_retr
     [ticket] = glpi.tickets.values()
     assert glpi.suppliers_of(ticket["id"]) == [sid] and len(glpi.solutions_of(ticket["id"])) == 1
     assert len(glpi.followups_of(ticket["id"])) == 2
+
+
+def test_giving_up_a_refused_change_lets_the_next_ones_go(glpi: GlpiStandIn, tmp_path: Path) -> None:
+    from fleet.store.outbox import skip_failed
+
+    store = _store(tmp_path)
+    sid = next(k for k, v in glpi.suppliers.items() if v["name"] == SUPPLIER)
+    del glpi.suppliers[sid]
+    incident = open_borne(store)
+    hand_to_supplier(store, incident, T0 + hours(0.1))
+    resolve_it(store, incident, T0 + hours(0.2))
+    cfg = glpi_config(glpi.url, "v1")
+    assert _pass(store, cfg, 1).failed
+    assert skip_failed(store, incident, T0 + hours(2), "anne") == 1
+    assert [k for _, _, k in _pass(store, cfg, 2).delivered] == ["resolved"]
+    assert [e.status for e in entries_of(store, incident)] == ["delivered", "skipped", "delivered"]
+    assert any(
+        e.text.startswith("glpi (sav_handoff) given up by anne") for e in get_incident(store, incident).events
+    )

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", fleet.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("ref", sa.String(length=255), nullable=True),
         sa.CheckConstraint(
-            "status IN ('pending', 'delivered', 'failed')", name=op.f("ck_handoff_outbox_status")
+            "status IN ('pending', 'delivered', 'failed', 'skipped')", name=op.f("ck_handoff_outbox_status")
         ),
         sa.ForeignKeyConstraint(
             ["event_id"],
