@@ -446,7 +446,7 @@ def mark_failed(store: Store, entry_id: int, at: datetime, error: str) -> None:
         row.attempts += 1
         row.status, row.last_error = "failed", error[:2000]
         _handoff_event(session, row.incident_id, at, HANDOFF_FAILED_EVENT,
-                       f"{row.channel} ({row.kind}) : {error[:500]}",
+                       f"{row.channel} ({row.kind}): {error[:500]}",
                        {"channel": row.channel, "entry": row.id})  # fmt: skip
 
 

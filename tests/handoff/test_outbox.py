@@ -131,7 +131,7 @@ def test_rows_go_in_order_and_a_failed_one_blocks_its_queue_until_retried(store:
     release(store, other)
     history = get_incident(store, incident).events
     assert [(e.kind, e.text) for e in history if e.kind == "handoff_failed"] == [
-        ("handoff_failed", "glpi (opened) : HTTP 400 bad input")
+        ("handoff_failed", "glpi (opened): HTTP 400 bad input")
     ]
     assert retry_incident(store, incident, now) == 4
     claim = claim_queue(store, "a", [GLPI], now)
