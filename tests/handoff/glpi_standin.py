@@ -19,10 +19,10 @@ Like GLPI, adding a solution sets the ticket's status to 5 (solved).
 
 Fault injection (:meth:`GlpiStandIn.fault`): on the Nth matching request, answer 500, hang
 without acting (the client times out), act then hang (the request took effect but its answer
-is lost), act then block and signal (:attr:`reached`: the test kills the sender at that exact
-point), expire every session/token first, or hold until N clients are there (a barrier that
-proves two senders overlap).  Nothing here depends on timing: hung requests stay hung until
-:meth:`release_all`.
+is lost), act then block and signal (the fault's ``reached`` event: the test kills the sender
+at that exact point), expire every session/token first, or hold until N clients are there (a
+barrier that proves two senders overlap).  Nothing here depends on timing: hung requests stay
+hung until their fault's ``release`` is set (:meth:`GlpiStandIn.release_all` at the end).
 """
 
 from __future__ import annotations
