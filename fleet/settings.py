@@ -23,6 +23,9 @@ class Setting:
     type: Callable[[str], Any]
     default: Any
     description: str
+    secret: bool = False
+    """A secret: never printed; it may also sit in the vault as ``vault_<name>`` (see
+    :func:`fleet.handoff.config.load_config`)."""
 
     @property
     def env(self) -> str:
@@ -36,6 +39,27 @@ def _bool(value: str) -> bool:
     if low in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"not a boolean: {value!r}")
+
+
+def _glpi_api(value: str) -> str:
+    low = value.strip().lower()
+    if low not in {"v1", "v2"}:
+        raise ValueError("expected v1 (apirest.php) or v2 (GLPI 11 api.php)")
+    return low
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 < port < 65536:
+        raise ValueError("not a TCP port (1-65535)")
+    return port
+
+
+def _name(value: str) -> str:
+    text = value.strip()
+    if not text or not all(c.isalnum() or c in "-_" for c in text):
+        raise ValueError("letters, digits, - and _ only")
+    return text
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -57,6 +81,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("state_dir", Path, Path("var"), "Where runtime state (store, lab, caches) lives."),
     Setting("lab_root", Path, Path("/var/lib/relais-lab"), "Lab images and per-host layers."),
     Setting("color", _bool, True, "Coloured terminal output."),
+    # --- SAV hand-off (fleet/handoff, docs/operations.md): empty GLPI URL / SMTP host = off --
+    Setting("glpi_url", str, None, "GLPI root URL (https://glpi.example.org/glpi); unset: no GLPI hand-off."),
+    Setting("glpi_api", _glpi_api, "v1", "GLPI API: `v1` (apirest.php) or `v2` (GLPI 11 api.php, OAuth2)."),
+    Setting("glpi_app_token", str, None, "GLPI API v1 application token (App-Token).", secret=True),
+    Setting("glpi_user_token", str, None, "GLPI API v1 user token (remote access key).", secret=True),
+    Setting("glpi_client_id", str, None, "GLPI API v2 OAuth client id."),
+    Setting("glpi_client_secret", str, None, "GLPI API v2 OAuth client secret.", secret=True),
+    Setting("glpi_username", str, None, "GLPI API v2 user (password grant)."),
+    Setting("glpi_password", str, None, "GLPI API v2 password of that user.", secret=True),
+    Setting("glpi_ca_file", Path, None, "CA bundle that signs GLPI's certificate; unset: the system's."),
+    Setting("smtp_host", str, None, "SMTP relay of the e-mails to SAV suppliers; unset: no e-mail."),
+    Setting("smtp_port", _port, 587, "SMTP port (the connection is always upgraded with STARTTLS)."),
+    Setting("smtp_user", str, None, "SMTP login; unset: no authentication."),
+    Setting("smtp_password", str, None, "SMTP password.", secret=True),
+    Setting("smtp_from", str, None, "Sender address of the hand-off e-mails (required with smtp_host)."),
+    Setting("smtp_ca_file", Path, None, "CA bundle that signs the SMTP server's certificate."),
+    Setting(
+        "handoff_instance",
+        _name,
+        "relais",
+        "Name of this Relais installation in GLPI ticket keys and Message-IDs "
+        "(`relais-<instance>-<incident>`): distinct per installation sharing one GLPI.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -89,6 +136,8 @@ def get(name: str, arg: Any = None, environ: Mapping[str, str] | None = None) ->
     env = os.environ if environ is None else environ
     raw = env.get(setting.env)
     where = setting.env
+    if raw is not None and raw.strip() == "" and setting.default is None:
+        raw = None  # FLEET_GLPI_URL= (empty) means unset
     if raw is None:
         conf = _config_file(env)
         if name in conf:
@@ -99,14 +148,31 @@ def get(name: str, arg: Any = None, environ: Mapping[str, str] | None = None) ->
     try:
         return setting.type(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: invalid value {raw!r}: {exc}") from exc
+        shown = "***" if setting.secret else repr(raw)
+        raise ConfigError(f"{where}: invalid value {shown}: {exc}") from exc
+
+
+def source(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where :func:`get` finds ``name`` without an argument: its ``FLEET_*`` variable, the config
+    file, or None (default).  Lets a caller put another source (the vault) before the default."""
+    setting = _BY_NAME[name]
+    env = os.environ if environ is None else environ
+    raw = env.get(setting.env)
+    if raw is not None and not (raw.strip() == "" and setting.default is None):
+        return setting.env
+    if name in _config_file(env):
+        return "config file"
+    return None
 
 
 def docs_table() -> str:
     """The settings table for docs/settings.md."""
     rows = ["| setting | environment | default | description |", "|---|---|---|---|"]
     for s in SETTINGS:
-        rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.description} |")
+        what = s.description
+        if s.secret:
+            what += f" Secret: never printed; may also be `vault_{s.name}` in the vault."
+        rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {what} |")
     return "\n".join(rows) + "\n"
 
 

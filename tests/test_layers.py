@@ -17,6 +17,7 @@ LAYERS = {
     "incidents": 3,
     "monitor": 4,
     "remote": 5,
+    "handoff": 5,
     "audit": 6,
     "web": 7,
     "cli": 7,

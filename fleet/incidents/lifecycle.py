@@ -26,6 +26,7 @@ from fleet.errors import FleetError
 from fleet.inventory.models import Supplier
 from fleet.store.db import Store
 from fleet.store.models import OPEN_STATUSES, Incident, IncidentEvent
+from fleet.store.outbox import enqueue_event
 
 SYSTEM_ACTOR = "monitor"
 
@@ -149,12 +150,13 @@ def _event(
     text: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    session.add(
-        IncidentEvent(
-            incident_id=incident.id, at=at, kind=kind, actor=actor, text=text, data=dict(data or {})
-        )
+    event = IncidentEvent(
+        incident_id=incident.id, at=at, kind=kind, actor=actor, text=text, data=dict(data or {})
     )
+    session.add(event)
     incident.updated_at = at
+    # SAV hand-off (issue 13): what must leave Relais is queued in this same transaction.
+    enqueue_event(session, incident, event)
 
 
 def open_incidents_of(session: Session, device: str) -> dict[str, Incident]:
