@@ -121,7 +121,7 @@ def load_yaml_text(text: str, display: str, problems: list[Problem]) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
-        line, message = explain_syntax_error(exc)
+        line, message = explain_syntax_error(exc, text)
         problems.append(Problem(display, line, "", None, message))
     except yaml.YAMLError as exc:
         problems.append(Problem(display, None, "", None, f"YAML error: {exc}"))
@@ -156,11 +156,13 @@ _SYNTAX_HINTS: tuple[tuple[str, bool, str], ...] = (
 )
 
 
-def explain_syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
+def explain_syntax_error(exc: yaml.MarkedYAMLError, text: str = "") -> tuple[int | None, str]:
     """The line of the cause of a YAML syntax error, and a message with a hint.
 
     PyYAML reports where it gave up (``problem_mark``); for an unclosed quote or bracket, or a
-    missing ``:``, the cause is where that construct began (``context_mark``)."""
+    missing ``:``, the cause is where that construct began (``context_mark``).  A quote left
+    open runs on until the next quote, lines later, where PyYAML then stumbles: when a line
+    before that has an odd number of quotes, it is named as the cause."""
     problem = str(exc.problem or "")
     context = str(exc.context or "")
     both = f"{context} {problem}"
@@ -171,12 +173,71 @@ def explain_syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int | None, str]:
     line = mark.line + 1 if mark is not None else None
     detail = " ".join(x for x in (context, problem) if x)
     message = f"YAML syntax error: {detail}"
+    open_quote = _unclosed_quote(text, exc.problem_mark.line if exc.problem_mark else None)
+    if open_quote is not None and (line is None or open_quote < line):
+        line, found = open_quote, (False, "a quote opened on this line is not closed")
+    elif "<stream end>" in problem and (bracket := _unclosed_bracket(text)) is not None:
+        line, found = bracket, (False, "a '[' or '{' opened on this line is never closed")
     if found is not None:
         message += f" — {found[1]}"
     gave_up = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
     if gave_up is not None and line is not None and gave_up != line:
         message += f" (noticed at line {gave_up})"
     return line, message
+
+
+def _unclosed_quote(text: str, upto: int | None) -> int | None:
+    """The last line (1-based) before index ``upto`` where a quoted scalar starts and is not
+    closed on that line.  Quotes inside plain text (``Jour de l'an``) do not count."""
+    if not text or upto is None:
+        return None
+    found = None
+    for i, line in enumerate(text.splitlines()[:upto]):
+        if _scan(line)[0]:
+            found = i + 1
+    return found
+
+
+def _unclosed_bracket(text: str) -> int | None:
+    """The line (1-based) of a '[' or '{' that is never closed, if any."""
+    opened: list[int] = []
+    for i, line in enumerate(text.splitlines()):
+        for c in _scan(line)[1]:
+            if c in "[{":
+                opened.append(i + 1)
+            elif opened:
+                opened.pop()
+    return opened[0] if opened else None
+
+
+def _scan(line: str) -> tuple[bool, str]:
+    """(a quoted scalar is left open, the brackets outside quotes) of one YAML line."""
+    brackets = ""
+    quote = ""
+    prev = ""  # the last non-space character outside quotes
+    j = 0
+    while j < len(line):
+        c = line[j]
+        if quote == '"':
+            if c == "\\":
+                j += 1
+            elif c == '"':
+                quote, prev = "", '"'
+        elif quote == "'":
+            if c == "'" and line[j + 1:j + 2] == "'":
+                j += 1
+            elif c == "'":
+                quote, prev = "", "'"
+        elif c in "\"'" and prev in ("", ":", "-", "[", "{", ",", "?"):
+            quote = c
+        elif c == "#" and (j == 0 or line[j - 1] in " \t"):
+            break
+        elif not c.isspace():
+            prev = c if c in ":-[{,?" else "x"
+            if c in "[]{}":
+                brackets += c
+        j += 1
+    return bool(quote), brackets
 
 
 def line_of(obj: Any, key: str | None = None) -> int | None:
