@@ -352,9 +352,18 @@ class NetworksVars(Vars):
         return self
 
 
+def _between(low: float, high: float, what: str) -> AfterValidator:
+    def check(value: float) -> float:
+        if not low <= value <= high or value != value:  # value != value: NaN
+            raise ValueError(f"{what} must be between {low:g} and {high:g} (WGS84 degrees)")
+        return value
+
+    return AfterValidator(check)
+
+
 class CoordinatesVars(Vars):
-    lat: Annotated[float, BeforeValidator(_number), Field(ge=-90, le=90)]
-    lon: Annotated[float, BeforeValidator(_number), Field(ge=-180, le=180)]
+    lat: Annotated[float, BeforeValidator(_number), _between(-90, 90, "latitude")]
+    lon: Annotated[float, BeforeValidator(_number), _between(-180, 180, "longitude")]
 
 
 class ContactVars(Vars):
