@@ -349,8 +349,8 @@ def _load_site(
         if key not in ("vars", "hosts"):
             ctx.add(display, line_of(sg, key), f"{sg_name}.{key}", None,
                     f"unexpected key {key!r} in site group (expected vars, hosts)")
-    svars = sg.get("vars") or LinedDict()
-    hosts = sg.get("hosts") or LinedDict()
+    svars = sg.get("vars") or LinedDict.empty(line_of(sg, "vars") or line_of(groups, sg_name))
+    hosts = sg.get("hosts") or LinedDict.empty(line_of(sg, "hosts") or line_of(groups, sg_name))
     for key, value in (("vars", svars), ("hosts", hosts)):
         if not isinstance(value, dict):
             ctx.add(display, line_of(sg, key), f"{sg_name}.{key}", None, "must be a mapping")
@@ -371,7 +371,7 @@ def _load_site(
     for host_key, raw_hv in hosts.items():
         hline = line_of(hosts, host_key)
         host = str(host_key)
-        hv = raw_hv if raw_hv is not None else LinedDict()
+        hv = raw_hv if raw_hv is not None else LinedDict.empty(hline)
         if not isinstance(hv, dict):
             ctx.add(display, hline, f"{sg_name}.hosts.{host}", hv, "host vars must be a mapping")
             continue

@@ -283,9 +283,7 @@ def _renamed(data: Mapping[Any, Any], names: Mapping[Any, str]) -> Any:
     """The mapping with keys renamed, keeping the line of each key (a LinedDict stays one)."""
     from fleet.inventory.yamlsrc import LinedDict
 
-    out = LinedDict()
-    out.line = getattr(data, "line", 0)
-    out.key_lines = {}
+    out = LinedDict.empty(getattr(data, "line", 0))
     for key, value in data.items():
         new = names.get(key, key)
         out[new] = value

@@ -28,23 +28,33 @@ from fleet.errors import Problem
 
 
 class LinedDict(dict[str, Any]):
-    """A dict that knows the line of each of its keys and of itself (1-based)."""
+    """A dict that knows the line of each of its keys and of itself (1-based; 0: unknown)."""
 
-    line: int
+    line: int = 0
     key_lines: dict[str, int]
 
+    @classmethod
+    def empty(cls, line: int | None) -> LinedDict:
+        """An empty mapping standing for something written at ``line`` (``host:`` alone)."""
+        out = cls()
+        out.line = line or 0
+        out.key_lines = {}
+        return out
+
     def line_of(self, key: str) -> int:
-        return self.key_lines.get(key, self.line)
+        lines: dict[str, int] = getattr(self, "key_lines", {})
+        return lines.get(key, self.line)
 
 
 class LinedList(list[Any]):
-    """A list that knows the line of each of its items and of itself (1-based)."""
+    """A list that knows the line of each of its items and of itself (1-based; 0: unknown)."""
 
-    line: int
+    line: int = 0
     item_lines: list[int]
 
     def line_of(self, index: int) -> int:
-        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+        lines = getattr(self, "item_lines", [])
+        return lines[index] if 0 <= index < len(lines) else self.line
 
 
 class VaultTagged(str):
@@ -123,8 +133,15 @@ def load_yaml_text(text: str, display: str, problems: list[Problem]) -> Any:
     except yaml.MarkedYAMLError as exc:
         line, message = explain_syntax_error(exc, text)
         problems.append(Problem(display, line, "", None, message))
+    except yaml.reader.ReaderError as exc:
+        line = text[: max(exc.position, 0)].count("\n") + 1
+        problems.append(Problem(display, line, "", None,
+                                f"YAML error: the character U+{exc.character:04X} is not "
+                                "allowed in YAML (an invisible control character, often "
+                                "pasted from another program): delete it"))
     except yaml.YAMLError as exc:
-        problems.append(Problem(display, None, "", None, f"YAML error: {exc}"))
+        problems.append(Problem(display, None, "", None,
+                                "YAML error: " + " ".join(str(exc).split())))
     except RecursionError:
         problems.append(Problem(display, None, "", None, "YAML error: nested too deeply"))
     return None
@@ -242,9 +259,9 @@ def _scan(line: str) -> tuple[bool, str]:
 
 def line_of(obj: Any, key: str | None = None) -> int | None:
     if isinstance(obj, LinedDict):
-        return obj.line_of(key) if key is not None else obj.line
+        return (obj.line_of(key) if key is not None else obj.line) or None
     if isinstance(obj, LinedList):
-        return obj.line
+        return obj.line or None
     return None
 
 
@@ -255,10 +272,10 @@ def line_at(data: Any, loc: tuple[str | int, ...]) -> int | None:
     node = data
     for step in loc:
         if isinstance(node, LinedDict) and isinstance(step, str) and step in node:
-            line = node.line_of(step)
+            line = node.line_of(step) or line
             node = node[step]
         elif isinstance(node, LinedList) and isinstance(step, int) and 0 <= step < len(node):
-            line = node.line_of(step)
+            line = node.line_of(step) or line
             node = node[step]
         else:
             break
