@@ -140,7 +140,7 @@ def _network(value: object) -> ipaddress.IPv4Network:
 
 def _private_network(value: object) -> ipaddress.IPv4Network:
     net = _network(value)
-    if not net.is_private or net.is_loopback or net.is_link_local:
+    if not net.is_private:
         raise ValueError("must be a private network (RFC 1918)")
     if net.prefixlen > 29:
         raise ValueError("network too small (at most /29)")
