@@ -50,6 +50,24 @@ class InventoryError(FleetError, ValueError):
         super().__init__(first + more)
 
 
+class NotFoundError(FleetError, KeyError):
+    """A site id or hostname the inventory does not hold (``Inventory.site``/``.device``).
+
+    Worded once, with suggestions: ``unknown site 'florac-f' (did you mean 'florac-fs'?)``.
+    Also a KeyError, so ``except KeyError`` keeps working; unlike KeyError, ``str()`` is the
+    plain message (no quotes)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, name: str = "", suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class SecretError(FleetError, ValueError):
     """A secret is missing or the vault cannot be opened."""
 

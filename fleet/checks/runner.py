@@ -43,7 +43,6 @@ def expectations_for(
     printers = site.devices_of(DeviceKind.PRINTER)
     out = []
     for d in devices:
-        v = d.vars
         out.append(
             HostExpect(
                 hostname=d.hostname,
@@ -51,12 +50,12 @@ def expectations_for(
                 kind=d.kind.value,
                 site_id=site.id,
                 management=str(site.management),
-                controller_networks=tuple(str(n) for n in v.get("relais_controller_networks", [])),
+                controller_networks=tuple(str(n) for n in d.controller_networks),
                 pmr=d.pmr,
-                admin_user=str(v.get("ansible_user", "relais")),
+                admin_user=d.admin_user,
                 guest_user=str(guest),
-                homepage=str(v.get("site_portal_url", DEFAULT_HOMEPAGE)),
-                allowlist=tuple(str(a) for a in v.get("site_kiosk_allowlist", allow_default)),
+                homepage=site.portal_url or DEFAULT_HOMEPAGE,
+                allowlist=tuple(str(a) for a in (site.kiosk_allowlist or allow_default)),
                 printer_queue=printers[0].hostname if printers else "",
                 child_area=site.pmi,
             )

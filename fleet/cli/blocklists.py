@@ -72,10 +72,9 @@ def update(
         gw = s.gateway
         if gw is None:
             continue
-        extra = tuple(str(c) for c in gw.vars.get("content_filter_extra_categories") or ())
-        allow = tuple(str(a) for a in gw.vars.get("content_filter_allow") or ())
-        pushes.append(GatewayPush(target_for(gw, lab), "pmi" if s.pmi else "standard",
-                                  extra, allow))
+        pushes.append(GatewayPush(
+            target_for(gw, lab), gw.content_filter_profile or ("pmi" if s.pmi else "standard"),
+            gw.content_filter_extra_categories, gw.content_filter_allow))
     outcomes = push_blocklists(pushes, dest, lists) if push else []
     missing = {p: [c for c in cats if c not in lists.categories]
                for p, cats in ut1.PROFILES.items()}

@@ -1,9 +1,9 @@
-"""`fleet inventory check | show | new-site`."""
+"""`fleet inventory check | show | search | new-site`."""
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,13 +13,15 @@ from rich.table import Table
 
 from fleet import settings
 from fleet.cli.common import console, print_json
-from fleet.errors import ConfigError, InventoryError
-from fleet.inventory import Inventory, Site, is_open, load_inventory, next_closing, next_opening
-from fleet.inventory.hours import describe_week
-from fleet.inventory.scaffold import SiteSpec, render_site
+from fleet.errors import ConfigError, InventoryError, Problem
+from fleet.inventory import Inventory, Site, format_site_time, load_inventory, open_now
+from fleet.inventory.hours import describe_week, next_closing
+from fleet.inventory.scaffold import SiteSpec, problems_as_flags, render_site
 
-app = typer.Typer(help="Describe sites: validate, show and scaffold the inventory.",
+app = typer.Typer(help="Describe sites: validate, show, search and scaffold the inventory.",
                   no_args_is_help=True)
+NARROW = 100
+"""Below this many columns, listings drop the columns one can do without (never an id)."""
 
 InventoryOpt = Annotated[
     Path | None,
@@ -32,10 +34,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _problem_json(p: Problem) -> dict[str, Any]:
+    return {"file": p.file, "line": p.line, "field": p.field,
+            "value": p.value, "message": p.message, "text": str(p)}
+
+
 @app.command("check")
 def check(inventory: InventoryOpt = None, json: JsonOpt = False) -> None:
-    """Validate the whole inventory; report every problem with file:line."""
-    inv = load_inventory(inventory)
+    """Validate the whole inventory; report every problem with file:line (exit 2)."""
+    try:
+        inv = load_inventory(inventory)
+    except InventoryError as exc:
+        if not json:
+            raise
+        print_json({"ok": False, "problems": [_problem_json(p) for p in exc.problems]})
+        raise typer.Exit(exc.exit_code) from None
     summary = {
         "ok": True,
         "sites": len(inv.sites),
@@ -55,7 +68,7 @@ def check(inventory: InventoryOpt = None, json: JsonOpt = False) -> None:
 
 
 def _site_dict(site: Site, now: datetime) -> dict[str, Any]:
-    nxt_open = next_opening(site, now)
+    state = open_now(site, now)
     nxt_close = next_closing(site, now)
     return {
         "id": site.id,
@@ -73,11 +86,16 @@ def _site_dict(site: Site, now: datetime) -> dict[str, Any]:
         },
         "opening_hours": describe_week(site),
         "closures": [c.model_dump() for c in site.hours.closures],
-        "open_now": is_open(site, now),
-        "next_opening": nxt_open.isoformat() if nxt_open else None,
+        "open_now": state.open,
+        "local_time": format_site_time(site, now),
+        "next_opening": state.next_opening.isoformat() if state.next_opening else None,
         "next_closing": nxt_close.isoformat() if nxt_close else None,
         "referent": site.referent.model_dump(),
         "sav": site.sav.model_dump(),
+        "portal_url": site.portal_url,
+        "kiosk_allowlist": list(site.kiosk_allowlist) if site.kiosk_allowlist else None,
+        "ntp_servers": list(site.ntp_servers) if site.ntp_servers else None,
+        "notes": site.notes,
         "source": str(site.source),
         "devices": [
             {
@@ -86,6 +104,8 @@ def _site_dict(site: Site, now: datetime) -> dict[str, Any]:
                 "ip": str(d.ip),
                 "pmr": d.pmr,
                 "model": d.model,
+                "serial": d.serial,
+                "location": d.location,
                 "snmp_version": d.snmp.version if d.snmp else None,
                 "source": str(d.source),
             }
@@ -106,20 +126,15 @@ def show(
     if site is None:
         _show_all(inv, now, json)
         return
-    try:
-        s = inv.site(site)
-    except KeyError:
-        ids = [x.id for x in inv.sites]
-        m = difflib.get_close_matches(site, ids, n=1)
-        hint = f" (did you mean {m[0]!r}?)" if m else ""
-        raise ConfigError(f"unknown site {site!r}{hint}") from None
+    s = inv.site(site)  # NotFoundError: "unknown site 'x' (did you mean …)", exit 2
     data = _site_dict(s, now)
     if json:
         print_json(data)
         return
     out = console()
     state = "[green]open[/]" if data["open_now"] else "[dim]closed[/]"
-    out.print(f"[bold]{s.name}[/] ({s.id}, {s.kind.value}) — {s.commune} {s.postcode} — {state}")
+    out.print(f"[bold]{s.name}[/] ({s.id}, {s.kind.value}) — {s.commune} {s.postcode} — {state}"
+              f" ({data['local_time']})")
     out.print(f"  {s.address}; {s.timezone}; PMI: {'yes' if s.pmi else 'no'}; {s.source}")
     out.print(f"  management {s.management}  guest {s.guest or '-'}")
     out.print(f"  référent: {s.referent.name} {s.referent.phone}   SAV: {s.sav.name} {s.sav.phone}")
@@ -127,7 +142,13 @@ def show(
         out.print(f"  {day}: {', '.join(ranges) if ranges else 'closed'}")
     for c in s.hours.closures:
         out.print(f"  closed {c.start}..{c.end} {c.reason}")
-    table = Table("hostname", "kind", "ip", "pmr", "snmp", box=None)
+    if s.notes:
+        out.print(f"  notes: {s.notes}")
+    table = Table(box=None)
+    table.add_column("hostname", no_wrap=True, min_width=max(len(d.hostname) for d in s.devices)
+                     if s.devices else 8)
+    for name in ("kind", "ip", "pmr", "snmp"):
+        table.add_column(name, no_wrap=name == "ip")
     for d in s.devices:
         table.add_row(d.hostname, d.kind.value, str(d.ip), "yes" if d.pmr else "",
                       d.snmp.version if d.snmp else "-")
@@ -144,18 +165,68 @@ def _show_all(inv: Inventory, now: datetime, json: bool) -> None:
             "timezone": s.timezone,
             "pmi": s.pmi,
             "devices": len(s.devices),
-            "open_now": is_open(s, now),
+            "open_now": open_now(s, now).open,
         }
         for s in inv.sites
     ]
     if json:
         print_json({"sites": rows})
         return
-    table = Table("site", "kind", "commune", "tz", "pmi", "devices", "now", box=None)
+    _site_table(rows)
+
+
+def _site_table(rows: list[dict[str, Any]]) -> None:
+    """Sites as a table: ids are never cut; below NARROW columns, kind, tz and PMI go."""
+    out = console()
+    wide = out.width >= NARROW
+    table = Table(box=None)
+    table.add_column("site", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=4))
+    columns = ["kind", "commune", "tz", "pmi", "devices", "now"] if wide else [
+        "commune", "devices", "now"]
+    for name in columns:
+        table.add_column(name, no_wrap=name != "commune", overflow="fold")
     for r in rows:
-        table.add_row(r["id"], r["kind"], r["commune"], r["timezone"], "PMI" if r["pmi"] else "",
-                      str(r["devices"]), "open" if r["open_now"] else "closed")
-    console().print(table)
+        values = {"kind": r["kind"], "commune": r["commune"], "tz": r["timezone"],
+                  "pmi": "PMI" if r["pmi"] else "", "devices": str(r["devices"]),
+                  "now": "open" if r["open_now"] else "closed"}
+        table.add_row(r["id"], *(values[c] for c in columns))
+    out.print(table)
+
+
+@app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="Words to find: site id, name, commune or "
+                                        "postcode; hostname, serial or MAC.")],
+    inventory: InventoryOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Find sites and devices; accents, case and punctuation do not matter (Noumea: Nouméa)."""
+    inv = load_inventory(inventory)
+    found = inv.search(text)
+    now = _now()
+    sites = [{"id": s.id, "name": s.name, "kind": s.kind.value, "commune": s.commune,
+              "timezone": s.timezone, "pmi": s.pmi, "devices": len(s.devices),
+              "open_now": open_now(s, now).open} for s in found.sites]
+    devices = [{"hostname": d.hostname, "site": d.site_id, "kind": d.kind.value,
+                "ip": str(d.ip), "serial": d.serial} for d in found.devices]
+    if json:
+        print_json({"sites": sites, "devices": devices})
+        return
+    if not found:
+        console(stderr=True).print(f"nothing matches {text!r}")
+        raise typer.Exit(1)
+    if sites:
+        _site_table(sites)
+    if devices:
+        table = Table(box=None)
+        table.add_column("hostname", no_wrap=True,
+                         min_width=max(len(str(d["hostname"])) for d in devices))
+        table.add_column("site", no_wrap=True)
+        for name in ("kind", "ip", "serial"):
+            table.add_column(name, no_wrap=True)
+        for d in devices:
+            table.add_row(d["hostname"], d["site"], d["kind"], d["ip"], d["serial"] or "")
+        console().print(table)
 
 
 @app.command("new-site")
@@ -220,17 +291,29 @@ def new_site(
     if target.exists() and not force:
         raise ConfigError(f"{target} already exists (use --force to overwrite)")
     previous = target.read_bytes() if target.exists() else None
+    if previous is None:
+        load_inventory(root)  # valid before: every problem afterwards comes from the flags
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     try:
         inv = load_inventory(root)
-    except InventoryError:
+    except InventoryError as exc:
         # Never leave the inventory worse than we found it.
         if previous is None:
             target.unlink()
         else:
             target.write_bytes(previous)
-        raise
+        flags = {"--id": site_id, "--name": name, "--kind": kind, "--address": spec.address,
+                 "--commune": commune, "--postcode": postcode, "--lat": lat, "--lon": lon,
+                 "--lat/--lon": f"{lat},{lon}", "--timezone": timezone, "--hours": hours,
+                 "--pmi": pmi, "--management": management, "--guest": guest,
+                 "--referent-name": referent_name, "--referent-phone": referent_phone,
+                 "--referent-email": referent_email, "--sav-name": sav_name,
+                 "--sav-phone": sav_phone, "--sav-email": sav_email,
+                 "--sav-contract": sav_contract}
+        display = os.path.relpath(target)  # as the loader names files
+        raise InventoryError(problems_as_flags(list(exc.problems), display, site_id,
+                                               flags)) from None
     site = inv.site(site_id)
     console().print(
         f"[green]created[/] {target}: {len(site.devices)} devices; inventory OK "

@@ -53,7 +53,7 @@ def _gateway(site: Site) -> Device:
 
 
 def target_for(device: Device, lab: bool) -> Target:
-    user = str(device.vars.get("ansible_user") or "relais")
+    user = device.admin_user
     if lab:
         paths = LabPaths(Path(settings.get("lab_root")))
         if not paths.ssh_config.is_file():

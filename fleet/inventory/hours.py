@@ -8,18 +8,25 @@ on the spring-forward night a range starting at 02:30 opens at 03:00 (the wall c
 over 02:30); on the fall-back night a range is open once, from the first 01:00 to the first
 02:30, not twice.  ``is_open``, ``next_opening`` and ``next_closing`` all read the same
 intervals, so they can never disagree.
+
+"Is the site open now?" is answered here once, by :func:`open_now` (open or not, since when,
+until when, next opening, and the site's wall-clock time with its zone label); the monitor,
+the incident status, the CLI and the web read it rather than computing it again.  Times shown
+for a site are site-local with their zone label (:func:`format_site_time`: ``2026-03-02 09:15
+CET``, ``… 07:30 UTC+11`` in Nouméa); a site-local time typed by a user becomes an instant with
+:func:`site_instant`.  Parsing and checking a semainier written in the inventory is the
+inventory contract's job (:class:`fleet.inventory.variables.WeekVars`, from
+:func:`parse_range`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from fleet.errors import Problem
 from fleet.inventory.models import WEEKDAYS, Closure, OpeningHours, OpeningRange, Site
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})(\+1)?\s*$")
@@ -59,68 +66,6 @@ def parse_range(text: object) -> OpeningRange:
             f"write '{text.strip()}+1' if it really crosses midnight"
         )
     return OpeningRange(start=start, end=end)
-
-
-def parse_week(
-    raw: object, display: str, line: int | None, problems: list[Problem], field: str
-) -> dict[str, tuple[OpeningRange, ...]]:
-    """Parse the ``site_opening_hours`` mapping; report every problem, keep what is valid."""
-    from fleet.inventory.yamlsrc import line_of  # local: yamlsrc is a sibling helper
-
-    week: dict[str, tuple[OpeningRange, ...]] = dict.fromkeys(WEEKDAYS, ())
-    if not isinstance(raw, dict):
-        problems.append(
-            Problem(display, line, field, raw, "must be a mapping of weekday (mon..sun) to ranges")
-        )
-        return week
-    for key, value in raw.items():
-        kline = line_of(raw, key)
-        day = str(key).lower()
-        if day not in WEEKDAYS:
-            hint = difflib.get_close_matches(day, WEEKDAYS + DAY_NAMES_FR, n=1)
-            if hint and hint[0] in DAY_NAMES_FR:
-                hint = [WEEKDAYS[DAY_NAMES_FR.index(hint[0])]]
-            suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-            problems.append(
-                Problem(display, kline, f"{field}.{key}", key, f"unknown weekday{suffix}")
-            )
-            continue
-        items = value if isinstance(value, list) else ([] if value in (None, "closed") else [value])
-        ranges: list[OpeningRange] = []
-        for item in items:
-            try:
-                ranges.append(parse_range(item))
-            except ValueError as exc:
-                problems.append(Problem(display, kline, f"{field}.{day}", item, str(exc)))
-        ranges.sort(key=lambda r: r.start)
-        for prev, cur in pairwise(ranges):
-            if cur.start < prev.end:
-                problems.append(
-                    Problem(
-                        display,
-                        kline,
-                        f"{field}.{day}",
-                        f"{prev}, {cur}",
-                        f"opening ranges {prev} and {cur} overlap",
-                    )
-                )
-        week[day] = tuple(ranges)
-    # A range crossing midnight must not overlap the next day's first range.
-    for i, day in enumerate(WEEKDAYS):
-        nxt = WEEKDAYS[(i + 1) % 7]
-        for r in week[day]:
-            if r.end > 1440 and week[nxt] and week[nxt][0].start < r.end - 1440:
-                problems.append(
-                    Problem(
-                        display,
-                        line_of(raw, day) if day in raw else line,
-                        f"{field}.{day}",
-                        str(r),
-                        f"range {r} crosses midnight into {nxt} and overlaps {nxt}'s "
-                        f"{week[nxt][0]}",
-                    )
-                )
-    return week
 
 
 # --------------------------------------------------------------------------- logic ------
@@ -240,3 +185,83 @@ def open_duration(hours: Site | OpeningHours, start: datetime, end: datetime) ->
 def describe_week(hours: Site | OpeningHours) -> dict[str, list[str]]:
     h = _hours(hours)
     return {d: [str(r) for r in h.week.get(d, ())] for d in WEEKDAYS}
+
+
+# ----------------------------------------------------------------- the one "open now" ----
+
+LOOK_BACK = timedelta(days=8)
+"""How far :func:`open_now` looks back for the start of the current opening."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenNow:
+    """The answer to "is the site open at this instant?", with what a status line shows.
+
+    Instants are UTC.  ``since`` is the start of the current opening (for a site open without a
+    break for longer than :data:`LOOK_BACK`, that long ago); ``until`` the next closing;
+    ``next_opening`` is set only when closed.  ``local`` is the instant on the site's wall clock
+    and ``zone`` its zone label there (``CET``, ``CEST``, ``UTC+11``)."""
+
+    open: bool
+    since: datetime | None
+    until: datetime | None
+    next_opening: datetime | None
+    local: datetime
+    zone: str
+    timezone: str
+
+    def to_json(self) -> dict[str, object]:
+        def iso(t: datetime | None) -> str | None:
+            return t.isoformat() if t is not None else None
+
+        return {"open": self.open, "since": iso(self.since), "until": iso(self.until),
+                "next_opening": iso(self.next_opening), "local": self.local.isoformat(),
+                "zone": self.zone, "timezone": self.timezone}
+
+
+def open_now(hours: Site | OpeningHours, instant: datetime) -> OpenNow:
+    """Is the site open at ``instant`` (aware), since when, until when, when does it open
+    next — the one answer every face reads.  ``open`` equals :func:`is_open`."""
+    t = _aware(instant)
+    since = None
+    for o, c in intervals(hours, t - LOOK_BACK, t + timedelta(seconds=1)):
+        if o <= t < c:
+            since = max(o, t - LOOK_BACK)
+    is_open_now = since is not None
+    return OpenNow(
+        open=is_open_now,
+        since=since,
+        until=next_closing(hours, t) if is_open_now else None,
+        next_opening=None if is_open_now else next_opening(hours, t),
+        local=site_time(hours, t),
+        zone=zone_label(hours, t),
+        timezone=_hours(hours).timezone,
+    )
+
+
+def site_time(hours: Site | OpeningHours, instant: datetime) -> datetime:
+    """``instant`` (aware) on the site's wall clock (an aware datetime in the site's zone)."""
+    return _aware(instant).astimezone(_hours(hours).tz)
+
+
+def zone_label(hours: Site | OpeningHours, instant: datetime) -> str:
+    """The site's zone label at ``instant``: ``CET``/``CEST`` in Paris, ``UTC+11`` in Nouméa
+    (where the zone database has no abbreviation, the offset)."""
+    name = site_time(hours, instant).tzname() or ""
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def format_site_time(
+    hours: Site | OpeningHours, instant: datetime, fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
+    """``instant`` as site-local time with its zone label: ``2026-03-02 09:15 CET``."""
+    return f"{site_time(hours, instant).strftime(fmt)} {zone_label(hours, instant)}"
+
+
+def site_instant(hours: Site | OpeningHours, local: datetime) -> datetime:
+    """The UTC instant of a time typed for the site.  A naive ``local`` is the site's wall
+    clock (a time skipped by a DST jump is the jump; a repeated one, its first occurrence —
+    as the opening ranges read it); an aware one keeps its own zone."""
+    if local.tzinfo is not None and local.utcoffset() is not None:
+        return local.astimezone(UTC)
+    return wall_to_utc(local, _hours(hours).tz)

@@ -1,17 +1,23 @@
-"""Typed, frozen models of the inventory.  Built once at the edge by :mod:`fleet.inventory.loader`;
-the rest of the engine never touches raw dicts."""
+"""Typed, frozen models of the inventory.  Built once at the edge by :mod:`fleet.inventory.loader`
+from the variables checked by :mod:`fleet.inventory.variables`; the rest of the engine reads
+their typed fields and never the raw variables (``vars`` is kept for Ansible parity only)."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from fleet.errors import NotFoundError
 
 
 class Frozen(BaseModel):
@@ -141,17 +147,58 @@ class SnmpCredentials(Frozen):
         return ("2c", digest(self.community))
 
 
+class NetdevAccess(Frozen):
+    """How a network device with a vendor CLI is reached (``netdev_*``, secrets from the vault)."""
+
+    platform: str | None = None
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+
+
+FilterProfile = Literal["standard", "pmi"]
+
+
 class Device(Frozen):
+    """One device.  Each typed field says which inventory variable it comes from; the value is
+    the one Ansible resolves for the host (all < kind group < site group < host)."""
+
     hostname: str
     kind: DeviceKind
     ip: IPv4Address
+    """``ansible_host``."""
     site_id: str
     pmr: bool = False
+    """``device_pmr``: the accessible station (PCs and bornes only)."""
     model: str | None = None
+    """``device_model``."""
     mac: str | None = None
+    """``device_mac``, lowercase."""
+    serial: str | None = None
+    """``device_serial``."""
+    location: str | None = None
+    """``device_location``: where it stands in the site."""
     snmp: SnmpCredentials | None = None
+    """``snmp_*`` (secrets resolved from the vault)."""
+    admin_user: str = "relais"
+    """``ansible_user``: the administration account Relais connects as over SSH."""
+    controller_networks: tuple[IPv4Network, ...] = ()
+    """``relais_controller_networks``: where the poller and the technicians connect from."""
+    monitor_parent: tuple[str, ...] = ()
+    """``monitor_parent``: hostnames this device depends on (empty: the rules' default)."""
+    lab_recording: str | None = None
+    """``lab_recording``: the SNMP recording that simulates this appliance in the lab."""
+    content_filter_profile: FilterProfile | None = None
+    """``content_filter_profile`` when set in the inventory (an override); None: the role's
+    default, ``pmi`` on a site with ``site_pmi`` and ``standard`` elsewhere."""
+    content_filter_extra_categories: tuple[str, ...] = ()
+    """``content_filter_extra_categories``: categories blocked on top of the profile."""
+    content_filter_allow: tuple[str, ...] = ()
+    """``content_filter_allow``: names never blocked (with their subdomains)."""
+    netdev: NetdevAccess | None = None
+    """``netdev_platform`` / ``netdev_username`` / ``netdev_password`` (switches)."""
     vars: Mapping[str, Any] = Field(default_factory=dict)
-    """Every Ansible variable of the host as resolved (all < kind group < site group < host)."""
+    """Every Ansible variable of the host as resolved, for Ansible parity and debugging only:
+    the engine reads the typed fields above (``tests/inventory/test_contract.py`` checks)."""
     source: Source
 
 
@@ -170,8 +217,17 @@ class Site(Frozen):
     guest: IPv4Network | None = None
     referent: Contact
     sav: Supplier
+    portal_url: str | None = None
+    """``site_portal_url``: the start page of the PCs and the borne (None: the roles' default)."""
+    kiosk_allowlist: tuple[str, ...] | None = None
+    """``site_kiosk_allowlist``: the borne's allowed sites (None: the kiosk role's default)."""
+    ntp_servers: tuple[str, ...] | None = None
+    """``site_ntp_servers``: time servers (None: the hardening role's default pool)."""
+    notes: str = ""
+    """``site_notes``: free text for the hotline (access, keys, parking)."""
     devices: tuple[Device, ...] = ()
     vars: Mapping[str, Any] = Field(default_factory=dict)
+    """The site group's variables as written, for Ansible parity only (read the typed fields)."""
     source: Source
 
     @property
@@ -196,6 +252,16 @@ class Site(Frozen):
         return tuple(d for d in self.devices if d.kind is kind)
 
 
+class SearchResult(Frozen):
+    """What :meth:`Inventory.search` found: sites, then devices, best match first."""
+
+    sites: tuple[Site, ...] = ()
+    devices: tuple[Device, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.sites or self.devices)
+
+
 class Inventory(Frozen):
     root: str
     sites: tuple[Site, ...]
@@ -208,19 +274,70 @@ class Inventory(Frozen):
         return tuple(d for s in self.sites for d in s.devices)
 
     def site(self, site_id: str) -> Site:
+        """The site with this id; else :class:`~fleet.errors.NotFoundError` worded once for
+        every command: ``unknown site 'florac-f' (did you mean 'florac-fs'?)``."""
         for s in self.sites:
             if s.id == site_id:
                 return s
-        raise KeyError(site_id)
+        found = self.search(site_id).sites
+        close = difflib.get_close_matches(site_id, [s.id for s in self.sites], n=3, cutoff=0.6)
+        suggestions = tuple(dict.fromkeys([*close, *(s.id for s in found)]))[:3]
+        raise NotFoundError(f"unknown site {site_id!r}{_did_you_mean(suggestions)}",
+                            site_id, suggestions)
 
     def device(self, hostname: str) -> Device:
+        """The device with this hostname; else :class:`~fleet.errors.NotFoundError`."""
         for d in self.devices:
             if d.hostname == hostname:
                 return d
-        raise KeyError(hostname)
+        names = [d.hostname for d in self.devices]
+        close = difflib.get_close_matches(hostname, names, n=3, cutoff=0.6)
+        suggestions = tuple(dict.fromkeys([*close, *(d.hostname for d in
+                                                     self.search(hostname).devices)]))[:3]
+        raise NotFoundError(f"unknown device {hostname!r}{_did_you_mean(suggestions)}",
+                            hostname, suggestions)
 
     def site_of(self, device: Device) -> Site:
         return self.site(device.site_id)
+
+    def search(self, text: str) -> SearchResult:
+        """Sites by id, name, commune or postcode; devices by hostname, serial or MAC.
+
+        Case, accents and punctuation do not matter (``Noumea`` finds Nouméa, ``st germain``
+        finds ``mairie-st-germain-calberte``); every word of ``text`` must appear.  Exact
+        matches of an id or hostname come first."""
+        words = fold(text).split()
+        if not words:
+            return SearchResult()
+
+        def hit(*fields: str | None) -> bool:
+            hay = " ".join(fold(f) for f in fields if f)
+            return all(w in hay for w in words)
+
+        exact = fold(text).replace(" ", "")
+        sites = [s for s in self.sites if hit(s.id, s.name, s.commune, s.postcode)]
+        devices = [d for d in self.devices if hit(d.hostname, d.serial, d.mac)]
+        sites.sort(key=lambda s: fold(s.id).replace(" ", "") != exact)
+        devices.sort(key=lambda d: fold(d.hostname).replace(" ", "") != exact)
+        return SearchResult(sites=tuple(sites), devices=tuple(devices))
+
+
+def _did_you_mean(suggestions: Iterable[str]) -> str:
+    names = [repr(s) for s in suggestions]
+    if not names:
+        return ""
+    return f" (did you mean {' or '.join(names) if len(names) < 3 else ', '.join(names)}?)"
+
+
+_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+
+
+def fold(text: str) -> str:
+    """Text for matching: lowercase, no accents, punctuation as spaces (``Nouméa`` → ``noumea``,
+    ``Saint-Germain-de-Calberte`` → ``saint germain de calberte``)."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", plain).split())
 
 
 def site_group(site_id: str) -> str:

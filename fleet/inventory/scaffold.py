@@ -10,11 +10,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from fleet.errors import ConfigError
+from fleet.errors import ConfigError, Problem
 from fleet.inventory.hours import parse_range
 from fleet.inventory.models import WEEKDAYS, DeviceKind, SiteKind, site_group
+from fleet.inventory.variables import SITE_ID
 
 PLAN = {"gateway": 1, "switch": 2, "ap": 3, "public_pc": 11, "borne": 21, "printer": 31, "ups": 41}
 SUFFIX = {
@@ -131,6 +133,9 @@ def devices(spec: SiteSpec) -> list[tuple[str, str, str, bool]]:
 
 def render_site(spec: SiteSpec) -> str:
     """The YAML text of a site file for this spec."""
+    if not SITE_ID.match(spec.id):
+        raise ConfigError(f"--id {spec.id!r}: site id must be lowercase letters, digits and "
+                          "'-' (2–32 characters), e.g. florac-fs")
     try:
         SiteKind(spec.kind)
     except ValueError as exc:
@@ -190,3 +195,91 @@ def render_site(spec: SiteSpec) -> str:
             lines.append("      hosts:")
             lines += [f"        {h}:" for h in hosts]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------ errors back to the flags ----
+
+FLAG_OF: dict[str, str] = {
+    "site_id": "--id",
+    "site_name": "--name",
+    "site_kind": "--kind",
+    "site_address": "--address",
+    "site_commune": "--commune",
+    "site_postcode": "--postcode",
+    "site_coordinates.lat": "--lat",
+    "site_coordinates.lon": "--lon",
+    "site_coordinates": "--lat/--lon",
+    "site_timezone": "--timezone",
+    "site_opening_hours": "--hours",
+    "site_pmi": "--pmi",
+    "site_networks.management": "--management",
+    "site_networks.guest": "--guest",
+    "site_networks": "--management",
+    "site_referent.name": "--referent-name",
+    "site_referent.phone": "--referent-phone",
+    "site_referent.email": "--referent-email",
+    "site_referent": "--referent-name",
+    "site_sav.name": "--sav-name",
+    "site_sav.phone": "--sav-phone",
+    "site_sav.email": "--sav-email",
+    "site_sav.contract": "--sav-contract",
+    "site_sav": "--sav-name",
+}
+"""Which ``new-site`` flag wrote each site variable (longest match wins)."""
+
+
+def flag_of(field: str, site_id: str) -> str | None:
+    """The flag behind a problem's field in the scaffolded file, e.g.
+    ``site_x.vars.site_networks.guest`` → ``--guest``; a device address → ``--management``
+    (addresses follow the plan inside it); a hostname → ``--id`` (hostnames derive from it)."""
+    group = site_group(site_id)
+    rest = field.removeprefix(f"{group}.")
+    if rest.startswith("vars."):
+        key = rest.removeprefix("vars.").split("[")[0]
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            flag = FLAG_OF.get(".".join(parts[:n]))
+            if flag:
+                return flag
+        return None
+    if rest.startswith("hosts."):
+        return "--management" if rest.endswith(".ansible_host") else "--id"
+    if field.endswith(".ansible_host"):
+        return "--management"
+    if field in (group, "site_id") or field.startswith(f"{site_id}-"):
+        return "--id"
+    return None
+
+
+def problems_as_flags(
+    problems: list[Problem], target: str, site_id: str, values: Mapping[str, object]
+) -> list[Problem]:
+    """The problems found once the scaffolded file was added, worded for the flags that caused
+    them (``--postcode '4840': postcode '4840' is not 5 digits``); ``values`` are the flags'
+    values.  A problem in another file (the inventory was valid without the new site) names
+    the new site's network or hostnames: it is mapped the same way; anything else is kept."""
+    out: list[Problem] = []
+    for p in problems:
+        if p.file == target:
+            flag, message = flag_of(p.field, site_id), p.message
+        else:
+            flag = _flag_in_message(p, site_id)
+            where = f"{p.file}:{p.line}" if p.line else p.file
+            message = f"conflicts with {p.value} at {where} ({p.field})"
+        if flag is None:
+            out.append(p)
+            continue
+        value = values.get(flag)
+        shown = "" if value in (None, "") else f" {value!r}"
+        out.append(Problem(f"{flag}{shown}", None, "", value, message))
+    return out
+
+
+def _flag_in_message(p: Problem, site_id: str) -> str | None:
+    if f"{site_id}'s management network" in p.message:
+        return "--management"
+    if f"{site_id}'s guest network" in p.message:
+        return "--guest"
+    if "duplicate hostname" in p.message and str(p.value).startswith(f"{site_id}-"):
+        return "--id"
+    return None

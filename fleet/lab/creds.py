@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from fleet import settings
 from fleet.inventory.models import Device
 from fleet.inventory.secrets import (
-    VAULT_REF,
     VAULT_RELPATH,
     decrypt_vault,
     default_password_file,
@@ -34,12 +32,10 @@ def load_vault(inventory_root: Path) -> dict[str, str]:
 
 
 def device_var(device: Device, name: str, secrets: Mapping[str, str], default: str) -> str:
-    """A device variable with ``{{ vault_x }}`` references resolved from the vault."""
-    value: Any = device.vars.get(name)
-    if value is None:
-        return default
-    text = str(value)
-    m = VAULT_REF.match(text)
-    if m:
-        return secrets.get(m.group(1)) or default
-    return text
+    """A switch's CLI credential, ``netdev_username`` or ``netdev_password``, as the inventory
+    resolved it from the vault (``Device.netdev``); ``secrets`` is no longer read."""
+    fields = {"netdev_username": "username", "netdev_password": "password"}
+    if name not in fields:
+        raise ValueError(f"device_var: {name!r} is not a netdev credential")
+    value = getattr(device.netdev, fields[name]) if device.netdev is not None else None
+    return value.get_secret_value() if value is not None else default

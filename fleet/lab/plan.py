@@ -150,8 +150,7 @@ def plan_site(site: Site) -> SitePlan:
             nodes.append(Node(d.hostname, NodeKind.HOST, host_netns(d.hostname), "base",
                               (mlink,), gw_ip, device=d))
         else:
-            rec = d.vars.get("lab_recording")
-            recording = str(rec) if rec else DEFAULT_RECORDINGS.get(d.kind)
+            recording = d.lab_recording or DEFAULT_RECORDINGS.get(d.kind)
             kind = NodeKind.SWITCH if d.kind is DeviceKind.SWITCH else NodeKind.SNMPSIM
             nodes.append(Node(d.hostname, kind, host_netns(d.hostname), None, (mlink,), gw_ip,
                               device=d, recording=recording))

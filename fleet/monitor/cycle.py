@@ -107,10 +107,8 @@ def parents_of(site: Site, rules: RuleSet) -> dict[str, tuple[str, ...]]:
     layers = [layer for layer in layers if layer]
     out: dict[str, tuple[str, ...]] = {}
     for device in site.devices:
-        explicit = device.vars.get("monitor_parent")
-        if explicit:
-            names = [explicit] if isinstance(explicit, str) else list(explicit)
-            out[device.hostname] = tuple(str(n) for n in names)
+        if device.monitor_parent:
+            out[device.hostname] = device.monitor_parent
             continue
         level = next((i for i, layer in enumerate(layers) if device.hostname in layer), len(layers))
         out[device.hostname] = tuple(layers[level - 1]) if level > 0 else ()

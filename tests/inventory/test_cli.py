@@ -14,10 +14,10 @@ from tests.inventory.conftest import Edit
 FLEET = [sys.executable, "-m", "fleet.cli.main"]
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     env["NO_COLOR"] = "1"
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(columns)
     return subprocess.run([*FLEET, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120)
 
@@ -63,8 +63,48 @@ def test_show_unknown_site(inv_dir: Path) -> None:
     r = run("inventory", "show", "florac-f", cwd=inv_dir.parent)
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[0] == (
-        "error: unknown site 'florac-f' (did you mean 'florac-fs'?)"
+        "error: unknown site 'florac-f' (did you mean 'florac-fs' or 'florac-sp'?)"
     )
+
+
+def test_check_json_reports_problems_as_json(inv_dir: Path, edit: Edit) -> None:
+    edit("sites/florac-fs.yml", 'site_postcode: "48400"', "site_postcode: 48400")
+    r = run("inventory", "check", "--json", cwd=inv_dir.parent)
+    assert r.returncode == 2
+    data = json.loads(r.stdout)
+    assert data["ok"] is False
+    (p,) = data["problems"]
+    assert p["file"] == "inventory/sites/florac-fs.yml" and p["line"] == 12
+    assert p["field"] == "site_florac_fs.vars.site_postcode" and p["value"] == 48400
+
+
+def test_missing_inventory_directory_is_one_line_with_the_way_out(tmp_path: Path) -> None:
+    r = run("inventory", "check", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    first = r.stderr.splitlines()[0]
+    assert str(tmp_path / "inventory") in first and "-i DIR" in first
+    assert "FLEET_INVENTORY" in first
+
+
+def test_site_ids_are_never_cut_at_80_columns(inv_dir: Path) -> None:
+    inv = load_inventory(inv_dir)
+    for columns in (80, 200):
+        r = run("inventory", "show", cwd=inv_dir.parent, columns=columns)
+        assert r.returncode == 0, r.stderr
+        assert all(len(line) <= columns for line in r.stdout.splitlines())
+        rows = [line for line in r.stdout.splitlines()[1:] if not line.startswith("  ")]
+        assert [line.split()[0] for line in rows] == [s.id for s in inv.sites]
+    r = run("inventory", "show", "mairie-st-germain-calberte", cwd=inv_dir.parent, columns=80)
+    hosts = [line.split()[0] for line in r.stdout.splitlines() if line.startswith(" mairie-")]
+    assert hosts and all(h.startswith("mairie-st-germain-calberte-") for h in hosts)
+
+
+def test_search_without_accents(inv_dir: Path) -> None:
+    r = run("inventory", "search", "Noumea", "--json", cwd=inv_dir.parent)
+    assert r.returncode == 0, r.stderr
+    assert [s["id"] for s in json.loads(r.stdout)["sites"]] == ["noumea-ps"]
+    r = run("inventory", "search", "Tombouctou", cwd=inv_dir.parent)
+    assert r.returncode == 1 and "nothing matches" in r.stderr
 
 
 def test_bad_cli_argument_is_one_line(inv_dir: Path) -> None:
@@ -101,9 +141,39 @@ def test_new_site_refuses_to_break_the_inventory(inv_dir: Path) -> None:
     args = [a if a != "10.48.90.0/24" else "10.48.12.0/24" for a in NEW]  # Florac's network
     r = run(*args, cwd=inv_dir.parent)
     assert r.returncode == 2
-    assert "overlaps" in r.stderr
+    assert r.stderr.startswith("error: --management '10.48.12.0/24': overlaps florac-fs's")
     assert not (inv_dir / "sites/ispagnac-cb.yml").exists()
     load_inventory(inv_dir)  # still valid
+
+
+def test_new_site_maps_errors_back_to_the_flags(inv_dir: Path) -> None:
+    swap = {"48320": "4832", "44.37": "95", "172.16.90.0/24": "10.48.90.128/25"}
+    r = run(*[swap.get(a, a) for a in NEW], cwd=inv_dir.parent)
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert "error: --postcode '4832': postcode '4832' is not 5 digits" in lines[0] + "".join(lines)
+    assert any(x.startswith("error: --lat '95'") or x.startswith("error: --lat 95.0")
+               for x in lines), lines
+    assert any(x.startswith("error: --guest '10.48.90.128/25': guest network overlaps")
+               for x in lines), lines
+    assert "inventory/sites" not in r.stderr  # the file was removed: say the flags
+    assert not (inv_dir / "sites/ispagnac-cb.yml").exists()
+
+
+def test_new_site_with_a_gateway_needs_guest(inv_dir: Path) -> None:
+    args = [a for a in NEW if a not in ("--guest", "172.16.90.0/24")]
+    r = run(*args, cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: --guest: the site has a gateway (ispagnac-cb-gw)")
+    r = run(*args, "--no-gateway", cwd=inv_dir.parent)
+    assert r.returncode == 0, r.stderr
+
+
+def test_new_site_bad_id_names_the_flag(inv_dir: Path) -> None:
+    args = [a if a != "ispagnac-cb" else "Ispagnac CB" for a in NEW]
+    r = run(*args, cwd=inv_dir.parent)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: --id 'Ispagnac CB': site id must be lowercase")
 
 
 def test_new_site_bad_hours_flag(inv_dir: Path) -> None:

@@ -11,13 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet.inventory.hours import (
+    format_site_time,
     intervals,
     is_open,
     next_closing,
     next_opening,
     open_duration,
+    open_now,
     parse_range,
+    site_instant,
     wall_to_utc,
+    zone_label,
 )
 from fleet.inventory.models import WEEKDAYS, Closure, OpeningHours
 
@@ -208,3 +212,59 @@ def test_is_open_matches_the_wall_clock_away_from_dst(h: OpeningHours, t: dateti
         r.end > 1440 and m < r.end - 1440 for r in yesterday
     )
     assert is_open(h, t) == expected
+
+
+# ------------------------------------------------------------- the one "open now" ----
+
+
+def test_open_now_while_open_says_since_and_until_in_site_time() -> None:
+    t = utc(2026, 1, 12, 9, 30)  # Monday 10:30 CET
+    now = open_now(FS, t)
+    assert now.open and now.next_opening is None
+    assert now.since == utc(2026, 1, 12, 8, 0) and now.until == utc(2026, 1, 12, 11, 0)
+    assert now.local.strftime("%H:%M") == "10:30" and now.zone == "CET"
+    assert now.timezone == PARIS
+
+
+def test_open_now_while_closed_says_next_opening() -> None:
+    t = utc(2026, 12, 24, 10, 0)  # Thursday, closed for Noël until Monday 28
+    now = open_now(FS, t)
+    assert not now.open and now.since is None and now.until is None
+    assert now.next_opening == utc(2026, 12, 28, 8, 0)
+
+
+def test_zone_labels_paris_summer_and_noumea() -> None:
+    noumea = OpeningHours(timezone="Pacific/Noumea", week=week(mon=["07:30-11:30"]))
+    summer = utc(2026, 7, 13, 7, 15)
+    assert zone_label(FS, summer) == "CEST"
+    assert format_site_time(FS, summer) == "2026-07-13 09:15 CEST"
+    # Nouméa has no abbreviation in the zone database: the offset is the label
+    assert format_site_time(noumea, summer) == "2026-07-13 18:15 UTC+11"
+    assert open_now(noumea, utc(2026, 7, 12, 20, 30)).zone == "UTC+11"
+
+
+def test_site_instant_reads_a_typed_local_time_as_the_ranges_do() -> None:
+    assert site_instant(FS, datetime(2026, 1, 12, 9, 0)) == utc(2026, 1, 12, 8, 0)
+    # 02:30 does not exist on 2026-03-29 in Paris: the jump (03:00 CEST = 01:00 UTC)
+    assert site_instant(FS, datetime(2026, 3, 29, 2, 30)) == utc(2026, 3, 29, 1, 0)
+    aware = datetime(2026, 1, 12, 9, 0, tzinfo=ZoneInfo("Pacific/Noumea"))
+    assert site_instant(FS, aware) == utc(2026, 1, 11, 22, 0)
+
+
+def test_open_now_needs_an_aware_instant() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        open_now(FS, datetime(2026, 1, 12, 9, 0))
+
+
+@settings(max_examples=100, deadline=None)
+@given(schedules(), instants)
+def test_open_now_agrees_with_is_open_and_the_edges(h: OpeningHours, t: datetime) -> None:
+    now = open_now(h, t)
+    assert now.open == is_open(h, t)
+    if now.open:
+        assert now.since is not None and now.since <= t
+        assert now.until == next_closing(h, t)
+        assert is_open(h, now.since)
+    else:
+        assert now.next_opening == next_opening(h, t)
+    assert now.local == t.astimezone(ZoneInfo(h.timezone))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from fleet.errors import InventoryError
+
 from fleet.inventory.secrets import DEMO_VAULT_PASSWORD, decrypt_vault, encrypt_vault
 from tests.inventory.conftest import Edit, line_no, load_ok, problems_of
 
@@ -218,3 +222,147 @@ def test_site_group_must_match_id(inv_dir: Path, edit: Edit) -> None:
     edit(FLORAC, "site_id: florac-fs", "site_id: florac")
     p = only(problems_of(inv_dir), "site group must be named 'site_florac'")
     assert p.value == "florac"
+
+
+# ------------------------------------------------------------------ issue 11: errors ----
+
+
+def test_impossible_closure_date_is_an_error_with_its_line(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "{date: 2027-01-01,", "{date: 2026-02-30,")
+    (p,) = problems_of(inv_dir)
+    assert p.file == FLORAC_PATH and p.line == line_no(inv_dir / FLORAC, "2026-02-30")
+    assert p.field == "site_florac_fs.vars.site_closures[1].date"
+    assert "impossible date '2026-02-30'" in p.message
+
+
+def test_closure_with_a_time_or_reversed_is_refused(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "{date: 2027-01-01,", "{date: 2027-01-01 10:00:00,")
+    edit(FLORAC, "to: 2026-12-26", "to: 2026-12-20")
+    problems = problems_of(inv_dir)
+    assert any("without a time" in p.message for p in problems)
+    assert any("ends (2026-12-20) before it starts (2026-12-24)" in p.message for p in problems)
+
+
+def test_unquoted_postcode_is_refused_not_read_as_octal(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, 'site_postcode: "48400"', "site_postcode: 01000")
+    (p,) = problems_of(inv_dir)
+    assert p.line == line_no(inv_dir / FLORAC, "site_postcode")
+    assert p.value == 512  # what YAML 1.1 made of it; the message says why
+    assert "in quotes" in p.message and "512" in p.message
+
+
+def test_postcode_must_be_five_digits(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, 'site_postcode: "48400"', 'site_postcode: "4840"')
+    (p,) = problems_of(inv_dir)
+    assert "is not 5 digits" in p.message
+
+
+def test_a_site_with_a_gateway_needs_a_guest_network(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "          guest: 172.16.12.0/24\n", "")
+    (p,) = problems_of(inv_dir)
+    assert p.field == "site_florac_fs.vars.site_networks.guest"
+    assert "florac-fs-gw" in p.message and "guest network" in p.message
+    assert p.line == line_no(inv_dir / FLORAC, "site_networks")
+
+
+def test_one_wrong_network_is_reported_once_in_its_own_file(inv_dir: Path, edit: Edit) -> None:
+    # /8 instead of /24: it overlaps every other site's management network
+    edit(FLORAC, "management: 10.48.12.0/24", "management: 10.0.0.0/8")
+    (p,) = problems_of(inv_dir)
+    assert p.file == FLORAC_PATH and p.line == line_no(inv_dir / FLORAC, "10.0.0.0/8")
+    assert "and 25 more" in p.message
+
+
+def test_a_management_network_no_device_fits_is_reported_once(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "management: 10.48.12.0/24", "management: 10.48.21.0/24")
+    (p,) = problems_of(inv_dir)  # not once per device
+    assert p.field.endswith("site_networks.management")
+    assert "none of the site's 8 device addresses" in p.message
+
+
+def test_yaml_syntax_error_points_at_the_cause_with_a_hint(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, '        site_name: "France Services de Florac-Trois-Rivières"\n',
+         '        site_name: "France Services de Florac\n')
+    (p,) = problems_of(inv_dir)
+    assert p.line == line_no(inv_dir / FLORAC, "site_name:")  # not where the parser gave up
+    assert "quote" in p.message and "not closed" in p.message
+
+
+def test_yaml_tab_and_unquoted_colon_hints(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, '        site_address: "Maison France Services"',
+         "        site_address: Maison: annexe")
+    (p,) = problems_of(inv_dir)
+    assert p.line == line_no(inv_dir / FLORAC, "site_address")
+    assert "put the whole value in quotes" in p.message
+
+
+def test_missing_inventory_directory_names_the_way_out(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fleet.inventory import load_inventory
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLEET_INVENTORY", raising=False)
+    with pytest.raises(InventoryError) as info:
+        load_inventory()
+    message = str(info.value)
+    assert str(tmp_path / "inventory") in message
+    assert "-i DIR" in message and "FLEET_INVENTORY" in message
+
+
+def test_secret_in_a_role_variable_is_not_echoed(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "        site_pmi: false\n",
+         "        site_pmi: false\n        snmp_v3_auth_pass: hunter2hunter2\n")
+    (p,) = problems_of(inv_dir)
+    assert "secret in clear" in p.message and p.value == "***"
+    assert "hunter2" not in str(p)
+
+
+def test_vars_in_the_wrong_place_say_where_they_belong(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "        site_pmi: false\n", "        site_pmi: false\n        device_pmr: true\n")
+    (p,) = problems_of(inv_dir)
+    assert p.message == "unknown key 'device_pmr' (device_* variables belong to a host)"
+
+
+def test_french_weekday_gets_the_english_key(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "sat: []", "samedi: []")
+    (p,) = problems_of(inv_dir)
+    assert p.message == "unknown key 'samedi' (did you mean 'sat'?)"
+    assert p.line == line_no(inv_dir / FLORAC, "samedi")
+
+
+# -------------------------------------------------------------- lookup and search ----
+
+
+def test_unknown_site_is_worded_once_with_suggestions(inv_dir: Path) -> None:
+    from fleet.errors import NotFoundError
+
+    inv = load_ok(inv_dir)
+    with pytest.raises(NotFoundError) as info:
+        inv.site("florac-f")
+    assert str(info.value).startswith("unknown site 'florac-f' (did you mean 'florac-fs'")
+    assert info.value.suggestions[0] == "florac-fs"
+    assert isinstance(info.value, KeyError)  # callers catching KeyError still work
+    with pytest.raises(NotFoundError, match=r"'noumea-ps'"):
+        inv.site("Nouméa")  # a commune: the site there is suggested
+    with pytest.raises(NotFoundError) as nothing:
+        inv.site("zzzz")
+    assert str(nothing.value) == "unknown site 'zzzz'"
+
+
+def test_search_ignores_accents_case_and_punctuation(inv_dir: Path) -> None:
+    inv = load_ok(inv_dir)
+    assert [s.id for s in inv.search("Noumea").sites] == ["noumea-ps"]
+    assert [s.id for s in inv.search("NOUMÉA").sites] == ["noumea-ps"]
+    assert {s.id for s in inv.search("florac").sites} == {"florac-fs", "florac-sp"}
+    assert [s.id for s in inv.search("st germain").sites] == ["mairie-st-germain-calberte"]
+    assert [s.id for s in inv.search("48400 services").sites] == ["florac-fs"]
+    assert [d.hostname for d in inv.search("florac-fs-pc1").devices] == ["florac-fs-pc1"]
+    assert not inv.search("")
+    assert not inv.search("Tombouctou")
+
+
+def test_search_finds_a_device_by_serial(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "          ansible_host: 10.48.12.31\n",
+         '          ansible_host: 10.48.12.31\n          device_serial: "E78123K9N"\n')
+    inv = load_ok(inv_dir)
+    assert [d.hostname for d in inv.search("e78123k9n").devices] == ["florac-fs-prn1"]
+    assert inv.device("florac-fs-prn1").serial == "E78123K9N"

@@ -1,0 +1,245 @@
+"""Pydantic validation with errors a technician can act on: ``file:line: field: message``.
+
+The one place where a pydantic :class:`~pydantic.ValidationError` becomes
+:class:`~fleet.errors.Problem` objects.  The data must come from
+:func:`fleet.inventory.yamlsrc.load_yaml` (mappings and lists that remember their lines);
+each error's ``loc`` is looked up in it to find the line.  It works for any YAML file and any
+model — the inventory uses it for site files and ``group_vars``; ``monitoring/rules.yml`` and
+the SNMP profiles can use it the same way::
+
+    problems: list[Problem] = []
+    data = load_yaml(path, "monitoring/rules.yml", problems)
+    rules = validate_with_lines(RuleSet, data, "monitoring/rules.yml")  # raises InventoryError
+
+What the messages say:
+
+* a missing key: ``required key missing``; an unknown key: ``unknown key 'x'`` with
+  ``(did you mean 'y'?)`` from the model's own field names (plus a model's ``HINTS``, e.g.
+  French weekday names);
+* a validator's ``ValueError`` message as written (pydantic's ``Value error,`` prefix removed);
+  a validator may raise :class:`FieldError` to point below its own field (a model validator
+  saying which key is wrong), or with several ``(loc, message)`` pairs to report them all;
+* pydantic's own message otherwise, with the value that was refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from fleet.errors import FleetError, InventoryError, Problem
+from fleet.inventory.yamlsrc import line_at
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class FieldError(ValueError):
+    """Raised by a validator to report one or more errors below the field it validates.
+
+    ``FieldError(("guest",), "overlaps the management network")`` from a validator of
+    ``site_networks`` is reported at ``site_networks.guest``, on the line of ``guest:``.
+    Several at once: ``FieldError.many([(loc, message, value), ...])``.  ``value`` replaces the
+    refused value in the report (``"***"`` for a secret)."""
+
+    def __init__(self, loc: Loc, message: str, value: object = ...) -> None:
+        super().__init__(message)
+        self.errors: tuple[tuple[Loc, str, object], ...] = ((tuple(loc), message, value),)
+
+    @classmethod
+    def many(cls, errors: Iterable[tuple[Loc, str, object]]) -> FieldError:
+        items = tuple((tuple(loc), msg, value) for loc, msg, value in errors)
+        first = items[0] if items else ((), "invalid", ...)
+        exc = cls(first[0], first[1], first[2])
+        exc.errors = items
+        return exc
+
+
+def validate_with_lines(
+    model: type[M],
+    data: Any,
+    source: str,
+    *,
+    where: str = "",
+    context: Mapping[str, Any] | None = None,
+    error: Callable[[list[Problem]], FleetError] = InventoryError,
+) -> M:
+    """Validate ``data`` (loaded by :mod:`~fleet.inventory.yamlsrc`) into ``model``.
+
+    Every error becomes a :class:`Problem` named ``source:line: where+field``; all of them are
+    raised together as ``error(problems)`` (:class:`InventoryError` unless told otherwise)."""
+    try:
+        return model.model_validate(data, context=dict(context) if context else None)
+    except ValidationError as exc:
+        raise error(problems_from(exc, data, source, where=where, model=model)) from None
+
+
+def problems_from(
+    exc: ValidationError,
+    data: Any,
+    source: str,
+    *,
+    where: str = "",
+    model: type[BaseModel] | None = None,
+) -> list[Problem]:
+    """The :class:`Problem` of each error of ``exc``, located in ``data`` (see module doc)."""
+    problems: list[Problem] = []
+    seen: set[tuple[object, ...]] = set()
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(err["loc"])
+        ctx = err.get("ctx") or {}
+        raised = ctx.get("error")
+        if isinstance(raised, FieldError):
+            items = [(loc + sub, msg, err.get("input") if value is ... else value)
+                     for sub, msg, value in raised.errors]
+        else:
+            items = [(loc, _message(err, loc, model), err.get("input"))]
+        for full, msg, value in items:
+            shown = _shown(value)
+            key = (full, msg)
+            if key in seen:
+                continue
+            seen.add(key)
+            field = where + _dotted(full)
+            problems.append(Problem(source, line_at(data, full), field, shown, msg))
+    return problems
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _shown(value: object) -> object:
+    """The refused value as a report shows it: plain data, never a huge mapping."""
+    if isinstance(value, Mapping):
+        return "{…}" if len(value) > 4 else dict(value)
+    if isinstance(value, list | tuple):
+        return "[…]" if len(value) > 6 else list(value)
+    return value
+
+
+_TYPE_WORDS = {
+    "string_type": "a text in quotes",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)",
+    "model_attributes_type": "a mapping (key: value lines)",
+}
+
+
+def describe(value: object) -> str:
+    """How YAML read a value, in a technician's words (to explain a type error)."""
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _message(err: Mapping[str, Any], loc: Loc, model: type[BaseModel] | None) -> str:
+    kind = str(err["type"])
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "required key missing"
+    if kind == "extra_forbidden":
+        name = str(loc[-1]) if loc else ""
+        found, names, aliases = _known_keys(model, loc[:-1])
+        suggestion = hint(name, names, aliases)
+        if not suggestion and found is not None and hasattr(found, "unknown_key_hint"):
+            suggestion = str(found.unknown_key_hint(name))
+        return f"unknown key {name!r}{suggestion}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "assertion_error":
+        return str(err["msg"]).removeprefix("Assertion failed, ")
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}, not {describe(err.get('input'))}"
+    if kind in ("literal_error", "enum"):
+        expected = str(ctx.get("expected", ""))
+        options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
+        return (f"{err.get('input')!r} is not one of: {', '.join(o for o in options if o)}"
+                f"{hint(str(err.get('input')), options)}")
+    return str(err["msg"])
+
+
+def hint(word: str, options: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """`` (did you mean 'x'?)`` for the closest option, or nothing.  ``aliases`` maps common
+    mistakes to the right word (``{"lundi": "mon"}``)."""
+    table = {o.lower(): o for o in options}
+    table.update({k.lower(): v for k, v in (aliases or {}).items()})
+    match = difflib.get_close_matches(word.lower(), list(table), n=1, cutoff=0.6)
+    return f" (did you mean {table[match[0]]!r}?)" if match else ""
+
+
+def _known_keys(
+    model: type[BaseModel] | None, loc: Sequence[str | int]
+) -> tuple[type[BaseModel] | None, list[str], dict[str, str]]:
+    """The model found where ``loc`` points (walking the fields), the keys it accepts, and its
+    ``HINTS`` (a mapping of common mistakes to the right key)."""
+    current: Any = model
+    for step in loc:
+        current = _inner(current, step)
+        if current is None:
+            return None, [], {}
+    found = [c for c in _unwrap(current) if isinstance(c, type) and issubclass(c, BaseModel)]
+    if not found:
+        return None, [], {}
+    names = [f.alias or n for n, f in found[0].model_fields.items()]
+    return found[0], names, dict(getattr(found[0], "HINTS", {}))
+
+
+def _inner(tp: Any, step: str | int) -> Any:
+    """The type found one step below ``tp`` (a model's field, a list's item, a dict's value)."""
+    for candidate in _unwrap(tp):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            if isinstance(step, str):
+                for name, f in candidate.model_fields.items():
+                    if step in (name, f.alias):
+                        return f.annotation
+            continue
+        origin = typing.get_origin(candidate)
+        args = typing.get_args(candidate)
+        if origin in (list, tuple, Sequence) and isinstance(step, int) and args:
+            return args[0]
+        if origin in (dict, Mapping) and len(args) == 2:
+            return args[1]
+    return None
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(tp):
+            out += _unwrap(arg)
+        return out
+    return [tp]
