@@ -94,16 +94,9 @@ class Context:
         return at.strftime("%d/%m/%Y à %H:%M UTC")
 
 
-def _var(device: Device | None, name: str) -> str | None:
-    if device is None:
-        return None
-    value = device.vars.get(name)
-    return None if value in (None, "") else str(value)
-
-
 def serial_of(device: Device | None) -> str | None:
     """The device's serial number (``device_serial`` in the inventory)."""
-    return _var(device, "device_serial")
+    return (device.serial or None) if device is not None else None
 
 
 def ticket_key(instance: str, incident_id: int) -> str:
@@ -144,7 +137,7 @@ def facts(incident: IncidentView, ctx: Context) -> list[tuple[str, str]]:
         what += f", modèle {device.model}"
     rows.append(("Équipement", what))
     rows.append(("N° de série", serial_of(device) or NO_SERIAL))
-    location = _var(device, "device_location")
+    location = (device.location or None) if device is not None else None
     if location:
         rows.append(("Emplacement", location))
     rows.append(("Problème", incident.title))

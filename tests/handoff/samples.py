@@ -77,6 +77,8 @@ def florac() -> Site:
             site_id=SITE_ID,
             vars=vars_,
             model=vars_.get("device_model"),
+            serial=vars_.get("device_serial"),
+            location=vars_.get("device_location"),
             source=Source(file="tests/handoff/samples.py"),
         )
 
