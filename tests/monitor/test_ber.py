@@ -16,7 +16,7 @@ from pyasn1.codec.ber import encoder
 from pysnmp.proto import api
 
 from fleet.monitor import ber
-from fleet.monitor.snmp import decode_response, decode_with_pysnmp
+from fleet.monitor.fallback import decode_response, decode_with_pysnmp
 
 V2C = api.v2c
 V1 = api.v1

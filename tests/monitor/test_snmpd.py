@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from fleet.monitor import ber
+from fleet.monitor.engine import Engines, UsmEngine, V2cEngine, V3Engine
 from fleet.monitor.poller import Poller, poll_devices
 from fleet.monitor.profiles import Profile, parse_profile
-from fleet.monitor.snmp import Engines, V2cEngine, V3Engine, probe
-from fleet.monitor.usm import UsmEngine
+from fleet.monitor.snmp import probe
 from tests.monitor.agents import (
     SNMPD_COMMUNITY,
     SNMPD_V3_AUTH,
@@ -191,9 +191,9 @@ def test_fast_v3_equals_pysnmp_v3arch(agent: Agent, kind: str) -> None:
         engine = Engines(v3=impl).for_credentials(creds)
         try:
             if kind == "get":
-                pdu = await engine.get(address, scalars, timeout=2.0, retries=1)  # type: ignore[arg-type]
+                pdu = await engine.get(address, scalars, timeout=2.0, retries=1)
             else:
-                pdu = await engine.bulk(  # type: ignore[union-attr]
+                pdu = await engine.bulk(
                     address, 1, 10, [(1, 3, 6, 1, 2, 1, 1, 1), *columns], timeout=2.0, retries=1
                 )
         finally:
