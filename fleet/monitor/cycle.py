@@ -34,10 +34,10 @@ from fleet.monitor.rules import (
     CheckState,
     Context,
     Evaluation,
-    RuleSet,
     SampleLike,
     evaluate_device,
 )
+from fleet.monitor.ruleset import RuleSet
 from fleet.store.db import Store
 from fleet.store.deploys import deploys_touching, limit_matches
 from fleet.store.models import (

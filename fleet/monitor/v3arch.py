@@ -284,7 +284,8 @@ class V3Engine:
                     raise
                 raise SnmpError(f"{address[0]}:{address[1]}: {reason}", reason) from exc
         finally:
-            self._calls.remove(call)
+            if call in self._calls:  # close() empties the list
+                self._calls.remove(call)
 
     async def get(
         self, address: Address, oids: Sequence[ber.Oid], *, timeout: float, retries: int

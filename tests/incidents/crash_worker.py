@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from fleet.monitor.cycle import apply_samples, parse_shard, sites_of_shard
-from fleet.monitor.rules import load_rules
+from fleet.monitor.rules_file import load_rules
 from fleet.store import open_store
 from fleet.store.models import Observation
 from tests.incidents.samples import REPO, demo_inventory, site_samples

@@ -17,7 +17,7 @@ from fleet.incidents import list_incidents
 from fleet.inventory.models import Device, DeviceKind
 from fleet.monitor.cycle import run_cycle
 from fleet.monitor.poller import Poller, Sample, load_profiles
-from fleet.monitor.rules import load_rules
+from fleet.monitor.rules_file import load_rules
 from fleet.store import Store
 from tests.incidents.samples import REPO, make_site
 from tests.monitor.agents import FIXTURES, Agent, device, snmpsim

@@ -25,7 +25,8 @@ from fleet.monitor.cycle import (
     run_cycle,
     site_now,
 )
-from fleet.monitor.rules import RuleSet, load_rules
+from fleet.monitor.rules_file import load_rules
+from fleet.monitor.ruleset import RuleSet
 from fleet.store import Store, record_deploy
 from fleet.store.models import DeviceEvent, Observation, StateChange
 from tests.incidents.samples import REPO, demo_inventory, site_samples

@@ -18,10 +18,10 @@ from fleet.monitor.rules import (
     CheckState,
     Context,
     Evaluation,
-    RuleSet,
     evaluate_device,
-    load_rules,
 )
+from fleet.monitor.rules_file import load_rules
+from fleet.monitor.ruleset import RuleSet
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
