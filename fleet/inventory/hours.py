@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -226,6 +227,50 @@ def next_opening(hours: Site | OpeningHours, after: datetime) -> datetime | None
 def next_closing(hours: Site | OpeningHours, after: datetime) -> datetime | None:
     """The next instant strictly after ``after`` at which the site closes (UTC), or None."""
     return _next_edge(hours, after, opening=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenState:
+    """Where a site stands at an instant: open, or closed (its devices expected off)."""
+
+    open: bool
+    since: datetime | None
+    """Open: when the current opening began; closed: when the site last closed (UTC).
+    None: more than the horizon (800 days) ago."""
+    until: datetime | None
+    """Open: when it closes (``next_closing``); closed: when it opens (``next_opening``).
+    None: not within the horizon."""
+
+
+def open_state(hours: Site | OpeningHours, instant: datetime) -> OpenState:
+    """Is the site open at this instant, since when and until when: the one answer the monitor,
+    the status and the faces share (``open`` is :func:`is_open`, ``until`` is
+    :func:`next_closing` or :func:`next_opening`, all read from :func:`intervals`)."""
+    t = _aware(instant)
+    span = timedelta(days=2)
+    since: datetime | None = None
+    until: datetime | None = None
+    while True:
+        lo, hi = t - span, t + span
+        found = intervals(hours, lo, hi)
+        before = [iv for iv in found if iv[0] <= t]
+        after = [iv for iv in found if iv[0] > t]
+        is_open_now = bool(before) and t < before[-1][1]
+        if is_open_now:
+            start, end = before[-1]
+            # intervals() builds ranges from the day before ``lo``: a start after ``lo`` is the
+            # real one (nothing earlier can merge into it); same for an end before ``hi``.
+            since = start if start > lo else None
+            until = end if end < hi else None
+        else:
+            since = before[-1][1] if before else None
+            until = after[0][0] if after else None
+        if (since is not None and until is not None) or span >= _HORIZON:
+            return OpenState(is_open_now, since, until)
+        span = min(span * 4, _HORIZON)
+
+
+_HORIZON = timedelta(days=800)
 
 
 def open_duration(hours: Site | OpeningHours, start: datetime, end: datetime) -> timedelta:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from fleet.errors import ConfigError, FleetError
 from fleet.incidents.lifecycle import open_incident, resolve_in, update_reason
 from fleet.incidents.maintenance import Window, active_windows, covering
-from fleet.inventory.hours import intervals
+from fleet.inventory.hours import open_state
 from fleet.inventory.models import Device, Site
 from fleet.monitor.rules import (
     REACHABILITY,
@@ -132,23 +132,6 @@ def ordered(site: Site, parents: Mapping[str, tuple[str, ...]]) -> list[Device]:
         return depth[name]
 
     return sorted(site.devices, key=lambda d: (level(d.hostname), d.hostname))
-
-
-# ----------------------------------------------------------------------- site context -----
-
-
-@dataclass(frozen=True, slots=True)
-class SiteNow:
-    open: bool
-    opened_at: datetime | None
-
-
-def site_now(site: Site, now: datetime) -> SiteNow:
-    """Is the site open now, and since when (start of the current opening interval)?"""
-    for start, end in intervals(site, now - timedelta(days=3), now + timedelta(seconds=1)):
-        if start <= now < end:
-            return SiteNow(True, start)
-    return SiteNow(False, None)
 
 
 # ------------------------------------------------------------------------------ report ----
@@ -268,7 +251,7 @@ def _apply_site(
     for ps in parents.values():
         for p in ps:
             behind[p] = behind.get(p, 0) + 1
-    hours = site_now(site, now)
+    hours = open_state(site, now)  # the inventory answers "open now?", once for everyone
     names = [d.hostname for d in site.devices]
     # The lock serialises pollers whose shards overlap (PostgreSQL); SQLite's BEGIN IMMEDIATE
     # already serialises writers.
@@ -310,7 +293,7 @@ def _apply_site(
             ctx = Context(
                 now=now,
                 site_open=hours.open,
-                opened_at=hours.opened_at,
+                opened_at=hours.since if hours.open else None,
                 maintenance=window.label if window else None,
                 parent_down=parent_down,
                 deploy=f"deploy #{deploy.id} by {deploy.user}" if deploy else None,

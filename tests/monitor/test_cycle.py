@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from fleet.errors import ConfigError
 from fleet.incidents import add_window, list_incidents, resolve
 from fleet.inventory import Inventory
+from fleet.inventory.hours import open_state
 from fleet.inventory.models import Device, Site
 from fleet.monitor import poller
 from fleet.monitor.cycle import (
@@ -23,7 +24,6 @@ from fleet.monitor.cycle import (
     parents_of,
     parse_shard,
     run_cycle,
-    site_now,
 )
 from fleet.monitor.rules_file import load_rules
 from fleet.monitor.ruleset import RuleSet
@@ -129,13 +129,13 @@ def test_closed_site_at_night_opens_nothing_then_not_back_at_opening(
     store: Store, rules: RuleSet, florac: Site
 ) -> None:
     pc = dev(florac, "pc1").hostname
-    assert not site_now(florac, NIGHT).open
+    assert not open_state(florac, NIGHT).open
     t = cycles(store, rules, florac, NIGHT, 1)
     cycles(store, rules, florac, t, 10, down={pc})
     assert list_incidents(store) == []
     assert observation(store, pc).suppressed == "closed"
-    opening = site_now(florac, NEXT_OPENING + MIN)
-    assert opening.open and opening.opened_at == NEXT_OPENING
+    opening = open_state(florac, NEXT_OPENING + MIN)
+    assert opening.open and opening.since == NEXT_OPENING
     cycles(store, rules, florac, NEXT_OPENING, 25, down={pc})
     assert list_incidents(store) == [], "within the grace period after opening"
     cycles(store, rules, florac, NEXT_OPENING + timedelta(minutes=31), 1, down={pc})

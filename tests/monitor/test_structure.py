@@ -2,6 +2,7 @@
 small bad example first, so none is vacuous):
 
 * the state machine (``rules.py``) is pure: no file, YAML, pydantic, network or store;
+* "is the site open now?" is asked of ``fleet.inventory.hours.open_state``, never recomputed;
 * the engines' modules import one another without a cycle (``snmp.py`` and ``usm.py`` did);
 * callers never ask which engine they hold (``isinstance`` on an engine class);
 * no module-level (or class-level) mutable state;
@@ -161,6 +162,18 @@ def test_the_engines_import_without_cycles() -> None:
     assert import_cycles(graph) == []
 
 
+def hours_questions(tree: ast.AST) -> set[str]:
+    """What a module takes from the inventory's opening hours besides the one answer."""
+    return {m.rsplit(".", 1)[1] for m in imports(tree)
+            if m.startswith("fleet.inventory.hours.")} - {"open_state", "OpenState"}  # fmt: skip
+
+
+def test_open_now_is_asked_of_the_inventory_once() -> None:
+    """The monitor never works out opening hours itself: it calls ``hours.open_state``."""
+    found = {name: q for name, tree in _modules() if (q := hours_questions(tree))}
+    assert found == {}
+
+
 def test_callers_never_ask_which_engine_they_hold() -> None:
     found = {name: lines for name, tree in _modules() if (lines := engine_type_checks(tree))}
     assert found == {}
@@ -181,6 +194,7 @@ def test_broad_excepts_only_translate_at_a_boundary() -> None:
 
 BAD = '''
 import yaml
+from fleet.inventory.hours import intervals, open_state
 from fleet.monitor.usm import UsmEngine
 CACHE: dict[str, int] = {}
 class Registry:
@@ -205,13 +219,14 @@ def poll(engine):
 def test_each_check_catches_a_bad_example() -> None:
     tree = ast.parse(BAD)
     assert impure_imports(tree) == {"yaml"}
+    assert hours_questions(tree) == {"intervals"}
     assert import_cycles({"snmp": {"usm"}, "usm": {"snmp", "ber"}, "ber": set()}) == [
         ["snmp", "usm", "snmp"]
     ]
-    assert engine_type_checks(tree) == [9]
+    assert engine_type_checks(tree) == [10]
     assert mutable_state(tree) == ["CACHE", "Registry.engines", "global CACHE"]
     assert broad_handlers("poller", tree) == [
-        "poller:13: except without re-raise",
-        "poller:15: suppress(Exception)",
+        "poller:14: except without re-raise",
+        "poller:16: suppress(Exception)",
     ]
 
