@@ -236,20 +236,26 @@ class OpenState:
     open: bool
     since: datetime | None
     """Open: when the current opening began; closed: when the site last closed (UTC).
-    None: more than the horizon (800 days) ago."""
+    None: longer ago than the horizon."""
     until: datetime | None
     """Open: when it closes (``next_closing``); closed: when it opens (``next_opening``).
     None: not within the horizon."""
 
 
-def open_state(hours: Site | OpeningHours, instant: datetime) -> OpenState:
+HORIZON = timedelta(days=800)
+"""How far :func:`open_state` looks by default, as ``next_opening``/``next_closing`` do."""
+
+
+def open_state(
+    hours: Site | OpeningHours, instant: datetime, *, horizon: timedelta = HORIZON
+) -> OpenState:
     """Is the site open at this instant, since when and until when: the one answer the monitor,
-    the status and the faces share (``open`` is :func:`is_open`, ``until`` is
-    :func:`next_closing` or :func:`next_opening`, all read from :func:`intervals`)."""
+    the status and the faces share (``open`` is :func:`is_open`; within the horizon ``until``
+    is :func:`next_closing` or :func:`next_opening`; all read :func:`intervals`).  A caller
+    that only needs to know whether an edge is recent passes a short ``horizon`` (cheaper for a
+    site open day and night)."""
     t = _aware(instant)
-    span = timedelta(days=2)
-    since: datetime | None = None
-    until: datetime | None = None
+    span = min(timedelta(days=2), horizon)
     while True:
         lo, hi = t - span, t + span
         found = intervals(hours, lo, hi)
@@ -260,17 +266,13 @@ def open_state(hours: Site | OpeningHours, instant: datetime) -> OpenState:
             start, end = before[-1]
             # intervals() builds ranges from the day before ``lo``: a start after ``lo`` is the
             # real one (nothing earlier can merge into it); same for an end before ``hi``.
-            since = start if start > lo else None
-            until = end if end < hi else None
+            since, until = (start if start > lo else None), (end if end < hi else None)
         else:
             since = before[-1][1] if before else None
             until = after[0][0] if after else None
-        if (since is not None and until is not None) or span >= _HORIZON:
+        if (since is not None and until is not None) or span >= horizon:
             return OpenState(is_open_now, since, until)
-        span = min(span * 4, _HORIZON)
-
-
-_HORIZON = timedelta(days=800)
+        span = min(span * 4, horizon)
 
 
 def open_duration(hours: Site | OpeningHours, start: datetime, end: datetime) -> timedelta:

@@ -167,7 +167,8 @@ class Context:
     now: datetime
     site_open: bool = True
     opened_at: datetime | None = None
-    """Start of the current opening period (when open)."""
+    """Start of the current opening period, when open and recent enough to matter (None: the
+    site opened longer ago than the opening grace, or is closed)."""
     maintenance: str | None = None
     """Description of the maintenance window covering the device, if any."""
     parent_down: str | None = None
@@ -425,7 +426,7 @@ def _suppression(check: str, state: CheckState, ctx: Context, rules: RuleSet) ->
             return "closed"
         if state.closed_seen:
             grace = timedelta(seconds=rules.defaults.opening_grace)
-            if ctx.opened_at is None or ctx.now < ctx.opened_at + grace:
+            if ctx.opened_at is not None and ctx.now < ctx.opened_at + grace:
                 return "opening_grace"
     return None
 

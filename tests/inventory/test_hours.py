@@ -255,3 +255,16 @@ def test_open_state_agrees_with_is_open_and_the_next_edges(h: OpeningHours, t: d
     else:
         # the state has lasted more than the horizon (800 days)
         assert all(is_open(h, t - timedelta(days=d)) is state.open for d in (1, 7, 30))
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants, st.sampled_from([timedelta(hours=2), timedelta(days=1, minutes=30)]))
+def test_a_short_horizon_gives_the_same_answer_or_none(
+    h: OpeningHours, t: datetime, horizon: timedelta
+) -> None:
+    full, short = open_state(h, t), open_state(h, t, horizon=horizon)
+    assert short.open == full.open
+    recent = full.since is not None and full.since > t - horizon
+    soon = full.until is not None and full.until < t + horizon
+    assert short.since == (full.since if recent else None)
+    assert short.until == (full.until if soon else None)
