@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -51,6 +51,14 @@ from fleet.store.models import (
 
 Clock = Callable[[], datetime]
 PollFn = Callable[[Sequence[Device]], Awaitable[Sequence[SampleLike]]]
+
+Point = Literal["site_locked", "device_written"]
+"""Points of a site's write transaction a :data:`Checkpoint` hears about: ``site_locked`` when
+the transaction has begun and holds the site's lock, ``device_written`` after each device's
+writes (its savepoint released, the transaction not yet committed)."""
+Checkpoint = Callable[[Point, str, "str | None"], None]
+"""Called ``(point, site id, hostname or None)`` at each :data:`Point`: fault injection for the
+crash tests (a worker stops there and waits for its SIGKILL), nothing in production."""
 
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -199,12 +207,14 @@ def apply_samples(
     *,
     retention: timedelta = DEFAULT_RETENTION,
     report: CycleReport | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> CycleReport:
     """Run the rules on one cycle's samples and write the outcome.
 
     One transaction per site, holding one savepoint per device: a device's writes are all or
     nothing, a device whose update fails is reported and skipped, and a crash loses at most the
-    site being written (its devices keep their previous, consistent state)."""
+    site being written (its devices keep their previous, consistent state).  ``checkpoint``:
+    see :data:`Checkpoint`."""
     started = time.perf_counter()
     report = report or CycleReport(started_at=now)
     by_device = {s.device: s for s in samples}
@@ -215,7 +225,10 @@ def apply_samples(
             continue
         part = CycleReport(started_at=now)
         try:
-            _apply_site(store, site, by_device=by_device, rules=rules, now=now, windows=windows, report=part)
+            _apply_site(
+                store, site, by_device=by_device, rules=rules, now=now, windows=windows,
+                report=part, checkpoint=checkpoint,
+            )  # fmt: skip
         except FleetError as exc:
             report.failures.extend((d.hostname, str(exc)) for d in site.devices if d.hostname in by_device)
             continue
@@ -245,17 +258,22 @@ def _apply_site(
     now: datetime,
     windows: Sequence[Window],
     report: CycleReport,
+    checkpoint: Checkpoint | None = None,
 ) -> None:
     parents = parents_of(site, rules)
     behind: dict[str, int] = {}
     for ps in parents.values():
         for p in ps:
             behind[p] = behind.get(p, 0) + 1
-    hours = open_state(site, now)  # the inventory answers "open now?", once for everyone
+    # The inventory answers "open now, since when?" (for everyone); only a recent opening matters
+    grace = timedelta(seconds=rules.defaults.opening_grace)
+    hours = open_state(site, now, horizon=grace + timedelta(days=1))
     names = [d.hostname for d in site.devices]
     # The lock serialises pollers whose shards overlap (PostgreSQL); SQLite's BEGIN IMMEDIATE
     # already serialises writers.
     with store.write(lock=f"site:{site.id}") as session:
+        if checkpoint is not None:
+            checkpoint("site_locked", site.id, None)
         rows: dict[str, dict[str, Observation]] = {n: {} for n in names}
         for row in session.scalars(select(Observation).where(Observation.device.in_(names))):
             rows.setdefault(row.device, {})[row.check] = row
@@ -329,6 +347,8 @@ def _apply_site(
             if sample.ok:
                 report.answered += 1
             reach[device.hostname] = evaluation.states.get(REACHABILITY)
+            if checkpoint is not None:
+                checkpoint("device_written", site.id, device.hostname)
 
 
 def _write(
@@ -450,6 +470,7 @@ async def run_cycle(
     clock: Clock,
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    checkpoint: Checkpoint | None = None,
 ) -> CycleReport:
     """Poll every device of ``sites`` once, then apply the rules and write the outcome."""
     now = clock()
@@ -458,4 +479,7 @@ async def run_cycle(
     started = time.perf_counter()
     samples = await poll(devices) if devices else []
     report.poll_s = time.perf_counter() - started
-    return apply_samples(store, sites, samples, rules, clock(), retention=retention, report=report)
+    return apply_samples(
+        store, sites, samples, rules, clock(), retention=retention, report=report,
+        checkpoint=checkpoint,
+    )  # fmt: skip
