@@ -1,11 +1,12 @@
 """One monitoring cycle: poll samples -> rules -> store (state changes, incidents, events).
 
-The glue between the pure rules (:mod:`fleet.monitor.rules`) and the store.  Per device, one
-transaction holds everything the cycle writes for it (observations, state changes, the sample,
-incident openings/resolutions, device events): a poller killed with SIGKILL mid-cycle leaves
-each device either fully before or fully after its update.  On PostgreSQL a per-device advisory
-lock serialises two pollers whose shards overlap, and the partial unique index on open incidents
-makes a duplicate impossible whatever happens.
+The glue between the pure rules (:mod:`fleet.monitor.rules`) and the store.  One transaction
+per site, one savepoint per device inside it, holds everything the cycle writes (observations,
+state changes, the samples, incident openings/resolutions, device events): a poller killed with
+SIGKILL mid-cycle leaves each site either fully before or fully after its update (the crash
+tests kill it at announced checkpoints inside that transaction, :data:`Checkpoint`).  On
+PostgreSQL a per-site advisory lock serialises two pollers whose shards overlap, and the partial
+unique index on open incidents makes a duplicate impossible whatever happens.
 
 Sites are processed dependencies first (gateway, then switches, then the rest) so a device
 behind a failing gateway sees it and is marked unreachable-because-of-parent.
@@ -14,7 +15,6 @@ behind a failing gateway sees it and is marked unreachable-because-of-parent.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +29,7 @@ from fleet.incidents.lifecycle import open_incident, resolve_in, update_reason
 from fleet.incidents.maintenance import Window, active_windows, covering
 from fleet.inventory.hours import open_state
 from fleet.inventory.models import Device, Site
+from fleet.monitor.poller import site_in_shard
 from fleet.monitor.rules import (
     REACHABILITY,
     CheckState,
@@ -95,15 +96,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def in_shard(site_id: str, shard: tuple[int, int]) -> bool:
-    """Stable assignment of a site to one of N shards: CRC-32 of the site id modulo N, the
-    same rule as :func:`fleet.monitor.poller.in_shard`, on every poller and every run."""
-    index, count = shard
-    return zlib.crc32(site_id.encode()) % count == index
-
-
 def sites_of_shard(sites: Iterable[Site], shard: tuple[int, int] | None) -> list[Site]:
-    return [s for s in sites if shard is None or in_shard(s.id, shard)]
+    """The sites a poller of ``shard`` owns (the poller's own rule, :func:`site_in_shard`)."""
+    return [s for s in sites if shard is None or site_in_shard(s.id, shard)]
 
 
 # ---------------------------------------------------------------------------- topology ----

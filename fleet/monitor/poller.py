@@ -58,12 +58,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def in_shard(device: Device, shard: tuple[int, int] | None) -> bool:
-    """Stable across processes and runs: CRC-32 of the site id, modulo the shard count."""
-    if shard is None:
-        return True
+def site_in_shard(site_id: str, shard: tuple[int, int]) -> bool:
+    """Stable assignment of a site to one of N shards, on every poller and every run: CRC-32 of
+    the site id, modulo N.  (The cycle's ``sites_of_shard`` asks this too.)"""
     index, count = shard
-    return zlib.crc32(device.site_id.encode()) % count == index
+    return zlib.crc32(site_id.encode()) % count == index
+
+
+def in_shard(device: Device, shard: tuple[int, int] | None) -> bool:
+    """Is the device's site in ``shard`` (None: no sharding)?"""
+    return shard is None or site_in_shard(device.site_id, shard)
 
 
 def _address(device: Device) -> tuple[str, int]:

@@ -5,7 +5,7 @@ The state machine.  Nothing here touches the store, the network, the clock or a 
 its checks, the open incidents' reasons and a :class:`Context` (the instant, opening hours,
 maintenance, parent status, deploys), and returns the new states, the state changes, the
 incident actions and the device events.  :mod:`fleet.monitor.cycle` reads the inputs from the
-store and writes the outputs back, one transaction per device.  Thresholds and severities are
+store and writes the outputs back, one transaction per site.  Thresholds and severities are
 data (:mod:`fleet.monitor.ruleset`, read from ``monitoring/rules.yml`` by
 :mod:`fleet.monitor.rules_file`).
 

@@ -18,12 +18,12 @@ from fleet.inventory.models import Device, Site
 from fleet.monitor import poller
 from fleet.monitor.cycle import (
     apply_samples,
-    in_shard,
     offset_clock,
     ordered,
     parents_of,
     parse_shard,
     run_cycle,
+    sites_of_shard,
 )
 from fleet.monitor.rules_file import load_rules
 from fleet.monitor.ruleset import RuleSet
@@ -219,11 +219,11 @@ def test_topology_puts_parents_first(rules: RuleSet, florac: Site) -> None:
 
 def test_shards_match_the_pollers_and_cover_every_site_once(inventory: Inventory) -> None:
     for n in (1, 2, 3, 5):
-        owners = [[i for i in range(n) if in_shard(s.id, (i, n))] for s in inventory.sites]
+        owners = [[i for i in range(n) if sites_of_shard([s], (i, n))] for s in inventory.sites]
         assert all(len(o) == 1 for o in owners)
         for s in inventory.sites:
             for i in range(n):
-                assert in_shard(s.id, (i, n)) == poller.in_shard(s.devices[0], (i, n))
+                assert bool(sites_of_shard([s], (i, n))) == poller.in_shard(s.devices[0], (i, n))
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0", "-1/2"):
         with pytest.raises(ConfigError, match="--shard"):
