@@ -53,7 +53,7 @@ def _poll_once(store: Store, devices: Sequence[Device]) -> None:
     site = make_site(devices)
     profiles = load_profiles(REPO / "monitoring" / "profiles")
     rules = load_rules(REPO / "monitoring" / "rules.yml")
-    poller = Poller(profiles, timeout=2.0, retries=1, clock=lambda: NOW)
+    poller = Poller(profiles, timeout=5.0, retries=1, clock=lambda: NOW)  # answers end it early
 
     async def poll(devs: Sequence[Device]) -> list[Sample]:
         return await poller.cycle(devs)
