@@ -50,7 +50,7 @@ from pydantic import SecretStr
 from fleet.errors import SnmpError
 from fleet.inventory.models import SnmpCredentials
 from fleet.monitor import ber
-from fleet.monitor.snmp import Engines, V2cEngine
+from fleet.monitor.engine import Engines
 
 COMMUNITY = "bench-ro"
 USER, AUTH, PRIV = "bench-user", "bench-auth-pass", "bench-priv-pass"
@@ -198,7 +198,6 @@ async def _fleet_cycle(
     engines = Engines()
     sem = asyncio.Semaphore(concurrency)
     oids = tuple(ber.parse_oid(o) for o in (*[s.rsplit(".", 1)[0] for s in SCALARS], *COLUMNS))
-    varbind_list = ber.encode_null_varbinds(oids)
     want = len(SCALARS) + len(COLUMNS) * REPETITIONS
 
     async def one(d: Device) -> bool:
@@ -206,12 +205,8 @@ async def _fleet_cycle(
         address = ("127.0.0.1", d.port)
         async with sem:
             try:
-                if isinstance(engine, V2cEngine):
-                    pdu = await engine.bulk(address, len(SCALARS), REPETITIONS, varbind_list,
-                                            timeout=timeout, retries=retries)
-                else:
-                    pdu = await engine.bulk(address, len(SCALARS), REPETITIONS, oids,
-                                            timeout=timeout, retries=retries)
+                pdu = await engine.bulk(address, len(SCALARS), REPETITIONS, oids,
+                                        timeout=timeout, retries=retries)
             except SnmpError:
                 return False
         return pdu.error_status == 0 and len(pdu.varbinds) == want

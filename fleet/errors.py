@@ -8,6 +8,7 @@ with ``raise ... from exc``.  Only the CLI turns these into a one-line message a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 class FleetError(Exception):
@@ -86,9 +87,23 @@ class DeployError(FleetError, RuntimeError):
     """A deploy could not run (not: a host failed, which is a per-host result)."""
 
 
-class SnmpError(FleetError, RuntimeError):
-    """An SNMP exchange failed; ``reason`` is a short machine-readable cause."""
+SnmpReason = Literal[
+    "timeout",
+    "unreachable",
+    "auth_error",
+    "priv_error",
+    "unknown_user",
+    "not_in_time_window",
+    "decode_error",
+    "error",
+]
+"""Why an SNMP exchange failed: a closed set, the same words for every engine, in samples,
+rules, incidents and ``fleet snmp test`` (explained in ``docs/snmp.md``)."""
 
-    def __init__(self, message: str, reason: str = "error") -> None:
+
+class SnmpError(FleetError, RuntimeError):
+    """An SNMP exchange failed; ``reason`` is one of :data:`SnmpReason`."""
+
+    def __init__(self, message: str, reason: SnmpReason = "error") -> None:
         super().__init__(message)
-        self.reason = reason
+        self.reason: SnmpReason = reason

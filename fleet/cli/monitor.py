@@ -48,7 +48,8 @@ from fleet.monitor.cycle import (
     system_clock,
 )
 from fleet.monitor.poller import Poller, Sample, default_deadline, load_profiles
-from fleet.monitor.rules import REACHABILITY, load_rules
+from fleet.monitor.rules import REACHABILITY
+from fleet.monitor.rules_file import load_rules
 from fleet.store import Store, open_store
 from fleet.store.models import Observation
 

@@ -173,6 +173,52 @@ def next_closing(hours: Site | OpeningHours, after: datetime) -> datetime | None
     return _next_edge(hours, after, opening=False)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenState:
+    """Where a site stands at an instant: open, or closed (its devices expected off)."""
+
+    open: bool
+    since: datetime | None
+    """Open: when the current opening began; closed: when the site last closed (UTC).
+    None: longer ago than the horizon."""
+    until: datetime | None
+    """Open: when it closes (``next_closing``); closed: when it opens (``next_opening``).
+    None: not within the horizon."""
+
+
+HORIZON = timedelta(days=800)
+"""How far :func:`open_state` looks by default, as ``next_opening``/``next_closing`` do."""
+
+
+def open_state(
+    hours: Site | OpeningHours, instant: datetime, *, horizon: timedelta = HORIZON
+) -> OpenState:
+    """Is the site open at this instant, since when and until when: the one answer the monitor,
+    the status and the faces share (``open`` is :func:`is_open`; within the horizon ``until``
+    is :func:`next_closing` or :func:`next_opening`; all read :func:`intervals`).  A caller
+    that only needs to know whether an edge is recent passes a short ``horizon`` (cheaper for a
+    site open day and night)."""
+    t = _aware(instant)
+    span = min(timedelta(days=2), horizon)
+    while True:
+        lo, hi = t - span, t + span
+        found = intervals(hours, lo, hi)
+        before = [iv for iv in found if iv[0] <= t]
+        after = [iv for iv in found if iv[0] > t]
+        is_open_now = bool(before) and t < before[-1][1]
+        if is_open_now:
+            start, end = before[-1]
+            # intervals() builds ranges from the day before ``lo``: a start after ``lo`` is the
+            # real one (nothing earlier can merge into it); same for an end before ``hi``.
+            since, until = (start if start > lo else None), (end if end < hi else None)
+        else:
+            since = before[-1][1] if before else None
+            until = after[0][0] if after else None
+        if (since is not None and until is not None) or span >= horizon:
+            return OpenState(is_open_now, since, until)
+        span = min(span * 4, horizon)
+
+
 def open_duration(hours: Site | OpeningHours, start: datetime, end: datetime) -> timedelta:
     """Total opening time within [start, end): the denominator of availability figures."""
     s, e = _aware(start), _aware(end)
@@ -187,20 +233,17 @@ def describe_week(hours: Site | OpeningHours) -> dict[str, list[str]]:
     return {d: [str(r) for r in h.week.get(d, ())] for d in WEEKDAYS}
 
 
-# ----------------------------------------------------------------- the one "open now" ----
-
-LOOK_BACK = timedelta(days=8)
-"""How far :func:`open_now` looks back for the start of the current opening."""
+# ----------------------------------------------------------------- what a face shows ----
 
 
 @dataclass(frozen=True, slots=True)
 class OpenNow:
-    """The answer to "is the site open at this instant?", with what a status line shows.
+    """:func:`open_state` with what a status line shows.
 
-    Instants are UTC.  ``since`` is the start of the current opening (for a site open without a
-    break for longer than :data:`LOOK_BACK`, that long ago); ``until`` the next closing;
-    ``next_opening`` is set only when closed.  ``local`` is the instant on the site's wall clock
-    and ``zone`` its zone label there (``CET``, ``CEST``, ``UTC+11``)."""
+    Instants are UTC.  ``since`` is the start of the current opening (None: longer ago than the
+    horizon); ``until`` the next closing when open; ``next_opening`` is set only when closed.
+    ``local`` is the instant on the site's wall clock and ``zone`` its zone label there (``CET``,
+    ``CEST``, ``UTC+11``)."""
 
     open: bool
     since: datetime | None
@@ -220,19 +263,16 @@ class OpenNow:
 
 
 def open_now(hours: Site | OpeningHours, instant: datetime) -> OpenNow:
-    """Is the site open at ``instant`` (aware), since when, until when, when does it open
-    next — the one answer every face reads.  ``open`` equals :func:`is_open`."""
+    """:func:`open_state` at ``instant`` (aware) dressed for a face: site-local time, zone label,
+    next opening when closed.  ``open`` equals :func:`is_open`."""
     t = _aware(instant)
-    since = None
-    for o, c in intervals(hours, t - LOOK_BACK, t + timedelta(seconds=1)):
-        if o <= t < c:
-            since = max(o, t - LOOK_BACK)
-    is_open_now = since is not None
+    state = open_state(hours, t)
+    since = state.since if state.open else None
     return OpenNow(
-        open=is_open_now,
+        open=state.open,
         since=since,
-        until=next_closing(hours, t) if is_open_now else None,
-        next_opening=None if is_open_now else next_opening(hours, t),
+        until=state.until if state.open else None,
+        next_opening=None if state.open else state.until,
         local=site_time(hours, t),
         zone=zone_label(hours, t),
         timezone=_hours(hours).timezone,

@@ -60,8 +60,9 @@ _MAX_OID_ARCS: Final = 128  # RFC 2578: at most 128 sub-identifiers
 _MAX_ARC: Final = 2**32 - 1
 _HIGH_OCTET: Final = re.compile(rb"[\x80-\xff]")
 
+Oid = tuple[int, ...]
 Value = int | bytes | tuple[int, ...] | None
-VarBind = tuple[tuple[int, ...], int, Value]
+VarBind = tuple[Oid, int, Value]
 """``(oid, tag, value)``."""
 
 

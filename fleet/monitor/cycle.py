@@ -1,11 +1,12 @@
 """One monitoring cycle: poll samples -> rules -> store (state changes, incidents, events).
 
-The glue between the pure rules (:mod:`fleet.monitor.rules`) and the store.  Per device, one
-transaction holds everything the cycle writes for it (observations, state changes, the sample,
-incident openings/resolutions, device events): a poller killed with SIGKILL mid-cycle leaves
-each device either fully before or fully after its update.  On PostgreSQL a per-device advisory
-lock serialises two pollers whose shards overlap, and the partial unique index on open incidents
-makes a duplicate impossible whatever happens.
+The glue between the pure rules (:mod:`fleet.monitor.rules`) and the store.  One transaction
+per site, one savepoint per device inside it, holds everything the cycle writes (observations,
+state changes, the samples, incident openings/resolutions, device events): a poller killed with
+SIGKILL mid-cycle leaves each site either fully before or fully after its update (the crash
+tests kill it at announced checkpoints inside that transaction, :data:`Checkpoint`).  On
+PostgreSQL a per-site advisory lock serialises two pollers whose shards overlap, and the partial
+unique index on open incidents makes a duplicate impossible whatever happens.
 
 Sites are processed dependencies first (gateway, then switches, then the rest) so a device
 behind a failing gateway sees it and is marked unreachable-because-of-parent.
@@ -14,11 +15,10 @@ behind a failing gateway sees it and is marked unreachable-because-of-parent.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,17 +27,18 @@ from sqlalchemy.orm import Session
 from fleet.errors import ConfigError, FleetError
 from fleet.incidents.lifecycle import open_incident, resolve_in, update_reason
 from fleet.incidents.maintenance import Window, active_windows, covering
-from fleet.inventory.hours import intervals
+from fleet.inventory.hours import open_state
 from fleet.inventory.models import Device, Site
+from fleet.monitor.poller import site_in_shard
 from fleet.monitor.rules import (
     REACHABILITY,
     CheckState,
     Context,
     Evaluation,
-    RuleSet,
     SampleLike,
     evaluate_device,
 )
+from fleet.monitor.ruleset import RuleSet
 from fleet.store.db import Store
 from fleet.store.deploys import deploys_touching, limit_matches
 from fleet.store.models import (
@@ -51,6 +52,14 @@ from fleet.store.models import (
 
 Clock = Callable[[], datetime]
 PollFn = Callable[[Sequence[Device]], Awaitable[Sequence[SampleLike]]]
+
+Point = Literal["site_locked", "device_written"]
+"""Points of a site's write transaction a :data:`Checkpoint` hears about: ``site_locked`` when
+the transaction has begun and holds the site's lock, ``device_written`` after each device's
+writes (its savepoint released, the transaction not yet committed)."""
+Checkpoint = Callable[[Point, str, "str | None"], None]
+"""Called ``(point, site id, hostname or None)`` at each :data:`Point`: fault injection for the
+crash tests (a worker stops there and waits for its SIGKILL), nothing in production."""
 
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -87,15 +96,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def in_shard(site_id: str, shard: tuple[int, int]) -> bool:
-    """Stable assignment of a site to one of N shards: CRC-32 of the site id modulo N, the
-    same rule as :func:`fleet.monitor.poller.in_shard`, on every poller and every run."""
-    index, count = shard
-    return zlib.crc32(site_id.encode()) % count == index
-
-
 def sites_of_shard(sites: Iterable[Site], shard: tuple[int, int] | None) -> list[Site]:
-    return [s for s in sites if shard is None or in_shard(s.id, shard)]
+    """The sites a poller of ``shard`` owns (the poller's own rule, :func:`site_in_shard`)."""
+    return [s for s in sites if shard is None or site_in_shard(s.id, shard)]
 
 
 # ---------------------------------------------------------------------------- topology ----
@@ -130,23 +133,6 @@ def ordered(site: Site, parents: Mapping[str, tuple[str, ...]]) -> list[Device]:
         return depth[name]
 
     return sorted(site.devices, key=lambda d: (level(d.hostname), d.hostname))
-
-
-# ----------------------------------------------------------------------- site context -----
-
-
-@dataclass(frozen=True, slots=True)
-class SiteNow:
-    open: bool
-    opened_at: datetime | None
-
-
-def site_now(site: Site, now: datetime) -> SiteNow:
-    """Is the site open now, and since when (start of the current opening interval)?"""
-    for start, end in intervals(site, now - timedelta(days=3), now + timedelta(seconds=1)):
-        if start <= now < end:
-            return SiteNow(True, start)
-    return SiteNow(False, None)
 
 
 # ------------------------------------------------------------------------------ report ----
@@ -214,12 +200,14 @@ def apply_samples(
     *,
     retention: timedelta = DEFAULT_RETENTION,
     report: CycleReport | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> CycleReport:
     """Run the rules on one cycle's samples and write the outcome.
 
     One transaction per site, holding one savepoint per device: a device's writes are all or
     nothing, a device whose update fails is reported and skipped, and a crash loses at most the
-    site being written (its devices keep their previous, consistent state)."""
+    site being written (its devices keep their previous, consistent state).  ``checkpoint``:
+    see :data:`Checkpoint`."""
     started = time.perf_counter()
     report = report or CycleReport(started_at=now)
     by_device = {s.device: s for s in samples}
@@ -230,7 +218,10 @@ def apply_samples(
             continue
         part = CycleReport(started_at=now)
         try:
-            _apply_site(store, site, by_device=by_device, rules=rules, now=now, windows=windows, report=part)
+            _apply_site(
+                store, site, by_device=by_device, rules=rules, now=now, windows=windows,
+                report=part, checkpoint=checkpoint,
+            )  # fmt: skip
         except FleetError as exc:
             report.failures.extend((d.hostname, str(exc)) for d in site.devices if d.hostname in by_device)
             continue
@@ -260,17 +251,22 @@ def _apply_site(
     now: datetime,
     windows: Sequence[Window],
     report: CycleReport,
+    checkpoint: Checkpoint | None = None,
 ) -> None:
     parents = parents_of(site, rules)
     behind: dict[str, int] = {}
     for ps in parents.values():
         for p in ps:
             behind[p] = behind.get(p, 0) + 1
-    hours = site_now(site, now)
+    # The inventory answers "open now, since when?" (for everyone); only a recent opening matters
+    grace = timedelta(seconds=rules.defaults.opening_grace)
+    hours = open_state(site, now, horizon=grace + timedelta(days=1))
     names = [d.hostname for d in site.devices]
     # The lock serialises pollers whose shards overlap (PostgreSQL); SQLite's BEGIN IMMEDIATE
     # already serialises writers.
     with store.write(lock=f"site:{site.id}") as session:
+        if checkpoint is not None:
+            checkpoint("site_locked", site.id, None)
         rows: dict[str, dict[str, Observation]] = {n: {} for n in names}
         for row in session.scalars(select(Observation).where(Observation.device.in_(names))):
             rows.setdefault(row.device, {})[row.check] = row
@@ -308,7 +304,7 @@ def _apply_site(
             ctx = Context(
                 now=now,
                 site_open=hours.open,
-                opened_at=hours.opened_at,
+                opened_at=hours.since if hours.open else None,
                 maintenance=window.label if window else None,
                 parent_down=parent_down,
                 deploy=f"deploy #{deploy.id} by {deploy.user}" if deploy else None,
@@ -344,6 +340,8 @@ def _apply_site(
             if sample.ok:
                 report.answered += 1
             reach[device.hostname] = evaluation.states.get(REACHABILITY)
+            if checkpoint is not None:
+                checkpoint("device_written", site.id, device.hostname)
 
 
 def _write(
@@ -465,6 +463,7 @@ async def run_cycle(
     clock: Clock,
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    checkpoint: Checkpoint | None = None,
 ) -> CycleReport:
     """Poll every device of ``sites`` once, then apply the rules and write the outcome."""
     now = clock()
@@ -473,4 +472,7 @@ async def run_cycle(
     started = time.perf_counter()
     samples = await poll(devices) if devices else []
     report.poll_s = time.perf_counter() - started
-    return apply_samples(store, sites, samples, rules, clock(), retention=retention, report=report)
+    return apply_samples(
+        store, sites, samples, rules, clock(), retention=retention, report=report,
+        checkpoint=checkpoint,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 """The poller: one cycle over many devices, one :class:`Sample` per device.
 
-* One long-lived engine per credential set (:class:`fleet.monitor.snmp.Engines`), never one per
+* One long-lived engine per credential set (:class:`fleet.monitor.engine.Engines`), never one per
   device; create a :class:`Poller` once and call :meth:`Poller.cycle` every interval so the
   engines (sockets, SNMPv3 discovery and keys) live across cycles.
 * Per device: one GETBULK carrying the profile's scalars as non-repeaters and its columns as
@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -24,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleet.errors import SnmpError
+from fleet.errors import SnmpError, SnmpReason
 from fleet.inventory.models import Device
 from fleet.monitor import ber
+from fleet.monitor.engine import Engine, Engines
 from fleet.monitor.profiles import Cell, Oid, Profile, ProfileSet, load_profiles
-from fleet.monitor.snmp import Engine, Engines, V2cEngine
 
 __all__ = [
     "Poller",
@@ -40,8 +39,6 @@ __all__ = [
     "poll_sharded",
 ]
 
-log = logging.getLogger(__name__)
-
 _MAX_REQUESTS_PER_DEVICE = 64
 _TOO_BIG = 1
 
@@ -51,7 +48,8 @@ class Sample:
     device: str
     at: datetime
     ok: bool
-    error: str | None
+    error: SnmpReason | None
+    """Why the poll failed (None when ``ok``): the same words whatever the engine."""
     metrics: Mapping[str, float | int | str]
     elapsed_ms: float
 
@@ -60,12 +58,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def in_shard(device: Device, shard: tuple[int, int] | None) -> bool:
-    """Stable across processes and runs: CRC-32 of the site id, modulo the shard count."""
-    if shard is None:
-        return True
+def site_in_shard(site_id: str, shard: tuple[int, int]) -> bool:
+    """Stable assignment of a site to one of N shards, on every poller and every run: CRC-32 of
+    the site id, modulo N.  (The cycle's ``sites_of_shard`` asks this too.)"""
     index, count = shard
-    return zlib.crc32(device.site_id.encode()) % count == index
+    return zlib.crc32(site_id.encode()) % count == index
+
+
+def in_shard(device: Device, shard: tuple[int, int] | None) -> bool:
+    """Is the device's site in ``shard`` (None: no sharding)?"""
+    return shard is None or site_in_shard(device.site_id, shard)
 
 
 def _address(device: Device) -> tuple[str, int]:
@@ -114,39 +116,6 @@ class _Walk:
         self.active = [c for c in self.active if c not in finished]
 
 
-async def _bulk(
-    engine: Engine,
-    address: tuple[str, int],
-    non_repeaters: int,
-    repetitions: int,
-    oids: Sequence[Oid],
-    timeout: float,
-    retries: int,
-) -> ber.Pdu:
-    if isinstance(engine, V2cEngine):
-        return await engine.bulk(
-            address, non_repeaters, repetitions, ber.encode_null_varbinds(tuple(oids)),
-            timeout=timeout, retries=retries,
-        )
-    return await engine.bulk(
-        address, non_repeaters, repetitions, oids, timeout=timeout, retries=retries
-    )
-
-
-async def _get(
-    engine: Engine,
-    address: tuple[str, int],
-    oids: Sequence[Oid],
-    timeout: float,
-    retries: int,
-) -> ber.Pdu:
-    if isinstance(engine, V2cEngine):
-        return await engine.get(
-            address, ber.encode_null_varbinds(tuple(oids)), timeout=timeout, retries=retries
-        )
-    return await engine.get(address, oids, timeout=timeout, retries=retries)
-
-
 def _check(pdu: ber.Pdu) -> None:
     if pdu.error_status not in (0, _TOO_BIG):
         raise SnmpError(f"agent answered error-status {pdu.error_status}", "error")
@@ -165,24 +134,26 @@ async def read_device(
     scalars = profile.scalar_oids
     reps = profile.max_repetitions
     if not walk.active:
-        pdu = await _get(engine, address, scalars, timeout, retries)
+        pdu = await engine.get(address, scalars, timeout=timeout, retries=retries)
         _check(pdu)
         walk.take_scalars(pdu.varbinds, scalars)
         return profile.metrics(walk.scalars, walk.columns)
     parents = [s[:-1] for s in scalars]
     asked = list(walk.active)
-    pdu = await _bulk(engine, address, len(parents), reps, [*parents, *asked], timeout, retries)
+    first = [*parents, *asked]
+    pdu = await engine.bulk(address, len(parents), reps, first, timeout=timeout, retries=retries)
     requests = 1
     while pdu.error_status == _TOO_BIG and reps > 1:
         reps //= 2
-        pdu = await _bulk(engine, address, len(parents), reps, [*parents, *asked], timeout, retries)
+        pdu = await engine.bulk(address, len(parents), reps, first, timeout=timeout, retries=retries)
         requests += 1
     _check(pdu)
     walk.take_scalars(pdu.varbinds[: len(parents)], scalars)
     walk.take_rows(pdu.varbinds[len(parents) :], asked)
     while walk.active and requests < _MAX_REQUESTS_PER_DEVICE:
         asked = list(walk.active)
-        pdu = await _bulk(engine, address, 0, reps, [walk.last[c] for c in asked], timeout, retries)
+        starts = [walk.last[c] for c in asked]
+        pdu = await engine.bulk(address, 0, reps, starts, timeout=timeout, retries=retries)
         requests += 1
         if pdu.error_status == _TOO_BIG and reps > 1:
             reps //= 2
@@ -207,7 +178,7 @@ async def poll_device(
     if deadline is None:
         deadline = default_deadline(timeout, retries)
 
-    def sample(ok: bool, error: str | None, metrics: Mapping[str, float | int | str]) -> Sample:
+    def sample(ok: bool, error: SnmpReason | None, metrics: Mapping[str, float | int | str]) -> Sample:
         elapsed = (time.perf_counter() - started) * 1000.0
         return Sample(device.hostname, clock(), ok, error, metrics, round(elapsed, 3))
 
@@ -224,10 +195,8 @@ async def poll_device(
     except SnmpError as exc:
         return sample(False, exc.reason, {})
     except (ber.BerError, ValueError, TypeError, KeyError, IndexError):
+        # the agent's values did not fit the profile's readers
         return sample(False, "decode_error", {})
-    except Exception:  # one device must never stop the cycle: log it, mark the device
-        log.exception("unexpected failure polling %s", device.hostname)
-        return sample(False, "error", {})
     return sample(True, None, metrics)
 
 

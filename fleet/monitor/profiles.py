@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 import yaml
@@ -254,7 +255,7 @@ class ReaderSpec:
     any_column: bool = False  # column names are free-form (clients: sum_*, count_*)
 
 
-READERS: Final[Mapping[str, ReaderSpec]] = {
+READERS: Final[Mapping[str, ReaderSpec]] = MappingProxyType({
     "system": ReaderSpec(
         frozenset({"uptime", "hr_uptime", "descr"}), frozenset(), frozenset(), frozenset(),
         read_system,
@@ -293,7 +294,7 @@ READERS: Final[Mapping[str, ReaderSpec]] = {
         }),
         frozenset(), frozenset(), frozenset(), read_ups,
     ),
-}
+})
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Health rules: samples + previous state + clock + site context -> decisions.  Pure.
 
-Nothing here touches the store, the network or the clock: :func:`evaluate_device` takes one
-device's sample, the previous :class:`CheckState` of each of its checks, the open incidents'
-reasons and a :class:`Context` (the instant, opening hours, maintenance, parent status, deploys),
-and returns the new states, the state changes, the incident actions and the device events.
-:mod:`fleet.monitor.cycle` reads the inputs from the store and writes the outputs back, one
-transaction per device.  Thresholds and severities are data: ``monitoring/rules.yml``.
+The state machine.  Nothing here touches the store, the network, the clock or a file:
+:func:`evaluate_device` takes one device's sample, the previous :class:`CheckState` of each of
+its checks, the open incidents' reasons and a :class:`Context` (the instant, opening hours,
+maintenance, parent status, deploys), and returns the new states, the state changes, the
+incident actions and the device events.  :mod:`fleet.monitor.cycle` reads the inputs from the
+store and writes the outputs back, one transaction per site.  Thresholds and severities are
+data (:mod:`fleet.monitor.ruleset`, read from ``monitoring/rules.yml`` by
+:mod:`fleet.monitor.rules_file`).
 
 Checks and their reasons (kept apart so the hotline knows what to do):
 
@@ -19,257 +21,55 @@ Checks and their reasons (kept apart so the hotline knows what to do):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, assert_never
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from fleet.errors import ConfigError
+from fleet.errors import SnmpReason
 from fleet.inventory.models import DeviceKind
+from fleet.monitor.ruleset import (
+    REACHABILITY,
+    SNMP_ACCESS,
+    TITLE_FIELDS,
+    RuleSet,
+    Severity,
+    as_number,
+)
 
-REACHABILITY = "reachability"
-SNMP_ACCESS = "snmp_access"
+__all__ = [
+    "REACHABILITY",
+    "SNMP_ACCESS",
+    "Change",
+    "CheckState",
+    "Context",
+    "DeviceEventOut",
+    "Evaluation",
+    "IncidentAction",
+    "SampleLike",
+    "classify",
+    "evaluate_device",
+    "outcomes",
+]
 
-Severity = Literal["info", "minor", "major", "critical"]
-SEVERITIES: tuple[str, ...] = ("info", "minor", "major", "critical")
 Status = Literal["unknown", "up", "down"]
-
-NO_ANSWER_ERRORS = frozenset({"timeout", "unreachable"})
-ACCESS_ERRORS = frozenset({"auth_error", "priv_error", "unknown_user", "not_in_time_window"})
-BAD_REPLY_ERRORS = frozenset({"decode_error", "error"})
 
 #: sysUpTime is a 32-bit TimeTicks counter (1/100 s): it wraps after ~497 days.
 UPTIME_WRAP_S = 2**32 / 100
 
-TITLE_FIELDS = (
-    "device",
-    "site",
-    "kind",
-    "check",
-    "metric",
-    "suffix",
-    "value",
-    "limit",
-    "reason",
-    "behind",
-)
 
-
-# ------------------------------------------------------------------------ rule set (data) --
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Policy(_Model):
-    """Hysteresis and timing, in polls and seconds."""
-
-    fail_after: int = Field(3, ge=1)
-    recover_after: int = Field(2, ge=1)
-    flap_window: float = Field(3600, gt=0)
-    flap_changes: int = Field(6, ge=2)
-    flap_quiet: float = Field(1800, gt=0)
-    opening_grace: float = Field(1800, ge=0)
-
-
-def _check_title(template: str) -> str:
-    try:
-        template.format(**dict.fromkeys(TITLE_FIELDS, "x"))
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"title {template!r}: unknown placeholder {exc}; use {', '.join(TITLE_FIELDS)}"
-        ) from exc
-    return template
-
-
-def _default_severity() -> dict[str, Severity]:
-    return {"default": "major"}
-
-
-class ReachabilityRule(_Model):
-    title: str = "{device} does not answer"
-    root_cause_title: str = "Site {site} unreachable: {kind} {device} does not answer"
-    not_back_title: str = "{device} not back at opening"
-    severity: Mapping[str, Severity] = Field(default_factory=_default_severity)
-    fail_after: int | None = Field(None, ge=1)
-    recover_after: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _valid(self) -> ReachabilityRule:
-        for t in (self.title, self.root_cause_title, self.not_back_title):
-            _check_title(t)
-        for key in self.severity:
-            if key != "default" and key not in {k.value for k in DeviceKind}:
-                raise ValueError(f"severity: unknown device kind {key!r}")
-        return self
-
-    def severity_for(self, kind: DeviceKind) -> Severity:
-        return self.severity.get(kind.value, self.severity.get("default", "major"))
-
-
-class AccessRule(_Model):
-    title: str = "{device} refuses SNMP ({reason})"
-    severity: Severity = "major"
-    fail_after: int | None = Field(None, ge=1)
-    recover_after: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _valid(self) -> AccessRule:
-        _check_title(self.title)
-        return self
-
-
-class Rule(_Model):
-    """A threshold on one metric (``metric: "disk_used_pct:*"`` makes one check per mount)."""
-
-    check: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    title: str
-    metric: str
-    kinds: tuple[DeviceKind, ...] | None = None
-    over: float | None = None
-    under: float | None = None
-    equals: float | str | None = None
-    ignore_below: float | None = None
-    absent: float | str | None = None
-    """Value assumed when an answering device does not report the metric (e.g. the poller
-    reports only the printer error flags that are set)."""
-    reason: str | None = None
-    severity: Severity = "major"
-    fail_after: int | None = Field(None, ge=1)
-    recover_after: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _valid(self) -> Rule:
-        _check_title(self.title)
-        given = [x for x in (self.over, self.under, self.equals) if x is not None]
-        if len(given) != 1:
-            raise ValueError("exactly one of over, under, equals is required")
-        if self.check in (REACHABILITY, SNMP_ACCESS):
-            raise ValueError(f"check name {self.check!r} is reserved")
-        if "*" in self.metric and not self.metric.endswith(":*"):
-            raise ValueError(f"metric {self.metric!r}: a wildcard must be the whole ':*' suffix")
-        if self.absent is not None and self.metric.endswith(":*"):
-            raise ValueError(f"metric {self.metric!r}: 'absent' cannot apply to a wildcard")
-        return self
-
-    @property
-    def limit(self) -> float | str:
-        return next(x for x in (self.over, self.under, self.equals) if x is not None)
-
-    @property
-    def fail_reason(self) -> str:
-        if self.reason:
-            return self.reason
-        if self.over is not None:
-            return "over_threshold"
-        if self.under is not None:
-            return "under_threshold"
-        return "value"
-
-    def applies_to(self, kind: DeviceKind) -> bool:
-        return self.kinds is None or kind in self.kinds
-
-    def failing(self, value: float | int | str) -> bool | None:
-        """True when ``value`` breaks the rule, False when fine, None when not a reading."""
-        if self.equals is not None:
-            if isinstance(self.equals, str) or isinstance(value, str):
-                return str(value) == str(self.equals)
-            return _num(value) == float(self.equals)
-        number = _num(value)
-        if number is None or (self.ignore_below is not None and number < self.ignore_below):
-            return None
-        if self.over is not None:
-            return number > self.over
-        assert self.under is not None
-        return number < self.under
-
-
-class RuleSet(_Model):
-    defaults: Policy = Field(default_factory=Policy)
-    reachability: ReachabilityRule = Field(default_factory=ReachabilityRule)
-    snmp_access: AccessRule = Field(default_factory=AccessRule)
-    dependencies: tuple[DeviceKind, ...] = (DeviceKind.GATEWAY, DeviceKind.SWITCH)
-    rules: tuple[Rule, ...] = ()
-
-    @model_validator(mode="after")
-    def _unique(self) -> RuleSet:
-        seen: set[str] = set()
-        for r in self.rules:
-            if r.check in seen:
-                raise ValueError(f"check {r.check!r} is defined twice")
-            seen.add(r.check)
-        return self
-
-    def fail_after(self, check: str) -> int:
-        return self._policy(check)[0]
-
-    def recover_after(self, check: str) -> int:
-        return self._policy(check)[1]
-
-    def _policy(self, check: str) -> tuple[int, int]:
-        base = check.split(":", 1)[0]
-        src: ReachabilityRule | AccessRule | Rule | None
-        if base == REACHABILITY:
-            src = self.reachability
-        elif base == SNMP_ACCESS:
-            src = self.snmp_access
-        else:
-            src = next((r for r in self.rules if r.check == base), None)
-        fail = src.fail_after if src is not None and src.fail_after else self.defaults.fail_after
-        rec = src.recover_after if src is not None and src.recover_after else self.defaults.recover_after
-        return fail, rec
-
-    def rule(self, check: str) -> Rule | None:
-        base = check.split(":", 1)[0]
-        return next((r for r in self.rules if r.check == base), None)
-
-
-def load_rules(path: Path) -> RuleSet:
-    """Load and validate ``monitoring/rules.yml``; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rules: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: must be a mapping (defaults, reachability, rules, ...)")
-    try:
-        return RuleSet.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _locate(raw, err["loc"])
-        value = err.get("input")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(
-            f"{path}: {where}: {err['msg']} (value {value!r}){more}".replace("Value error, ", "")
-        ) from exc
-
-
-def _locate(raw: Any, loc: Sequence[int | str]) -> str:
-    """``rules[3] (check 'disk').over`` from a pydantic error location."""
-    parts: list[str] = []
-    node = raw
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node):
-                node = node[item]
-                if isinstance(node, dict) and "check" in node:
-                    label += f" (check {node['check']!r})"
-            parts.append(label)
-        else:
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
+def classify(reason: SnmpReason) -> Literal["no_answer", "access", "bad_reply"]:
+    """Which check a failed poll's reason falls under: ``no_answer`` (reachability), ``access``
+    (snmp_access, the reason kept) or ``bad_reply`` (snmp_access)."""
+    match reason:
+        case "timeout" | "unreachable":
+            return "no_answer"
+        case "auth_error" | "priv_error" | "unknown_user" | "not_in_time_window":
+            return "access"
+        case "decode_error" | "error":
+            return "bad_reply"
+        case _:
+            assert_never(reason)
 
 
 # ------------------------------------------------------------------------ inputs / outputs --
@@ -285,7 +85,7 @@ class SampleLike(Protocol):
     @property
     def ok(self) -> bool: ...
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> SnmpReason | None: ...
     @property
     def metrics(self) -> Mapping[str, float | int | str]: ...
 
@@ -367,7 +167,8 @@ class Context:
     now: datetime
     site_open: bool = True
     opened_at: datetime | None = None
-    """Start of the current opening period (when open)."""
+    """Start of the current opening period, when open and recent enough to matter (None: the
+    site opened longer ago than the opening grace, or is closed)."""
     maintenance: str | None = None
     """Description of the maintenance window covering the device, if any."""
     parent_down: str | None = None
@@ -436,20 +237,8 @@ class _Outcome:
 # ------------------------------------------------------------------------------ evaluation --
 
 
-def _num(value: float | int | str | None) -> float | None:
-    if value is None or isinstance(value, bool):
-        return float(value) if isinstance(value, bool) else None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _fmt(value: float | int | str) -> str:
-    number = _num(value)
+    number = as_number(value)
     if number is None:
         return str(value)
     return f"{number:.0f}" if number == int(number) else f"{number:.1f}"
@@ -459,11 +248,11 @@ def outcomes(device: DeviceLike, sample: SampleLike, rules: RuleSet, ctx: Contex
     """What this one sample says about each check of the device (absent: nothing to say)."""
     out: dict[str, _Outcome] = {}
     names = _names(device, ctx)
-    error = None if sample.ok else (sample.error or "error")
+    error: SnmpReason | None = None if sample.ok else (sample.error or "error")
     uptime = sample.metrics.get("uptime_s")
     uptime_text = _fmt(uptime) if uptime is not None else None
     reach = rules.reachability
-    if error in NO_ANSWER_ERRORS:
+    if error is not None and classify(error) == "no_answer":
         reason = "parent_down" if ctx.parent_down else "no_answer"
         title = reach.root_cause_title if ctx.is_parent else reach.title
         out[REACHABILITY] = _Outcome(
@@ -476,7 +265,7 @@ def outcomes(device: DeviceLike, sample: SampleLike, rules: RuleSet, ctx: Contex
         return out
     out[REACHABILITY] = _Outcome(True, value=uptime_text)
     if error is not None:
-        reason = error if error in ACCESS_ERRORS else "bad_reply"
+        reason = error if classify(error) == "access" else "bad_reply"
         out[SNMP_ACCESS] = _Outcome(
             False,
             reason,
@@ -637,7 +426,7 @@ def _suppression(check: str, state: CheckState, ctx: Context, rules: RuleSet) ->
             return "closed"
         if state.closed_seen:
             grace = timedelta(seconds=rules.defaults.opening_grace)
-            if ctx.opened_at is None or ctx.now < ctx.opened_at + grace:
+            if ctx.opened_at is not None and ctx.now < ctx.opened_at + grace:
                 return "opening_grace"
     return None
 
@@ -727,7 +516,7 @@ def _reboot(before: CheckState | None, outcome: _Outcome | None, ctx: Context) -
     """Uptime went backwards: a reboot; unexpected unless a deploy or maintenance covers it."""
     if before is None or outcome is None or not outcome.ok:
         return None
-    old, new = _num(before.value), _num(outcome.value)
+    old, new = as_number(before.value), as_number(outcome.value)
     if old is None or new is None or new >= old:
         return None
     if old > UPTIME_WRAP_S * 0.9 and new < UPTIME_WRAP_S * 0.1 and before.at is not None:

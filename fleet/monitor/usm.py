@@ -14,32 +14,29 @@ boots/time tracked per agent with one resynchronisation on ``notInTimeWindow``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
-from fleet.errors import SnmpError
+from fleet.errors import SnmpError, SnmpReason
 from fleet.inventory.models import SnmpCredentials
 from fleet.monitor import ber
+from fleet.monitor.fallback import scoped_pdu_with_pysnmp
+from fleet.monitor.transport import DEFAULT_RCVBUF, Address, Transport
 
-USM_STATS: Final[dict[tuple[int, ...], str]] = {
+USM_STATS: Final[MappingProxyType[ber.Oid, SnmpReason]] = MappingProxyType({
     (1, 3, 6, 1, 6, 3, 15, 1, 1, 1, 0): "error",  # usmStatsUnsupportedSecLevels
     (1, 3, 6, 1, 6, 3, 15, 1, 1, 2, 0): "not_in_time_window",
     (1, 3, 6, 1, 6, 3, 15, 1, 1, 3, 0): "unknown_user",
-    (1, 3, 6, 1, 6, 3, 15, 1, 1, 4, 0): "unknown_engine_id",
     (1, 3, 6, 1, 6, 3, 15, 1, 1, 5, 0): "auth_error",  # usmStatsWrongDigests
     (1, 3, 6, 1, 6, 3, 15, 1, 1, 6, 0): "priv_error",  # usmStatsDecryptionErrors
-}
+})
+_UNKNOWN_ENGINE_ID: Final = (1, 3, 6, 1, 6, 3, 15, 1, 1, 4, 0)  # usmStatsUnknownEngineIDs
 _MAX_SIZE: Final = 65507
 _FLAG_AUTH, _FLAG_PRIV, _FLAG_REPORTABLE = 0x01, 0x02, 0x04
 _USM: Final = 3
-_ID_MAX: Final = 2**31 - 1
-
-Oid = tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -107,60 +104,85 @@ def _parse(data: bytes) -> _Reply:
     )
 
 
+def is_v3_message(data: bytes) -> bool:
+    """Does ``data`` parse as an SNMPv3 message with USM parameters (not: is it authentic)?"""
+    try:
+        _parse(data)
+    except ber.BerError:
+        return False
+    return True
+
+
 def _scoped_pdu(plaintext: bytes) -> ber.Pdu:
     """Decode a scoped PDU (fast, pysnmp as fallback); decrypted text may carry padding."""
     try:
         _tag, _start, stop = ber.read_header(plaintext, 0, len(plaintext))
         return ber.decode_scoped_pdu(plaintext[:stop])[2]
     except ber.Unsupported:
-        return _scoped_pdu_with_pysnmp(plaintext)
-
-
-def _scoped_pdu_with_pysnmp(plaintext: bytes) -> ber.Pdu:
-    from pyasn1.codec.ber import decoder
-    from pyasn1.error import PyAsn1Error
-    from pysnmp.proto import api
-    from pysnmp.proto.mpmod.rfc3412 import ScopedPDU
-
-    from fleet.monitor.snmp import _tag_byte, varbinds_from_pysnmp
-
-    try:
-        scoped, _rest = decoder.decode(plaintext, asn1Spec=ScopedPDU())
-        pdu = scoped.getComponentByPosition(2).getComponent()
-        v2c = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
-        return ber.Pdu(
-            _tag_byte(pdu), int(pdu[0]), int(pdu[1]), int(pdu[2]),
-            varbinds_from_pysnmp(v2c.apiPDU.get_varbinds(pdu)),
-        )
-    except (PyAsn1Error, ValueError, TypeError, IndexError, KeyError) as exc:
-        raise ber.BerError(f"pysnmp could not decode the scoped PDU: {exc}") from exc
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, engine: UsmEngine) -> None:
-        self.engine = engine
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self.engine._received(data, (str(addr[0]), int(addr[1])))
-
-    def error_received(self, exc: Exception) -> None:
-        pass
-
-
-@dataclass(slots=True)
-class _Waiting:
-    future: asyncio.Future[_Reply]
-    address: tuple[str, int]
+        return scoped_pdu_with_pysnmp(plaintext)
 
 
 @dataclass
 class UsmStats:
-    sent: int = 0
-    received: int = 0
     discoveries: int = 0
     resyncs: int = 0
-    fallback_decodes: int = 0
-    dropped: int = 0
+
+
+def _decode_envelope(data: bytes) -> tuple[int, _Reply]:
+    reply = _parse(data)
+    return reply.msg_id, reply
+
+
+def _discovery_packet(msg_id: int) -> bytes:
+    """RFC 3414 4: an unauthenticated, reportable, empty GET; the Report carries the agent's
+    engine ID, boots and time."""
+    pdu = ber.tlv(
+        ber.GET_REQUEST,
+        ber.encode_integer(msg_id) + ber.encode_integer(0) + ber.encode_integer(0)
+        + ber.tlv(ber.SEQUENCE, b""),
+    )
+    scoped = ber.tlv(ber.SEQUENCE, ber.tlv(4, b"") + ber.tlv(4, b"") + pdu)
+    usm = ber.tlv(ber.SEQUENCE, ber.tlv(4, b"") + ber.encode_integer(0)
+                  + ber.encode_integer(0) + ber.tlv(4, b"") + ber.tlv(4, b"") + ber.tlv(4, b""))
+    return _envelope(msg_id, _FLAG_REPORTABLE, usm, scoped)
+
+
+def _envelope(msg_id: int, flags: int, usm: bytes, msg_data: bytes) -> bytes:
+    header = ber.tlv(
+        ber.SEQUENCE,
+        ber.encode_integer(msg_id) + ber.encode_integer(_MAX_SIZE)
+        + ber.tlv(4, bytes((flags,))) + ber.encode_integer(_USM),
+    )
+    return ber.tlv(ber.SEQUENCE, ber.encode_integer(3) + header + ber.tlv(4, usm) + msg_data)
+
+
+async def _discover_with(
+    transport: Transport[_Reply], address: Address, timeout: float, retries: int
+) -> _Reply:
+    msg_id = transport.next_id()
+    reply = await transport.exchange(
+        address, msg_id, _discovery_packet(msg_id), timeout=timeout, retries=retries
+    )
+    if not reply.engine_id:
+        raise SnmpError(f"{address[0]}:{address[1]}: discovery: no engine ID", "error")
+    return reply
+
+
+async def answers_discovery(address: Address, timeout: float) -> bool:
+    """Is an SNMPv3 agent there at all?  One short unauthenticated discovery, on a socket of
+    its own (for engines that do not own a :class:`Transport`: :mod:`fleet.monitor.v3arch`)."""
+    transport: Transport[_Reply] = Transport(_decode_envelope)
+    try:
+        await _discover_with(transport, address, min(timeout, 0.5), 0)
+    except SnmpError:
+        return False
+    finally:
+        transport.close()
+    return True
+
+
+class _Rediscover(SnmpError):
+    """The agent reported usmStatsUnknownEngineIDs: it changed engine ID, discover again."""
 
 
 class UsmEngine:
@@ -170,7 +192,7 @@ class UsmEngine:
         self,
         credentials: SnmpCredentials,
         *,
-        rcvbuf: int = 4 * 1024 * 1024,
+        rcvbuf: int = DEFAULT_RCVBUF,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         creds = credentials
@@ -188,14 +210,11 @@ class UsmEngine:
         self.user = creds.user.encode()
         self._auth_pass = creds.auth_key
         self._priv_pass = creds.priv_key
-        self.rcvbuf = rcvbuf
         self.clock = clock
         self.stats = UsmStats()
-        self._transport: asyncio.DatagramTransport | None = None
-        self._waiting: dict[int, _Waiting] = {}
-        self._peers: dict[tuple[str, int], _Peer] = {}
-        self._discovering: dict[tuple[str, int], asyncio.Future[_Peer]] = {}
-        self._ids = itertools.count(random.randint(1, 2**30))  # noqa: S311 - not a secret
+        self.transport: Transport[_Reply] = Transport(_decode_envelope, rcvbuf=rcvbuf)
+        self._peers: dict[Address, _Peer] = {}
+        self._discovering: dict[Address, asyncio.Future[_Peer]] = {}
         self._ku: tuple[Any, Any] | None = None
         self._localized: dict[bytes, tuple[Any, Any]] = {}
         self._services: tuple[Any, Any] | None = None
@@ -203,67 +222,10 @@ class UsmEngine:
     # -- plumbing ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._transport is not None:
-            return
-        from fleet.monitor.snmp import _enlarged_socket
-
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self), sock=_enlarged_socket(self.rcvbuf)
-        )
-        self._transport = transport
+        await self.transport.open()
 
     def close(self) -> None:
-        if self._transport is not None:
-            with contextlib.suppress(RuntimeError):
-                self._transport.close()
-            self._transport = None
-        for waiting in self._waiting.values():
-            if not waiting.future.done():
-                with contextlib.suppress(RuntimeError):  # its loop may be closed already
-                    waiting.future.set_exception(SnmpError("engine closed", "error"))
-        self._waiting.clear()
-
-    def _next_id(self) -> int:
-        value = next(self._ids) % _ID_MAX
-        return value or 1
-
-    def _received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.stats.received += 1
-        try:
-            reply = _parse(data)
-        except ber.BerError:
-            self.stats.dropped += 1
-            return
-        waiting = self._waiting.get(reply.msg_id)
-        if waiting is None or waiting.address != addr or waiting.future.done():
-            self.stats.dropped += 1
-            return
-        del self._waiting[reply.msg_id]
-        waiting.future.set_result(reply)
-
-    async def _exchange(
-        self, address: tuple[str, int], msg_id: int, packet: bytes, timeout: float, retries: int
-    ) -> _Reply:
-        await self.open()
-        assert self._transport is not None
-        future: asyncio.Future[_Reply] = asyncio.get_running_loop().create_future()
-        self._waiting[msg_id] = _Waiting(future, address)
-        try:
-            for _attempt in range(retries + 1):
-                try:
-                    self._transport.sendto(packet, address)
-                except OSError as exc:
-                    raise SnmpError(f"{address[0]}:{address[1]}: {exc}", "unreachable") from exc
-                self.stats.sent += 1
-                done, _ = await asyncio.wait((future,), timeout=timeout)
-                if done:
-                    return future.result()
-            raise SnmpError(f"{address[0]}:{address[1]}: no answer", "timeout")
-        finally:
-            self._waiting.pop(msg_id, None)
-            if not future.done():
-                future.cancel()
+        self.transport.close()
 
     # -- security (pysnmp's services) ---------------------------------------------------------
 
@@ -297,7 +259,7 @@ class UsmEngine:
 
     # -- discovery ----------------------------------------------------------------------------
 
-    async def _peer(self, address: tuple[str, int], timeout: float, retries: int) -> _Peer:
+    async def _peer(self, address: Address, timeout: float, retries: int) -> _Peer:
         peer = self._peers.get(address)
         if peer is not None:
             return peer
@@ -319,60 +281,39 @@ class UsmEngine:
         self._peers[address] = peer
         return peer
 
-    async def _discover(self, address: tuple[str, int], timeout: float, retries: int) -> _Peer:
-        """RFC 3414 4: an unauthenticated, reportable, empty GET; the Report carries the agent's
-        engine ID, boots and time."""
+    async def _discover(self, address: Address, timeout: float, retries: int) -> _Peer:
         self.stats.discoveries += 1
-        msg_id = self._next_id()
-        pdu = ber.tlv(
-            ber.GET_REQUEST,
-            ber.encode_integer(msg_id) + ber.encode_integer(0) + ber.encode_integer(0)
-            + ber.tlv(ber.SEQUENCE, b""),
-        )
-        scoped = ber.tlv(ber.SEQUENCE, ber.tlv(4, b"") + ber.tlv(4, b"") + pdu)
-        usm = ber.tlv(ber.SEQUENCE, ber.tlv(4, b"") + ber.encode_integer(0)
-                      + ber.encode_integer(0) + ber.tlv(4, b"") + ber.tlv(4, b"") + ber.tlv(4, b""))
-        packet = self._envelope(msg_id, _FLAG_REPORTABLE, usm, scoped)
-        reply = await self._exchange(address, msg_id, packet, timeout, retries)
-        if not reply.engine_id:
-            raise SnmpError(f"{address[0]}:{address[1]}: discovery: no engine ID", "error")
+        reply = await _discover_with(self.transport, address, timeout, retries)
         auth_key, priv_key = self._keys(reply.engine_id)
         return _Peer(reply.engine_id, reply.boots, reply.time, self.clock(), auth_key, priv_key)
 
-    async def _answers_discovery(self, address: tuple[str, int], timeout: float) -> bool:
+    async def _answers_discovery(self, address: Address, timeout: float) -> bool:
         """After a timeout: is the agent there at all?  (One short unauthenticated probe.)"""
         try:
-            await self._discover(address, min(timeout, 0.5), 0)
+            await _discover_with(self.transport, address, min(timeout, 0.5), 0)
         except SnmpError:
             return False
         return True
 
     # -- requests -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _envelope(msg_id: int, flags: int, usm: bytes, msg_data: bytes) -> bytes:
-        header = ber.tlv(
-            ber.SEQUENCE,
-            ber.encode_integer(msg_id) + ber.encode_integer(_MAX_SIZE)
-            + ber.tlv(4, bytes((flags,))) + ber.encode_integer(_USM),
-        )
-        return ber.tlv(
-            ber.SEQUENCE, ber.encode_integer(3) + header + ber.tlv(4, usm) + msg_data
-        )
-
     def _encode(self, peer: _Peer, msg_id: int, pdu: bytes) -> bytes:
         auth, priv = self._security()
         boots, etime = peer.boots, peer.now(self.clock)
         scoped = ber.tlv(ber.SEQUENCE, ber.tlv(4, peer.engine_id) + ber.tlv(4, b"") + pdu)
-        encrypted, salt = priv.encrypt_data(peer.priv_key, (boots, etime, None), scoped)
-        usm = ber.tlv(
-            ber.SEQUENCE,
-            ber.tlv(4, peer.engine_id) + ber.encode_integer(boots) + ber.encode_integer(etime)
-            + ber.tlv(4, self.user) + ber.tlv(4, bytes(12)) + ber.tlv(4, salt.asOctets()),
-        )
-        flags = _FLAG_AUTH | _FLAG_PRIV | _FLAG_REPORTABLE
-        whole = self._envelope(msg_id, flags, usm, ber.tlv(4, encrypted.asOctets()))
-        return bytes(auth.authenticate_outgoing_message(peer.auth_key, whole))
+        try:  # pysnmp's services: translate whatever they raise, here at the boundary
+            encrypted, salt = priv.encrypt_data(peer.priv_key, (boots, etime, None), scoped)
+            usm = ber.tlv(
+                ber.SEQUENCE,
+                ber.tlv(4, peer.engine_id) + ber.encode_integer(boots)
+                + ber.encode_integer(etime) + ber.tlv(4, self.user) + ber.tlv(4, bytes(12))
+                + ber.tlv(4, salt.asOctets()),
+            )
+            flags = _FLAG_AUTH | _FLAG_PRIV | _FLAG_REPORTABLE
+            whole = _envelope(msg_id, flags, usm, ber.tlv(4, encrypted.asOctets()))
+            return bytes(auth.authenticate_outgoing_message(peer.auth_key, whole))
+        except Exception as exc:
+            raise SnmpError(f"cannot encrypt/sign the request: {exc}", "error") from exc
 
     def _open_reply(self, peer: _Peer, reply: _Reply) -> ber.Pdu:
         """Authenticate, decrypt, decode; raise SnmpError with the precise reason."""
@@ -389,6 +330,8 @@ class UsmEngine:
                 )
             except StatusInformation as exc:
                 raise SnmpError("reply fails authentication", "auth_error") from exc
+            except Exception as exc:  # pysnmp boundary, fed with the agent's bytes
+                raise SnmpError(f"reply cannot be authenticated: {exc}", "decode_error") from exc
             peer.boots, peer.time, peer.at = reply.boots, reply.time, self.clock()
         if reply.flags & _FLAG_PRIV:
             if reply.data_tag != ber.OCTET_STRING or not reply.flags & _FLAG_AUTH:
@@ -401,6 +344,8 @@ class UsmEngine:
                 )
             except StatusInformation as exc:
                 raise SnmpError("reply cannot be decrypted", "priv_error") from exc
+            except Exception as exc:  # pysnmp boundary, fed with the agent's bytes
+                raise SnmpError(f"reply cannot be decrypted: {exc}", "decode_error") from exc
         elif reply.data_tag == ber.SEQUENCE:
             plaintext = reply.data
         else:
@@ -409,34 +354,35 @@ class UsmEngine:
             pdu = _scoped_pdu(bytes(plaintext))
         except ber.BerError as exc:
             # garbage after decryption: the agent used another privacy key
-            reason = "priv_error" if reply.flags & _FLAG_PRIV else "decode_error"
+            reason: SnmpReason = "priv_error" if reply.flags & _FLAG_PRIV else "decode_error"
             raise SnmpError(f"undecodable scoped PDU: {exc}", reason) from exc
         if pdu.tag == ber.REPORT:
-            oid = pdu.varbinds[0][0] if pdu.varbinds else ()
-            reason = USM_STATS.get(oid, "error")
-            if reason == "not_in_time_window" and not reply.flags & _FLAG_AUTH:
-                reason = "auth_error"  # only an authenticated report may move our clock
-            if reason == "not_in_time_window":
-                peer.boots, peer.time, peer.at = reply.boots, reply.time, self.clock()
-            raise SnmpError(f"agent reported {ber.format_oid(oid)}", reason)
+            self._reported(peer, reply, pdu)
         if pdu.tag != ber.RESPONSE:
             raise SnmpError(f"unexpected PDU 0x{pdu.tag:02x}", "decode_error")
         return pdu
 
-    async def request(
-        self,
-        address: tuple[str, int],
-        tag: int,
-        a: int,
-        b: int,
-        varbind_list: bytes,
-        *,
-        timeout: float,
-        retries: int,
-    ) -> ber.Pdu:
+    def _reported(self, peer: _Peer, reply: _Reply, pdu: ber.Pdu) -> None:
+        """A Report PDU: raise the reason its usmStats counter names."""
+        oid = pdu.varbinds[0][0] if pdu.varbinds else ()
+        text = f"agent reported {ber.format_oid(oid)}"
+        if oid == _UNKNOWN_ENGINE_ID:
+            raise _Rediscover(text, "error")
+        reason = USM_STATS.get(oid, "error")
+        if reason == "not_in_time_window":
+            if not reply.flags & _FLAG_AUTH:
+                raise SnmpError(text, "auth_error")  # only an authenticated report moves our clock
+            peer.boots, peer.time, peer.at = reply.boots, reply.time, self.clock()
+        raise SnmpError(text, reason)
+
+    async def _request(
+        self, address: Address, tag: int, a: int, b: int, oids: Sequence[ber.Oid],
+        timeout: float, retries: int,
+    ) -> ber.Pdu:  # fmt: skip
+        varbind_list = ber.encode_null_varbinds(tuple(oids))
         for attempt in range(2):
             peer = await self._peer(address, timeout, retries)
-            msg_id = self._next_id()
+            msg_id = self.transport.next_id()
             pdu = ber.tlv(
                 tag,
                 ber.encode_integer(msg_id) + ber.encode_integer(a) + ber.encode_integer(b)
@@ -444,7 +390,9 @@ class UsmEngine:
             )
             packet = self._encode(peer, msg_id, pdu)
             try:
-                reply = await self._exchange(address, msg_id, packet, timeout, retries)
+                reply = await self.transport.exchange(
+                    address, msg_id, packet, timeout=timeout, retries=retries
+                )
             except SnmpError as exc:
                 if exc.reason == "timeout" and await self._answers_discovery(address, timeout):
                     # Alive, yet silent to authPriv: net-snmp drops what it cannot decrypt
@@ -456,12 +404,14 @@ class UsmEngine:
                 raise
             try:
                 result = self._open_reply(peer, reply)
-            except SnmpError as exc:
-                if attempt == 0 and exc.reason == "not_in_time_window":
+            except _Rediscover:
+                if attempt == 0:
+                    self._peers.pop(address, None)  # the agent changed engine ID: rediscover
                     self.stats.resyncs += 1
                     continue
-                if attempt == 0 and exc.reason == "unknown_engine_id":
-                    self._peers.pop(address, None)  # the agent changed engine ID: rediscover
+                raise
+            except SnmpError as exc:
+                if attempt == 0 and exc.reason == "not_in_time_window":
                     self.stats.resyncs += 1
                     continue
                 raise
@@ -471,25 +421,20 @@ class UsmEngine:
         raise SnmpError(f"{address[0]}:{address[1]}: time window not reached", "not_in_time_window")
 
     async def get(
-        self, address: tuple[str, int], oids: Sequence[Oid], *, timeout: float, retries: int
+        self, address: Address, oids: Sequence[ber.Oid], *, timeout: float, retries: int
     ) -> ber.Pdu:
-        return await self.request(
-            address, ber.GET_REQUEST, 0, 0, ber.encode_null_varbinds(tuple(oids)),
-            timeout=timeout, retries=retries,
-        )
+        return await self._request(address, ber.GET_REQUEST, 0, 0, oids, timeout, retries)
 
     async def bulk(
         self,
-        address: tuple[str, int],
+        address: Address,
         non_repeaters: int,
         max_repetitions: int,
-        oids: Sequence[Oid],
+        oids: Sequence[ber.Oid],
         *,
         timeout: float,
         retries: int,
     ) -> ber.Pdu:
-        return await self.request(
-            address, ber.GET_BULK_REQUEST, non_repeaters, max_repetitions,
-            ber.encode_null_varbinds(tuple(oids)), timeout=timeout, retries=retries,
+        return await self._request(
+            address, ber.GET_BULK_REQUEST, non_repeaters, max_repetitions, oids, timeout, retries
         )
-

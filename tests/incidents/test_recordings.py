@@ -17,7 +17,7 @@ from fleet.incidents import list_incidents
 from fleet.inventory.models import Device, DeviceKind
 from fleet.monitor.cycle import run_cycle
 from fleet.monitor.poller import Poller, Sample, load_profiles
-from fleet.monitor.rules import load_rules
+from fleet.monitor.rules_file import load_rules
 from fleet.store import Store
 from tests.incidents.samples import REPO, make_site
 from tests.monitor.agents import FIXTURES, Agent, device, snmpsim
@@ -53,7 +53,7 @@ def _poll_once(store: Store, devices: Sequence[Device]) -> None:
     site = make_site(devices)
     profiles = load_profiles(REPO / "monitoring" / "profiles")
     rules = load_rules(REPO / "monitoring" / "rules.yml")
-    poller = Poller(profiles, timeout=2.0, retries=1, clock=lambda: NOW)
+    poller = Poller(profiles, timeout=5.0, retries=1, clock=lambda: NOW)  # answers end it early
 
     async def poll(devs: Sequence[Device]) -> list[Sample]:
         return await poller.cycle(devs)

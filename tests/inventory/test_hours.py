@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 
 from fleet.inventory.hours import (
     format_site_time,
+    OpenState,
     intervals,
     is_open,
     next_closing,
     next_opening,
     open_duration,
     open_now,
+    open_state,
     parse_range,
     site_instant,
     wall_to_utc,
@@ -115,6 +117,32 @@ def test_open_all_week_has_no_next_closing() -> None:
 def test_open_duration_of_a_week() -> None:
     start = utc(2026, 1, 12, 0, 0)
     assert open_duration(FS, start, start + timedelta(days=7)) == timedelta(hours=6.5 * 5)
+
+
+def test_open_state_says_since_when_and_until_when() -> None:
+    # Monday 2026-01-12 10:00 local (09:00 UTC): open since 09:00 local, until 12:00
+    assert open_state(FS, utc(2026, 1, 12, 9, 0)) == OpenState(
+        True, utc(2026, 1, 12, 8, 0), utc(2026, 1, 12, 11, 0)
+    )
+    # Saturday night: closed since Friday 17:00 local, until Monday 09:00 local
+    sat = open_state(FS, utc(2026, 1, 17, 22, 0))
+    assert sat == OpenState(False, utc(2026, 1, 16, 16, 0), utc(2026, 1, 19, 8, 0))
+    # Christmas closure (24-26 Dec 2026, Thursday to Saturday): from Wednesday's closing to
+    # Monday 28th's opening
+    assert open_state(FS, utc(2026, 12, 25, 10, 0)) == OpenState(
+        False, utc(2026, 12, 23, 16, 0), utc(2026, 12, 28, 8, 0)
+    )
+    # a night range crossing midnight, merged with Sunday's: one opening
+    assert open_state(NIGHT, utc(2026, 1, 18, 1, 0)) == OpenState(
+        True, utc(2026, 1, 17, 19, 0), utc(2026, 1, 18, 2, 0)
+    )
+
+
+def test_open_state_beyond_the_horizon() -> None:
+    always = OpeningHours(timezone=PARIS, week=week(**{d: ["00:00-24:00"] for d in WEEKDAYS}))
+    assert open_state(always, utc(2026, 5, 1, 12, 0)) == OpenState(True, None, None)
+    never = OpeningHours(timezone=PARIS, week=week())
+    assert open_state(never, utc(2026, 5, 1, 12, 0)) == OpenState(False, None, None)
 
 
 def test_naive_datetime_is_refused() -> None:
@@ -268,3 +296,33 @@ def test_open_now_agrees_with_is_open_and_the_edges(h: OpeningHours, t: datetime
     else:
         assert now.next_opening == next_opening(h, t)
     assert now.local == t.astimezone(ZoneInfo(h.timezone))
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants)
+def test_open_state_agrees_with_is_open_and_the_next_edges(h: OpeningHours, t: datetime) -> None:
+    state = open_state(h, t)
+    second = timedelta(seconds=1)
+    assert state.open == is_open(h, t)
+    assert state.until == (next_closing(h, t) if state.open else next_opening(h, t))
+    if state.since is not None:
+        assert state.since <= t
+        # an edge: the state changed there, and not again until t
+        assert is_open(h, state.since) is state.open
+        assert is_open(h, state.since - second) is not state.open
+        assert all(o <= state.since or c > t for o, c in intervals(h, state.since, t + second)) \
+            if state.open else intervals(h, state.since, t + second) == []
+    else:
+        # the state has lasted more than the horizon (800 days)
+        assert all(is_open(h, t - timedelta(days=d)) is state.open for d in (1, 7, 30))
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), instants, st.sampled_from([timedelta(hours=2), timedelta(days=1, minutes=30)]))
+def test_a_short_horizon_gives_the_same_answer_or_none(
+    h: OpeningHours, t: datetime, horizon: timedelta
+) -> None:
+    full, short = open_state(h, t), open_state(h, t, horizon=horizon)
+    assert short.open == full.open
+    recent = full.since is not None and full.since > t - horizon
+    soon = full.until is not None and full.until < t + horizon
+    assert short.since == (full.since if recent else None)
+    assert short.until == (full.until if soon else None)

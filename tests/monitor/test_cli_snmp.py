@@ -79,13 +79,13 @@ def test_failures_name_the_reason(
     lab: tuple[Path, Agent], capsys: pytest.CaptureFixture[str], host: str, reason: str
 ) -> None:
     inv, _agent = lab
-    code, out, err = _run(["snmp", "test", host, "-i", str(inv), "--timeout", "0.5",
+    code, out, err = _run(["snmp", "test", host, "-i", str(inv), "--timeout", "2",
                            "--retries", "0"], capsys)
     assert code == 1
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"{host} " in lines[0] and f": {reason}: " in lines[0]
-    code, out, _ = _run(["snmp", "test", host, "-i", str(inv), "--timeout", "0.5",
+    code, out, _ = _run(["snmp", "test", host, "-i", str(inv), "--timeout", "2",
                          "--retries", "0", "--json"], capsys)
     assert code == 1 and json.loads(out)["reason"] == reason
 

@@ -13,19 +13,20 @@ from sqlalchemy import func, select
 from fleet.errors import ConfigError
 from fleet.incidents import add_window, list_incidents, resolve
 from fleet.inventory import Inventory
+from fleet.inventory.hours import open_state
 from fleet.inventory.models import Device, Site
 from fleet.monitor import poller
 from fleet.monitor.cycle import (
     apply_samples,
-    in_shard,
     offset_clock,
     ordered,
     parents_of,
     parse_shard,
     run_cycle,
-    site_now,
+    sites_of_shard,
 )
-from fleet.monitor.rules import RuleSet, load_rules
+from fleet.monitor.rules_file import load_rules
+from fleet.monitor.ruleset import RuleSet
 from fleet.store import Store, record_deploy
 from fleet.store.models import DeviceEvent, Observation, StateChange
 from tests.incidents.samples import REPO, demo_inventory, site_samples
@@ -128,13 +129,13 @@ def test_closed_site_at_night_opens_nothing_then_not_back_at_opening(
     store: Store, rules: RuleSet, florac: Site
 ) -> None:
     pc = dev(florac, "pc1").hostname
-    assert not site_now(florac, NIGHT).open
+    assert not open_state(florac, NIGHT).open
     t = cycles(store, rules, florac, NIGHT, 1)
     cycles(store, rules, florac, t, 10, down={pc})
     assert list_incidents(store) == []
     assert observation(store, pc).suppressed == "closed"
-    opening = site_now(florac, NEXT_OPENING + MIN)
-    assert opening.open and opening.opened_at == NEXT_OPENING
+    opening = open_state(florac, NEXT_OPENING + MIN)
+    assert opening.open and opening.since == NEXT_OPENING
     cycles(store, rules, florac, NEXT_OPENING, 25, down={pc})
     assert list_incidents(store) == [], "within the grace period after opening"
     cycles(store, rules, florac, NEXT_OPENING + timedelta(minutes=31), 1, down={pc})
@@ -218,11 +219,11 @@ def test_topology_puts_parents_first(rules: RuleSet, florac: Site) -> None:
 
 def test_shards_match_the_pollers_and_cover_every_site_once(inventory: Inventory) -> None:
     for n in (1, 2, 3, 5):
-        owners = [[i for i in range(n) if in_shard(s.id, (i, n))] for s in inventory.sites]
+        owners = [[i for i in range(n) if sites_of_shard([s], (i, n))] for s in inventory.sites]
         assert all(len(o) == 1 for o in owners)
         for s in inventory.sites:
             for i in range(n):
-                assert in_shard(s.id, (i, n)) == poller.in_shard(s.devices[0], (i, n))
+                assert bool(sites_of_shard([s], (i, n))) == poller.in_shard(s.devices[0], (i, n))
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0", "-1/2"):
         with pytest.raises(ConfigError, match="--shard"):

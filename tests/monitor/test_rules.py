@@ -18,10 +18,10 @@ from fleet.monitor.rules import (
     CheckState,
     Context,
     Evaluation,
-    RuleSet,
     evaluate_device,
-    load_rules,
 )
+from fleet.monitor.rules_file import load_rules
+from fleet.monitor.ruleset import RuleSet
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -259,6 +259,22 @@ def test_closed_site_opens_nothing_and_not_back_at_opening_does(rules: RuleSet) 
     assert run.opened == [(REACHABILITY, "not_back_at_opening")]
     action = next(a for a in run.last.actions if a.action == "open")  # type: ignore[union-attr]
     assert "not back at opening" in action.title
+
+
+def test_an_opening_older_than_the_grace_suppresses_nothing(rules: RuleSet) -> None:
+    """The cycle asks the inventory only whether the site opened recently (``opened_at`` None:
+    longer ago than the grace, e.g. a site open day and night since a closure ended)."""
+    run = Run(PC, rules)
+    t = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    run.step(ok(PC, t), site_open=False)
+    for _ in range(10):  # down during the closure
+        t += STEP
+        run.step(fail(PC, t), site_open=False)
+    assert run.state().suppressed == "closed" and not run.opened
+    t += timedelta(hours=12)
+    run.step(fail(PC, t), site_open=True, opened_at=None)
+    assert run.state().suppressed is None
+    assert run.opened == [(REACHABILITY, "not_back_at_opening")]
 
 
 def test_device_back_within_grace_opens_nothing(rules: RuleSet) -> None:
