@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from fleet.incidents.lifecycle import acknowledge, close, get_incident, open_incident
 from fleet.monitor.cycle import apply_samples
-from fleet.monitor.rules import load_rules
+from fleet.monitor.rules_file import load_rules
 from fleet.store import Store
 from fleet.store.outbox import (
     EMAIL,

@@ -198,7 +198,7 @@ def test_host_variables_load_into_typed_fields(inv_dir: Path, edit: Edit) -> Non
 
 def test_monitor_parent_reaches_the_monitor(inv_dir: Path, edit: Edit) -> None:
     from fleet.monitor.cycle import parents_of
-    from fleet.monitor.rules import load_rules
+    from fleet.monitor.rules_file import load_rules
 
     rules = load_rules(REPO / "monitoring" / "rules.yml")
     before = parents_of(load_inventory(inv_dir).site("florac-fs"), rules)
