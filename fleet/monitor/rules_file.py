@@ -2,60 +2,34 @@
 one :class:`fleet.errors.ConfigError` line naming the file, the field and the value.
 
 Kept apart from the schema (:mod:`fleet.monitor.ruleset`) and the state machine
-(:mod:`fleet.monitor.rules`) so the reading can move to the inventory's YAML loader (errors
-with line numbers) without touching either.
+(:mod:`fleet.monitor.rules`); it reads with the inventory's YAML loader and
+validation, so its errors carry line numbers like the inventory's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
-from fleet.errors import ConfigError
+from fleet.errors import ConfigError, InventoryError, Problem
+from fleet.inventory.validate import validate_with_lines
+from fleet.inventory.yamlsrc import load_yaml
 from fleet.monitor.ruleset import RuleSet
 
 
+def _rules_error(problems: list[Problem]) -> ConfigError:
+    """The inventory's ``file:line: field: message (and N more)`` as a configuration error."""
+    return ConfigError(str(InventoryError(problems)))
+
+
 def load_rules(path: Path) -> RuleSet:
-    """Load and validate ``monitoring/rules.yml``; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read rules: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    """Load and validate ``monitoring/rules.yml``; errors name the file, the line and the field
+    (through :func:`fleet.inventory.validate.validate_with_lines`, as the inventory's do)."""
+    problems: list[Problem] = []
+    raw = load_yaml(path, str(path), problems)
+    if problems:
+        raise _rules_error(problems)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping (defaults, reachability, rules, ...)")
-    try:
-        return RuleSet.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = _locate(raw, err["loc"])
-        value = err.get("input")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(
-            f"{path}: {where}: {err['msg']} (value {value!r}){more}".replace("Value error, ", "")
-        ) from exc
-
-
-def _locate(raw: Any, loc: Sequence[int | str]) -> str:
-    """``rules[3] (check 'disk').over`` from a pydantic error location."""
-    parts: list[str] = []
-    node = raw
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node):
-                node = node[item]
-                if isinstance(node, dict) and "check" in node:
-                    label += f" (check {node['check']!r})"
-            parts.append(label)
-        else:
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
+    return validate_with_lines(RuleSet, raw, str(path), error=_rules_error)

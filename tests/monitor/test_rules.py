@@ -421,7 +421,7 @@ def test_state_counters_round_trip(rules: RuleSet) -> None:
     ("text", "message"),
     [
         ("rules: [{check: disk, title: x, metric: m}]", "exactly one of over, under, equals"),
-        ("rules: [{check: disk, title: x, metric: m, over: lots}]", "rules[0] (check 'disk').over"),
+        ("rules: [{check: disk, title: x, metric: m, over: lots}]", "rules[0].over"),
         ("rules: [{check: d, title: '{oops}', metric: m, over: 1}]", "unknown placeholder"),
         ("defaults: {fail_after: 0}", "defaults.fail_after"),
         ("reachability: {severity: {toaster: major}}", "unknown device kind 'toaster'"),
@@ -471,3 +471,24 @@ def test_incident_open_before_closing_keeps_its_reason_at_opening(rules: RuleSet
     run.step(fail(PC, opened_at + timedelta(hours=1)), site_open=True, opened_at=opened_at)
     assert run.open == {REACHABILITY: "no_answer"}
     assert len(run.opened) == 1
+
+
+def test_bad_rules_file_error_carries_the_line(tmp_path: Path) -> None:
+    # the same file:line mapping as the inventory (fleet.inventory.validate)
+    path = tmp_path / "rules.yml"
+    path.write_text(
+        "defaults: {fail_after: 3}\n"
+        "rules:\n"
+        "  - check: disk\n"
+        "    title: Disque plein\n"
+        "    metric: disk_used_pct\n"
+        "    over: 90\n"
+        "  - check: toner\n"
+        "    title: Toner bas\n"
+        "    metric: toner_pct\n"
+        "    under: beaucoup\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    assert str(info.value).startswith(f"{path}:10: rules[1].under:"), str(info.value)
