@@ -147,15 +147,18 @@ def _history(
         for name in names:
             before = s.scalars(
                 select(StateChange)
-                .where(StateChange.device == name, StateChange.check == REACHABILITY,
-                       StateChange.at < start)
+                .where(StateChange.device == name, StateChange.check == REACHABILITY, StateChange.at < start)
                 .order_by(StateChange.at.desc(), StateChange.id.desc())
                 .limit(1)
             ).first()
             rows = s.scalars(
                 select(StateChange)
-                .where(StateChange.device == name, StateChange.check == REACHABILITY,
-                       StateChange.at >= start, StateChange.at < end)
+                .where(
+                    StateChange.device == name,
+                    StateChange.check == REACHABILITY,
+                    StateChange.at >= start,
+                    StateChange.at < end,
+                )
                 .order_by(StateChange.at, StateChange.id)
             ).all()
             out[name] = (before.to_status if before else None, [(r.at, r.to_status) for r in rows])

@@ -165,13 +165,21 @@ class _Checker:
         self.mentioned.add(item_id)
         item = cl.item(item_id)
         if item is None:
-            self.bad(line, f"items.{item_id}", item_id,
-                     "unknown checklist item" + _suggest(item_id, [i.id for i in cl.items]))
+            self.bad(
+                line,
+                f"items.{item_id}",
+                item_id,
+                "unknown checklist item" + _suggest(item_id, [i.id for i in cl.items]),
+            )
             return
         st = _status(status)
         if st is None:
-            self.bad(line, f"items.{item_id}", status,
-                     f"status {status!r} is not one of ok, ko, na (oui, non, sans objet)")
+            self.bad(
+                line,
+                f"items.{item_id}",
+                status,
+                f"status {status!r} is not one of ok, ko, na (oui, non, sans objet)",
+            )
             return
         if item_id in self.answers:
             self.bad(line, f"items.{item_id}", item_id, "given twice")
@@ -181,8 +189,13 @@ class _Checker:
             return
         self.answers[item_id] = Answer(item_id, st, str(comment or "").strip()[:500], self.where(line))
 
-    def week(self, line: int | None, raw_week: object, people: object,
-             services: Mapping[tuple[str, str], tuple[int | None, object]]) -> None:
+    def week(
+        self,
+        line: int | None,
+        raw_week: object,
+        people: object,
+        services: Mapping[tuple[str, str], tuple[int | None, object]],
+    ) -> None:
         g = grid()
         week = _week(raw_week)
         field = f"weeks.{raw_week}"
@@ -194,9 +207,13 @@ class _Checker:
             self.bad(line, field, raw_week, f"not a Monday: write the week's Monday, {monday}")
             return
         if (week.year, week.month) != (self.month.year, self.month.month):
-            self.bad(line, field, raw_week,
-                     f"this week belongs to {week.year:04d}-{week.month:02d} (a week belongs to "
-                     f"the month of its Monday), not to --month {self.month}")
+            self.bad(
+                line,
+                field,
+                raw_week,
+                f"this week belongs to {week.year:04d}-{week.month:02d} (a week belongs to "
+                f"the month of its Monday), not to --month {self.month}",
+            )
             return
         counts: dict[tuple[str, str], int] = {}
         ok = True
@@ -204,24 +221,37 @@ class _Checker:
         if people is not None:
             n_people = _count(people)
             if n_people is None:
-                self.bad(line, f"{field}.people", people,
-                         "must be a whole number >= 0 (a count, never a name)")
+                self.bad(
+                    line, f"{field}.people", people, "must be a whole number >= 0 (a count, never a name)"
+                )
                 ok = False
         for (partner, service), (sline, value) in services.items():
             if partner not in g.partners:
-                self.bad(sline, f"{field}.{partner}", partner,
-                         "unknown partner organisation" + _suggest(partner, list(g.partners)))
+                self.bad(
+                    sline,
+                    f"{field}.{partner}",
+                    partner,
+                    "unknown partner organisation" + _suggest(partner, list(g.partners)),
+                )
                 ok = False
                 continue
             if service not in g.services:
-                self.bad(sline, f"{field}.{partner}.{service}", service,
-                         "unknown service" + _suggest(service, list(g.services)))
+                self.bad(
+                    sline,
+                    f"{field}.{partner}.{service}",
+                    service,
+                    "unknown service" + _suggest(service, list(g.services)),
+                )
                 ok = False
                 continue
             n = _count(value)
             if n is None:
-                self.bad(sline, f"{field}.{partner}.{service}", value,
-                         "must be a whole number >= 0 (a count, never a name)")
+                self.bad(
+                    sline,
+                    f"{field}.{partner}.{service}",
+                    value,
+                    "must be a whole number >= 0 (a count, never a name)",
+                )
                 ok = False
                 continue
             counts[(partner, service)] = counts.get((partner, service), 0) + n
@@ -233,13 +263,19 @@ class _Checker:
 
     def done(self) -> Entries:
         if not self.answers and not self.weeks and not self.problems:
-            self.bad(None, "", None,
-                     "nothing to enter: give 'items' (checklist) and/or 'weeks' (counting grid)")
+            self.bad(
+                None, "", None, "nothing to enter: give 'items' (checklist) and/or 'weeks' (counting grid)"
+            )
         if self.mentioned:
             missing = [i.id for i in checklist().items if i.id not in self.mentioned and i.applies(self.site)]
             if missing:
-                self.bad(None, "items", None, f"items missing: {', '.join(missing)} "
-                         "(every item of fleet/audit/checklist.yml that applies to the site)")
+                self.bad(
+                    None,
+                    "items",
+                    None,
+                    f"items missing: {', '.join(missing)} "
+                    "(every item of fleet/audit/checklist.yml that applies to the site)",
+                )
         if self.problems:
             raise AuditInputError(self.problems)
         answers = dict(self.answers)
@@ -258,8 +294,9 @@ def parse_file(path: Path, site: Site, month: Month) -> Entries:
         return _parse_yaml(path, display, site, month)
     if path.suffix.lower() == ".csv":
         return _parse_csv(path, display, site, month)
-    raise AuditInputError([Problem(display, None, "", path.suffix,
-                                   "unknown file type: give a .yml/.yaml or a .csv file")])
+    raise AuditInputError(
+        [Problem(display, None, "", path.suffix, "unknown file type: give a .yml/.yaml or a .csv file")]
+    )
 
 
 def _parse_yaml(path: Path, display: str, site: Site, month: Month) -> Entries:
@@ -288,8 +325,9 @@ def _parse_yaml(path: Path, display: str, site: Site, month: Month) -> Entries:
                 if isinstance(value, dict):
                     extra = set(value) - {"status", "comment"}
                     if extra:
-                        c.bad(line, f"items.{item_id}", sorted(extra),
-                              "only 'status' and 'comment' are allowed")
+                        c.bad(
+                            line, f"items.{item_id}", sorted(extra), "only 'status' and 'comment' are allowed"
+                        )
                         continue
                     c.answer(line, str(item_id), value.get("status"), value.get("comment"))
                 else:
@@ -306,14 +344,22 @@ def _parse_yaml(path: Path, display: str, site: Site, month: Month) -> Entries:
                     continue
                 extra = set(value) - {"people", "services"}
                 if extra:
-                    c.bad(line, f"weeks.{raw_week}", sorted(extra),
-                          "only 'people' and 'services' are allowed (counts only)")
+                    c.bad(
+                        line,
+                        f"weeks.{raw_week}",
+                        sorted(extra),
+                        "only 'people' and 'services' are allowed (counts only)",
+                    )
                     continue
                 services: dict[tuple[str, str], tuple[int | None, object]] = {}
                 raw_services = value.get("services") or {}
                 if not isinstance(raw_services, dict):
-                    c.bad(line_of(value, "services"), f"weeks.{raw_week}.services", raw_services,
-                          "must map partner -> {service: count}")
+                    c.bad(
+                        line_of(value, "services"),
+                        f"weeks.{raw_week}.services",
+                        raw_services,
+                        "must map partner -> {service: count}",
+                    )
                     continue
                 for partner, per in raw_services.items():
                     pline = line_of(raw_services, partner)
@@ -326,10 +372,17 @@ def _parse_yaml(path: Path, display: str, site: Site, month: Month) -> Entries:
     return c.done()
 
 
-_CSV_CHECKLIST = {"item": ("item", "point", "élément"), "status": ("status", "statut", "état", "etat"),
-                  "comment": ("comment", "commentaire", "remarque")}
-_CSV_GRID = {"week": ("week", "semaine"), "partner": ("partner", "organisme", "partenaire"),
-             "service": ("service",), "count": ("count", "nombre", "nb")}
+_CSV_CHECKLIST = {
+    "item": ("item", "point", "élément"),
+    "status": ("status", "statut", "état", "etat"),
+    "comment": ("comment", "commentaire", "remarque"),
+}
+_CSV_GRID = {
+    "week": ("week", "semaine"),
+    "partner": ("partner", "organisme", "partenaire"),
+    "service": ("service",),
+    "count": ("count", "nombre", "nb"),
+}
 
 
 def _columns(header: Sequence[str], wanted: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
@@ -389,8 +442,12 @@ def _parse_csv(path: Path, display: str, site: Site, month: Month) -> Entries:
         for week, (line0, people, services) in grouped.items():
             c.week(line0, week, people, services)
         return c.done()
-    c.bad(1, "header", ";".join(header),
-          "unknown columns: a checklist has item;status;comment, a grid has week;partner;service;count")
+    c.bad(
+        1,
+        "header",
+        ";".join(header),
+        "unknown columns: a checklist has item;status;comment, a grid has week;partner;service;count",
+    )
     raise AuditInputError(c.problems)
 
 
@@ -404,18 +461,40 @@ def store_entries(
     given (replacing those weeks), in one transaction."""
     with store.write(lock=f"audit-entries:{site.id}") as s:
         if entries.answers:
-            s.execute(delete(PremisesCheck).where(PremisesCheck.site_id == site.id,
-                                                  PremisesCheck.month == str(month)))
+            s.execute(
+                delete(PremisesCheck).where(
+                    PremisesCheck.site_id == site.id, PremisesCheck.month == str(month)
+                )
+            )
             for a in entries.answers:
-                s.add(PremisesCheck(site_id=site.id, month=str(month), item=a.item, status=a.status,
-                                    comment=a.comment, source=a.source, entered_by=by, entered_at=now))
+                s.add(
+                    PremisesCheck(
+                        site_id=site.id,
+                        month=str(month),
+                        item=a.item,
+                        status=a.status,
+                        comment=a.comment,
+                        source=a.source,
+                        entered_by=by,
+                        entered_at=now,
+                    )
+                )
         for w in entries.weeks:
             key = w.week.isoformat()
             s.execute(delete(GridCount).where(GridCount.site_id == site.id, GridCount.week == key))
             s.execute(delete(GridPeople).where(GridPeople.site_id == site.id, GridPeople.week == key))
             for (partner, service), n in sorted(w.services.items()):
-                s.add(GridCount(site_id=site.id, week=key, partner=partner, service=service, count=n,
-                                entered_by=by, entered_at=now))
+                s.add(
+                    GridCount(
+                        site_id=site.id,
+                        week=key,
+                        partner=partner,
+                        service=service,
+                        count=n,
+                        entered_by=by,
+                        entered_at=now,
+                    )
+                )
             if w.people is not None:
                 s.add(GridPeople(site_id=site.id, week=key, people=w.people, entered_by=by, entered_at=now))
 
@@ -429,8 +508,9 @@ class StoredAnswer:
 
 def answers_of(store: Store, site_id: str, month: Month) -> dict[str, StoredAnswer]:
     with store.read() as s:
-        rows = s.scalars(select(PremisesCheck).where(PremisesCheck.site_id == site_id,
-                                                     PremisesCheck.month == str(month)))
+        rows = s.scalars(
+            select(PremisesCheck).where(PremisesCheck.site_id == site_id, PremisesCheck.month == str(month))
+        )
         return {r.item: StoredAnswer(r.item, r.status, r.comment) for r in rows}
 
 
@@ -447,12 +527,19 @@ def grid_weeks(store: Store, site_ids: Sequence[str], first: date, last: date) -
     a, b = first.isoformat(), last.isoformat()
     out: dict[tuple[str, str], dict[str, Any]] = {}
     with store.read() as s:
-        for c in s.scalars(select(GridCount).where(GridCount.site_id.in_(site_ids), GridCount.week >= a,
-                                                   GridCount.week <= b)):
+        for c in s.scalars(
+            select(GridCount).where(GridCount.site_id.in_(site_ids), GridCount.week >= a, GridCount.week <= b)
+        ):
             out.setdefault((c.site_id, c.week), {"people": None, "services": {}})["services"][
-                (c.partner, c.service)] = c.count
-        for p in s.scalars(select(GridPeople).where(GridPeople.site_id.in_(site_ids), GridPeople.week >= a,
-                                                    GridPeople.week <= b)):
+                (c.partner, c.service)
+            ] = c.count
+        for p in s.scalars(
+            select(GridPeople).where(
+                GridPeople.site_id.in_(site_ids), GridPeople.week >= a, GridPeople.week <= b
+            )
+        ):
             out.setdefault((p.site_id, p.week), {"people": None, "services": {}})["people"] = p.people
-    return [GridWeek(site, date.fromisoformat(week), v["people"], v["services"])
-            for (site, week), v in sorted(out.items())]
+    return [
+        GridWeek(site, date.fromisoformat(week), v["people"], v["services"])
+        for (site, week), v in sorted(out.items())
+    ]

@@ -80,8 +80,11 @@ def incidents(store: Store, site: Site, month: Month) -> IncidentFigures:
         rows = s.scalars(
             select(Incident)
             .options(selectinload(Incident.events))
-            .where(Incident.site_id == site.id, Incident.opened_at < end,
-                   or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start))
+            .where(
+                Incident.site_id == site.id,
+                Incident.opened_at < end,
+                or_(Incident.resolved_at.is_(None), Incident.resolved_at >= start),
+            )
             .order_by(Incident.opened_at, Incident.id)
         ).all()
         entries: list[NotebookEntry] = []
@@ -103,8 +106,9 @@ def incidents(store: Store, site: Site, month: Month) -> IncidentFigures:
             if res is None and r.status == "in_progress":
                 status = "in_progress"
             notes = tuple(e.text for e in r.events if e.kind == "note" and start <= e.at < end and e.text)
-            entries.append(NotebookEntry(r.id, r.device, r.title, r.severity, r.opened_at, ack, res,
-                                         status, notes))
+            entries.append(
+                NotebookEntry(r.id, r.device, r.title, r.severity, r.opened_at, ack, res, status, notes)
+            )
     return IncidentFigures(opened, _mean_minutes(acks), _mean_minutes(fixes), still, tuple(entries))
 
 
@@ -117,8 +121,13 @@ class DeployLine:
     check_mode: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "started_at": self.started_at.isoformat(), "user": self.user,
-                "outcome": self.outcome, "check_mode": self.check_mode}
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "user": self.user,
+            "outcome": self.outcome,
+            "check_mode": self.check_mode,
+        }
 
 
 def deploys(store: Store, site: Site, month: Month) -> list[DeployLine]:

@@ -95,8 +95,7 @@ def parse_lines(lines: Iterable[str], source: str) -> Parsed:
             continue
         at = _time(data.get("time"))
         if at is None:
-            skipped.append(f"{source}:{number}: time {data.get('time')!r} is not an ISO time "
-                           "with its offset")
+            skipped.append(f"{source}:{number}: time {data.get('time')!r} is not an ISO time with its offset")
             continue
         trigger = data.get("trigger")
         if not isinstance(trigger, str) or not trigger:
@@ -122,8 +121,10 @@ def read_dir(folder: Path) -> Parsed:
     """Every record file of a station's fetched folder (rotated copies first)."""
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a directory")
-    files = sorted((p for p in folder.iterdir() if RECORD_FILES.match(p.name)),
-                   key=lambda p: (-int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0))
+    files = sorted(
+        (p for p in folder.iterdir() if RECORD_FILES.match(p.name)),
+        key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0,
+    )
     events: list[WipeEvent] = []
     skipped: list[str] = []
     for path in files:
@@ -178,12 +179,16 @@ class ImportResult:
     skipped: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {"device": self.device, "records": self.records, "counted": self.counted,
-                "already_counted": self.already, "skipped": list(self.skipped)}
+        return {
+            "device": self.device,
+            "records": self.records,
+            "counted": self.counted,
+            "already_counted": self.already,
+            "skipped": list(self.skipped),
+        }
 
 
-def import_events(store: Store, site: Site, device: str, parsed: Parsed,
-                  now: datetime) -> ImportResult:
+def import_events(store: Store, site: Site, device: str, parsed: Parsed, now: datetime) -> ImportResult:
     """Count the records not counted yet into ``usage_days`` and move the cursor, in one
     transaction (a crash counts all of them or none)."""
     with store.write(lock=f"usage:{device}") as s:
@@ -204,9 +209,18 @@ def import_events(store: Store, site: Site, device: str, parsed: Parsed,
             for day, counts in by_day(fresh, site.tz).items():
                 row = s.get(UsageDay, (device, day.isoformat()))
                 if row is None:
-                    row = UsageDay(device=device, day=day.isoformat(), site_id=site.id, sessions=0,
-                                   session_seconds=0, lengths={}, wipes=0, wipe_failures=0,
-                                   triggers={}, updated_at=now)
+                    row = UsageDay(
+                        device=device,
+                        day=day.isoformat(),
+                        site_id=site.id,
+                        sessions=0,
+                        session_seconds=0,
+                        lengths={},
+                        wipes=0,
+                        wipe_failures=0,
+                        triggers={},
+                        updated_at=now,
+                    )
                     s.add(row)
                 row.sessions += counts.sessions
                 row.session_seconds += counts.session_seconds
@@ -251,8 +265,11 @@ class CollectResult:
     unreachable: Mapping[str, str]
 
     def to_json(self) -> dict[str, object]:
-        return {"site": self.site_id, "imported": [r.to_json() for r in self.imported],
-                "unreachable": dict(self.unreachable)}
+        return {
+            "site": self.site_id,
+            "imported": [r.to_json() for r in self.imported],
+            "unreachable": dict(self.unreachable),
+        }
 
 
 def stations(site: Site) -> list[Device]:
@@ -297,13 +314,23 @@ def usage_rows(store: Store, site_ids: Sequence[str], first: date, last: date) -
     with store.read() as s:
         rows = s.scalars(
             select(UsageDay)
-            .where(UsageDay.site_id.in_(site_ids), UsageDay.day >= first.isoformat(),
-                   UsageDay.day <= last.isoformat())
+            .where(
+                UsageDay.site_id.in_(site_ids),
+                UsageDay.day >= first.isoformat(),
+                UsageDay.day <= last.isoformat(),
+            )
             .order_by(UsageDay.device, UsageDay.day)
         ).all()
         return [
-            UsageRow(r.device, date.fromisoformat(r.day), r.sessions, r.session_seconds,
-                     {k: int(v) for k, v in (r.lengths or {}).items()}, r.wipes, r.wipe_failures)
+            UsageRow(
+                r.device,
+                date.fromisoformat(r.day),
+                r.sessions,
+                r.session_seconds,
+                {k: int(v) for k, v in (r.lengths or {}).items()},
+                r.wipes,
+                r.wipe_failures,
+            )
             for r in rows
         ]
 

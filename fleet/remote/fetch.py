@@ -29,15 +29,16 @@ def split_stream(lines: Sequence[str], accept: re.Pattern[str]) -> dict[str, lis
     current: list[str] | None = None
     for line in lines:
         if line.startswith(MARK):
-            name = Path(line[len(MARK):].strip()).name
+            name = Path(line[len(MARK) :].strip()).name
             current = out.setdefault(name, []) if accept.match(name) else None
         elif current is not None and line.strip():
             current.append(line)
     return out
 
 
-def fetch_files(targets: Sequence[Target], dest: Path, remote_glob: str,
-                accept: re.Pattern[str]) -> list[HostOutcome]:
+def fetch_files(
+    targets: Sequence[Target], dest: Path, remote_glob: str, accept: re.Pattern[str]
+) -> list[HostOutcome]:
     """Copy each target's files matching ``remote_glob`` (expanded by root on the host) to
     ``dest/<hostname>/``; one outcome per host (an unreachable one is marked, the rest go on)."""
     directory, pattern = remote_glob.rsplit("/", 1)
@@ -46,8 +47,7 @@ def fetch_files(targets: Sequence[Target], dest: Path, remote_glob: str,
     def after(state: State) -> dict[str, str]:
         messages: dict[str, str] = {}
         for host in state.inventory.get_active_hosts():
-            cmd = (f"for f in {glob}; do [ -f \"$f\" ] || continue; "
-                   f"echo '{MARK}'\"$f\"; cat \"$f\"; echo; done")
+            cmd = f'for f in {glob}; do [ -f "$f" ] || continue; echo \'{MARK}\'"$f"; cat "$f"; echo; done'
             ok, output = host.run_shell_command(cmd, _sudo=True)
             if not ok:
                 messages[host.name] = f"cannot read {remote_glob}: {output.stderr[-200:]}"
