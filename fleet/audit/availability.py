@@ -121,6 +121,13 @@ def site_opening(site: Site, start: datetime, end: datetime) -> list[Interval]:
 def from_store(store: Store, site: Site, devices: Sequence[Device], month: Month) -> list[Availability]:
     """Availability of ``devices`` of ``site`` over ``month`` (the site's local month)."""
     start, end = month.bounds(site.tz)
+    return for_period(store, site, devices, start, end)
+
+
+def for_period(
+    store: Store, site: Site, devices: Sequence[Device], start: datetime, end: datetime
+) -> list[Availability]:
+    """Availability of ``devices`` of ``site`` over [start, end)."""
     opening = site_opening(site, start, end)
     names = [d.hostname for d in devices]
     history = _history(store, names, start, end)
