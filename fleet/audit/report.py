@@ -28,6 +28,7 @@ from fleet.audit.period import Month
 Translate = Callable[[str], str]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BAD = ("ko", "error")
+RANK = {"na": 0, "ok": 1, "skipped": 2, "ko": 3, "error": 4}
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
              "octobre", "novembre", "décembre")  # fmt: skip
 
@@ -169,11 +170,21 @@ class SiteReport:
             out[f"availability:{a.device}"] = a.percent
         return out
 
+    def statuses(self) -> dict[str, str]:
+        """Status per item key; a parametrised check (several results under one name) takes
+        its worst result."""
+        out: dict[str, str] = {}
+        for f in self.findings:
+            old = out.get(f.key)
+            if old is None or RANK[f.status] > RANK[old]:
+                out[f.key] = f.status
+        return out
+
     def summary(self) -> dict[str, Any]:
         """What the store keeps for next month's comparison."""
         return {
             "verdict": self.verdict,
-            "items": {f.key: f.status for f in self.findings},
+            "items": self.statuses(),
             "labels": {f.key: f.label for f in self.findings},
             "figures": self.figures(),
         }
@@ -183,18 +194,19 @@ class SiteReport:
         if not self.previous:
             return []
         before: Mapping[str, str] = self.previous.get("items", {})
+        labels = {f.key: f"{f.target} — {f.label}" for f in self.findings}
         out = []
-        for f in self.findings:
-            old = before.get(f.key)
+        for key, status in self.statuses().items():
+            old = before.get(key)
             if old is None:
                 trend = "new"
-            elif (old in BAD or old == "skipped") and f.status in ("ok", "na"):
+            elif (old in BAD or old == "skipped") and status in ("ok", "na"):
                 trend = "better"
-            elif old in ("ok", "na", "skipped") and f.bad:
+            elif old in ("ok", "na", "skipped") and status in BAD:
                 trend = "worse"
             else:
                 trend = "same"
-            out.append(Change(f.key, f"{f.target} — {f.label}", old or "", f.status, trend))
+            out.append(Change(key, labels[key], old or "", status, trend))
         return out
 
     def figure_changes(self) -> list[FigureChange]:
