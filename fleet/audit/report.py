@@ -379,7 +379,7 @@ class NetworkReport:
 def render_network(report: NetworkReport, _: Translate = french, signature: str = "") -> str:
     chart = charts.Bars(
         title=_("Disponibilité pendant l'ouverture, par site"),
-        labels=tuple(s.site.name[:28] for s in report.sites),
+        labels=tuple(s.site.id for s in report.sites),
         values=tuple(s.availability_percent for s in report.sites),
         unit=" %",
         maximum=100.0,

@@ -312,3 +312,28 @@ def test_labels_go_through_the_translator(
     marked = render_site(done.report, lambda s: f"[[{s}]]")
     assert "[[Check-list des locaux]]" in marked and "[[Sessions par semaine]]" in marked
     assert "[[Vérifications automatiques]]" in marked  # labels built in Python go through it too
+
+
+@needs_poppler
+def test_network_report_lists_each_site_and_its_failures(
+    store: Store, inventory: Inventory, tmp_path: Path, signer: Signer
+) -> None:
+    from fleet.audit.report import NetworkReport
+    from fleet.audit.run import write_network
+
+    seed(store, inventory, tmp_path)
+    florac = run(store, inventory, tmp_path / "out", signer).report
+    options = AuditOptions(repo=REPO, out_dir=tmp_path / "out")
+    net = NetworkReport(NOV, CLOCK, False, (florac,), {"mende-pref": "the lab is not up for mende-pref"})
+    _, files, _ = write_network(
+        net, store=store, options=options, signer=signer, started=CLOCK, clock=lambda: CLOCK
+    )
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", str(files["pdf"]), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "Audit mensuel du réseau" in text and "novembre 2026" in text
+    assert "France Services de Florac-Trois-Rivières" in text and "mende-pref" in text
+    assert "ANSSI-BP-028 R23" in text
+    assert verify(files["pdf"], store=store, trusted=signer.public).intact
