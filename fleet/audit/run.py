@@ -46,7 +46,9 @@ Clock = Callable[[], datetime]
 ChecksRunner = Callable[..., CheckReport]
 CanaryRunner = Callable[[Inventory, Site, Sequence[Device]], Sequence[WipeResult]]
 Collector = Callable[[Store, Site, datetime], CollectResult]
-KIND_SKIP = re.compile(r"^(Skipped: )?not an? [a-z_/]+$")
+NOT_APPLICABLE = re.compile(
+    r"^(Skipped: )?(not an? [a-z_/]+|the site has no printer|.*: not settable inside a container \(.*\))$"
+)
 OUTCOME_STATUS = {"passed": "ok", "failed": "ko", "error": "error", "skipped": "skipped",
                   "not_applicable": "na"}  # fmt: skip
 
@@ -125,9 +127,9 @@ def check_findings(checks: CheckReport) -> list[Finding]:
         )
         for r in checks.for_host(host):
             status = OUTCOME_STATUS.get(r.outcome, "error")
-            if r.outcome == "skipped" and KIND_SKIP.match(r.message):
-                # Until the runner reports "not_applicable" itself (issue 10), a check skipped
-                # because it is for another kind of host says "not a KIND": nothing to prove.
+            if r.outcome == "skipped" and NOT_APPLICABLE.search(r.message):
+                # Until the runner reports "not_applicable" itself (issue 10), these skips say
+                # the check does not concern the host: nothing to prove there.
                 status = "na"
             out.append(
                 Finding(

@@ -337,3 +337,23 @@ def test_network_report_lists_each_site_and_its_failures(
     assert "France Services de Florac-Trois-Rivières" in text and "mende-pref" in text
     assert "ANSSI-BP-028 R23" in text
     assert verify(files["pdf"], store=store, trusted=signer.public).intact
+
+
+def test_a_skip_is_not_a_pass_and_an_unreachable_host_is_a_finding() -> None:
+    from fleet.audit.run import check_findings
+
+    report = CheckReport(
+        (
+            CheckResult("pc1", "session_wipe", "last_wipe_ok", "skipped", (), "Skipped: no wipe yet"),
+            CheckResult("gw", "ssh", "sshd_setting", "skipped", (), "Skipped: not a public_pc/borne"),
+            CheckResult(
+                "pc1", "public_pc", "printer_queue", "skipped", (), "Skipped: the site has no printer"
+            ),
+            CheckResult("pc1", "ssh", "sshd_setting", "passed", ("CIS 5.1.x",)),
+        ),
+        {"borne1": "unreachable over SSH"},
+    )
+    by = {(f.target, f.item): f.status for f in check_findings(report)}
+    assert by[("pc1", "session_wipe/last_wipe_ok")] == "skipped"
+    assert by[("gw", "ssh/sshd_setting")] == "na" and by[("pc1", "public_pc/printer_queue")] == "na"
+    assert by[("borne1", "ssh")] == "ko" and by[("pc1", "ssh")] == "ok"
