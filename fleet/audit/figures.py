@@ -105,7 +105,9 @@ def incidents(store: Store, site: Site, month: Month) -> IncidentFigures:
             status = "resolved" if res is not None else ("acknowledged" if ack is not None else "open")
             if res is None and r.status == "in_progress":
                 status = "in_progress"
-            notes = tuple(e.text for e in r.events if e.kind == "note" and start <= e.at < end and e.text)
+            notes = tuple(
+                e.text for e in r.events if e.kind in ("note", "action") and start <= e.at < end and e.text
+            )
             entries.append(
                 NotebookEntry(r.id, r.device, r.title, r.severity, r.opened_at, ack, res, status, notes)
             )
