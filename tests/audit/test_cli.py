@@ -84,12 +84,16 @@ def test_checklist_run_verify_collect_stats(tmp_path: Path, capsys: pytest.Captu
         (["stats", "--from", "2026-12-01", "--to", "2026-11-01"], "--to 2026-11-01: must not be before"),
         (["stats", "--from", "2026-11-01", "--to", "2026-11-30", "--chart", "x.pdf"], "--chart 'x.pdf'"),
         (["audit", "verify", "/nonexistent.pdf"], "/nonexistent.pdf: no such file"),
+        (["audit", "run", "florac-fs", "--month", "2026-11", "--lab"], "the lab is not up for florac-fs"),
+        (["audit", "collect", "florac-fs", "--lab"], "the lab is not up for florac-fs"),
     ],
 )
 def test_errors_are_one_line(argv: list[str], message: str, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_DB_URL", f"sqlite:///{tmp_path / 'e.sqlite'}")
     monkeypatch.setenv("FLEET_INVENTORY", INV)
+    monkeypatch.setenv("FLEET_LAB_ROOT", str(tmp_path / "no-lab"))
+    monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path / "state"))
     code, _, err = cli(argv, capsys)
     assert code == 2, err
     assert message in err and "Traceback" not in err
