@@ -75,6 +75,7 @@ class IncidentView:
     resolved_by: str | None
     closed_at: datetime | None
     events: tuple[EventView, ...] = ()
+    acknowledged_until: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -95,6 +96,7 @@ class IncidentView:
             "updated_at": self.updated_at.isoformat(),
             "acknowledged_at": _iso(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by,
+            "acknowledged_until": _iso(self.acknowledged_until),
             "assigned_to": self.assigned_to,
             "resolved_at": _iso(self.resolved_at),
             "resolved_by": self.resolved_by,
@@ -134,6 +136,7 @@ def view(row: Incident, with_events: bool = False) -> IncidentView:
         resolved_by=row.resolved_by,
         closed_at=row.closed_at,
         events=events,
+        acknowledged_until=row.acknowledged_until,
     )
 
 
@@ -265,15 +268,49 @@ def _actor(who: str) -> str:
     return who
 
 
-def acknowledge(store: Store, incident_id: int, *, who: str, at: datetime, text: str = "") -> None:
-    """The hotline has seen it: open -> acknowledged."""
+def acknowledge(
+    store: Store,
+    incident_id: int,
+    *,
+    who: str,
+    at: datetime,
+    text: str = "",
+    until: datetime | None = None,
+) -> None:
+    """The hotline has seen it: open -> acknowledged.  With ``until``, the acknowledgement
+    expires then and the incident is open again (:func:`expire_acknowledgements`)."""
     who = _actor(who)
+    if until is not None and until <= at:
+        raise IncidentError(f"acknowledge: the expiry {until.isoformat()} is not in the future")
     with store.write() as session:
         row = _load(session, incident_id)
         _need(row, ("open",), "acknowledge")
         row.status = "acknowledged"
         row.acknowledged_at, row.acknowledged_by = at, who
-        _event(session, row, at=at, kind="acknowledged", actor=who, text=text)
+        row.acknowledged_until = until
+        data = {"until": until.isoformat()} if until is not None else {}
+        _event(session, row, at=at, kind="acknowledged", actor=who, text=text, data=data)
+
+
+def expire_acknowledgements(store: Store, at: datetime) -> list[int]:
+    """Acknowledgements whose expiry has passed: the incident is open again (an event
+    ``ack_expired`` says so).  Returns the incidents reopened.  Called periodically (the
+    dashboard's housekeeping; the poller may call it each cycle)."""
+    with store.write() as session:
+        rows = session.scalars(
+            select(Incident).where(
+                Incident.status == "acknowledged",
+                Incident.acknowledged_until.is_not(None),
+                Incident.acknowledged_until <= at,
+            ).with_for_update()
+        ).all()
+        for row in rows:
+            until = row.acknowledged_until
+            row.status = "open"
+            row.acknowledged_until = None
+            _event(session, row, at=at, kind="ack_expired", actor=SYSTEM_ACTOR,
+                   text="acknowledgement expired", data={"until": until.isoformat() if until else None})
+        return [r.id for r in rows]
 
 
 def assign(
