@@ -20,6 +20,7 @@ while a marked string has no French translation.
 
 from __future__ import annotations
 
+import functools
 import gettext as _gettext
 import io
 import os
@@ -82,8 +83,10 @@ def resolve_language(arg: str | None = None, environ: Mapping[str, str] | None =
     return DEFAULT_LANGUAGE
 
 
+@functools.cache
 def load(code: str) -> Language:
-    """The translations of one language, read from its catalogue (compiled in memory)."""
+    """The translations of one language, read from its catalogue (compiled in memory) once
+    per process: the web dashboard activates a language on every request."""
     if code == SOURCE_LANGUAGE:
         return _ENGLISH
     from babel.messages.mofile import write_mo
@@ -156,8 +159,10 @@ def extract() -> object:
 
     package = Path(__file__).resolve().parent
     template = Catalog(domain=DOMAIN, project="Relais", msgid_bugs_address="", charset="utf-8")
+    # the web dashboard's Jinja2 templates call the same functions (_, ngettext)
+    method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
     for filename, lineno, message, comments, context in extract_from_dir(
-        package, method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("i18n:",),
+        package, method_map=method_map, keywords=KEYWORDS, comment_tags=("i18n:",),
         strip_comment_tags=True,
     ):
         template.add(message, None, [(f"fleet/{filename}", lineno)], auto_comments=comments,

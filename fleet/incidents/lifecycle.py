@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -438,3 +438,53 @@ def list_incidents(
         if since is not None:
             query = query.where(Incident.opened_at >= since)
         return [view(r) for r in session.scalars(query.limit(limit))]
+
+
+def page_incidents(
+    store: Store,
+    *,
+    site_id: str | None = None,
+    devices: Sequence[str] | None = None,
+    severities: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = OPEN_STATUSES,
+    opened_after: datetime | None = None,
+    opened_before: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> tuple[list[IncidentView], int | None]:
+    """One page of incidents, newest first, and the id to continue from (None: last page).
+
+    Keyset pagination on the id (never OFFSET): every page costs the same however deep, so
+    the hotline's list stays fast on a store with a million events.  ``devices``: only these
+    hostnames (the dashboard's "kind" filter); ``statuses`` None: every status."""
+    with store.read() as session:
+        query = select(Incident).order_by(Incident.id.desc())
+        if site_id is not None:
+            query = query.where(Incident.site_id == site_id)
+        if devices is not None:
+            query = query.where(Incident.device.in_(tuple(devices)))
+        if severities is not None:
+            query = query.where(Incident.severity.in_(tuple(severities)))
+        if statuses is not None:
+            query = query.where(Incident.status.in_(tuple(statuses)))
+        if opened_after is not None:
+            query = query.where(Incident.opened_at >= opened_after)
+        if opened_before is not None:
+            query = query.where(Incident.opened_at < opened_before)
+        if before_id is not None:
+            query = query.where(Incident.id < before_id)
+        rows = [view(r) for r in session.scalars(query.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def count_open(store: Store) -> dict[str, int]:
+    """Open incidents by severity (the dashboard's header, ``/metrics``)."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Incident.severity, func.count())
+            .where(Incident.status.in_(OPEN_STATUSES))
+            .group_by(Incident.severity)
+        ).all()
+        return {str(sev): int(n) for sev, n in rows}

@@ -12,13 +12,13 @@ a window by hand (``ended_at``) ends the whole series.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from fleet.incidents.lifecycle import IncidentError
@@ -215,3 +215,17 @@ def list_windows(
 
 def covering(windows: Iterable[Window], site_id: str, device: str, at: datetime) -> Window | None:
     return next((w for w in windows if w.active(at) and w.covers(site_id, device)), None)
+
+
+def windows_between(
+    session: Session, start: datetime, end: datetime, *, site_id: str, devices: Sequence[str]
+) -> list[Window]:
+    """The windows of a site or of some of its devices with an occurrence meeting [start, end)
+    (for availability figures: :meth:`Window.occurrences` gives the spans)."""
+    rows = session.scalars(
+        select(MaintenanceWindow).where(
+            or_(MaintenanceWindow.site_id == site_id, MaintenanceWindow.device.in_(list(devices))),
+            MaintenanceWindow.start < end,
+        )
+    )
+    return [w for w in map(_window, rows) if w.occurrences(start, end)]

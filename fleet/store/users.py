@@ -271,6 +271,8 @@ def authenticate(store: Store, name: str, password: str, *, address: str, at: da
         ) or 0  # fmt: skip
         row = session.scalars(select(WebUser).where(WebUser.name == name)).first()
         stored = row.password_hash if row is not None else None
+        user_id = row.id if row is not None else None
+        disabled = row.disabled if row is not None else True
     if by_name >= MAX_FAILURES or by_address >= MAX_FAILURES_PER_ADDRESS:
         raise LoginThrottled("too many failed attempts: wait a few minutes")
     hasher = _hasher()
@@ -278,12 +280,12 @@ def authenticate(store: Store, name: str, password: str, *, address: str, at: da
         ok = hasher.verify(stored or DUMMY_HASH, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if not ok or row is None or row.disabled:
+    if not ok or user_id is None or disabled:
         with store.write() as session:
             session.add(WebLoginFailure(name=name, address=address[:64], at=at))
         raise LoginRefused("wrong name or password")
     with store.write() as session:
-        fresh = session.get(WebUser, row.id)
+        fresh = session.get(WebUser, user_id)
         if fresh is None or fresh.disabled:
             raise LoginRefused("wrong name or password")
         fresh.last_login_at = at

@@ -1,0 +1,143 @@
+"""The network map: sites drawn as SVG from their coordinates, no tile server.
+
+Metropolitan France is drawn with a rough outline (a few dozen points, enough to recognise
+the country, not to navigate); sites elsewhere (Nouméa, the overseas departments) are drawn in
+insets below it, one per group of nearby sites, as French maps do.  Equirectangular projection
+scaled by the cosine of the latitude: at this size nothing more is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: lon, lat of a rough outline of metropolitan France and Corsica (clockwise from Dunkirk).
+OUTLINE = (
+    (2.55, 51.09), (3.2, 50.75), (4.0, 50.35), (4.8, 50.15), (4.95, 49.8), (5.8, 49.55),
+    (6.4, 49.47), (7.0, 49.15), (8.0, 49.05), (8.23, 48.97), (7.8, 48.58), (7.6, 47.6),
+    (7.0, 47.45), (6.45, 46.95), (6.1, 46.45), (6.1, 46.2), (6.8, 46.4), (6.95, 45.85),
+    (7.15, 45.25), (6.65, 45.0), (7.0, 44.2), (7.5, 43.78), (7.25, 43.7), (6.95, 43.5),
+    (6.65, 43.25), (5.95, 43.1), (5.35, 43.3), (4.6, 43.35), (3.7, 43.4), (3.05, 42.95),
+    (3.17, 42.44), (2.6, 42.35), (1.7, 42.5), (0.7, 42.7), (-0.3, 42.8), (-1.4, 43.05),
+    (-1.78, 43.37), (-1.56, 43.48), (-1.25, 44.4), (-1.25, 44.65), (-1.1, 45.55), (-1.2, 46.15),
+    (-1.8, 46.5), (-2.2, 47.2), (-3.0, 47.5), (-3.4, 47.7), (-4.35, 47.8), (-4.75, 48.35),
+    (-4.0, 48.7), (-3.0, 48.8), (-2.0, 48.65), (-1.5, 48.65), (-1.6, 49.2), (-1.6, 49.65),
+    (-1.25, 49.7), (-1.1, 49.35), (-0.3, 49.3), (0.1, 49.5), (1.1, 49.93), (1.6, 50.2),
+    (1.6, 50.7), (1.85, 50.95),
+)  # fmt: skip
+CORSICA = ((9.4, 43.0), (9.55, 42.6), (9.4, 41.6), (9.2, 41.37), (8.6, 41.7), (8.55, 42.35),
+           (9.0, 42.7), (9.3, 42.95))  # fmt: skip
+METRO = (-5.3, 41.2, 9.7, 51.2)  # lon min, lat min, lon max, lat max
+WIDTH = 560
+INSET = 130
+PAD = 12
+MARKER = 6.0
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One site to draw."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    css: str
+    """The class that colours the marker (``st-critical``, ``st-ok``, ``st-expected``...)."""
+    label: str
+    """What the marker says in words (its tooltip and accessible name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    point: Point
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class Inset:
+    x: float
+    y: float
+    w: float
+    h: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class MapView:
+    width: float
+    height: float
+    outline: str
+    corsica: str
+    markers: tuple[Marker, ...]
+    insets: tuple[Inset, ...]
+    marker_size: float
+
+
+def _in_metro(p: Point) -> bool:
+    lo0, la0, lo1, la1 = METRO
+    return lo0 <= p.lon <= lo1 and la0 <= p.lat <= la1
+
+
+def _groups(points: Sequence[Point]) -> list[list[Point]]:
+    """Sites outside the metropolitan box, grouped when within 6 degrees of each other."""
+    groups: list[list[Point]] = []
+    for p in sorted(points, key=lambda p: (p.lon, p.lat)):
+        for g in groups:
+            if abs(g[0].lat - p.lat) < 6 and abs(g[0].lon - p.lon) < 6:
+                g.append(p)
+                break
+        else:
+            groups.append([p])
+    return groups
+
+
+def build(points: Sequence[Point], titles: dict[str, str] | None = None) -> MapView:
+    """Positions of every marker, the outline path and the insets."""
+    lo0, la0, lo1, la1 = METRO
+    k = math.cos(math.radians((la0 + la1) / 2))
+    scale = (WIDTH - 2 * PAD) / ((lo1 - lo0) * k)
+    main_h = (la1 - la0) * scale + 2 * PAD
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        return PAD + (lon - lo0) * k * scale, PAD + (la1 - lat) * scale
+
+    def path(coords: Sequence[tuple[float, float]]) -> str:
+        pts = [project(lon, lat) for lon, lat in coords]
+        return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + " Z"
+
+    size = MARKER if len(points) < 400 else 3.5 if len(points) < 3000 else 2.2
+    markers: list[Marker] = []
+    elsewhere: list[Point] = []
+    for p in points:
+        if _in_metro(p):
+            x, y = project(p.lon, p.lat)
+            markers.append(Marker(p, round(x, 1), round(y, 1)))
+        else:
+            elsewhere.append(p)
+    insets: list[Inset] = []
+    groups = _groups(elsewhere)
+    per_row = max(1, int((WIDTH - PAD) // (INSET + PAD)))
+    for i, group in enumerate(groups):
+        row, col = divmod(i, per_row)
+        ix, iy = PAD + col * (INSET + PAD), main_h + PAD + row * (INSET + PAD + 14)
+        glo0 = min(p.lon for p in group) - 0.5
+        glo1 = max(p.lon for p in group) + 0.5
+        gla0 = min(p.lat for p in group) - 0.5
+        gla1 = max(p.lat for p in group) + 0.5
+        gk = math.cos(math.radians((gla0 + gla1) / 2))
+        gs = min((INSET - 2 * PAD) / ((glo1 - glo0) * gk), (INSET - 2 * PAD - 14) / (gla1 - gla0))
+        for p in group:
+            x = ix + INSET / 2 + (p.lon - (glo0 + glo1) / 2) * gk * gs
+            y = iy + 14 + (INSET - 14) / 2 + ((gla0 + gla1) / 2 - p.lat) * gs
+            markers.append(Marker(p, round(x, 1), round(y, 1)))
+        title = (titles or {}).get(group[0].id, group[0].name)
+        insets.append(Inset(ix, iy, INSET, INSET, title))
+    rows = math.ceil(len(groups) / per_row) if groups else 0
+    height = main_h + (rows * (INSET + PAD + 14) + PAD if rows else 0)
+    # the worst on top: drawn last
+    order = {"st-critical": 6, "st-major": 5, "st-minor": 4, "st-info": 3, "st-watch": 2}
+    markers.sort(key=lambda m: order.get(m.point.css, 0))
+    return MapView(WIDTH, round(height, 1), path(OUTLINE), path(CORSICA), tuple(markers), tuple(insets), size)
