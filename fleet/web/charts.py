@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 WIDTH = 320
-HEIGHT = 64
-LEFT = 34
-BOTTOM = 14
+HEIGHT = 90
+LEFT = 36
+BOTTOM = 16
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ CORSICA = ((9.4, 43.0), (9.55, 42.6), (9.4, 41.6), (9.2, 41.37), (8.6, 41.7), (8
 METRO = (-5.3, 41.2, 9.7, 51.2)  # lon min, lat min, lon max, lat max
 WIDTH = 560
 INSET = 130
+ZOOM_W, ZOOM_H = 272, 230
+ZOOM_MIN = 8
+"""A département with at least this many sites packed in a small area gets a zoom panel."""
 PAD = 12
 MARKER = 6.0
 
@@ -47,6 +50,8 @@ class Point:
     """The class that colours the marker (``st-critical``, ``st-ok``, ``st-expected``...)."""
     label: str
     """What the marker says in words (its tooltip and accessible name)."""
+    group: str = ""
+    """Sites of one group (the département: postcode's first two digits) may be zoomed on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class Marker:
     point: Point
     x: float
     y: float
+    link: bool = True
+    """False for the dots of a zoomed group on the main map (their links are in the zoom)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class Inset:
     w: float
     h: float
     title: str
+    zoom: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,8 @@ class MapView:
     markers: tuple[Marker, ...]
     insets: tuple[Inset, ...]
     marker_size: float
+    zoom_area: tuple[float, float, float, float] | None = None
+    """x, y, w, h of the zoomed area on the main map."""
 
 
 def _in_metro(p: Point) -> bool:
@@ -109,20 +119,36 @@ def build(points: Sequence[Point], titles: dict[str, str] | None = None) -> MapV
         return "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + " Z"
 
     size = MARKER if len(points) < 400 else 3.5 if len(points) < 3000 else 2.2
+    metro = [p for p in points if _in_metro(p)]
+    elsewhere = [p for p in points if not _in_metro(p)]
+    zoomed = _zoom_group(metro, scale * k, size)
     markers: list[Marker] = []
-    elsewhere: list[Point] = []
-    for p in points:
-        if _in_metro(p):
-            x, y = project(p.lon, p.lat)
-            markers.append(Marker(p, round(x, 1), round(y, 1)))
-        else:
-            elsewhere.append(p)
+    for p in metro:
+        x, y = project(p.lon, p.lat)
+        markers.append(Marker(p, round(x, 1), round(y, 1), link=p.group != zoomed))
     insets: list[Inset] = []
+    zoom_area = None
+    top = main_h + PAD
+    if zoomed is not None:
+        group = [p for p in metro if p.group == zoomed]
+        glo0, glo1 = min(p.lon for p in group) - 0.08, max(p.lon for p in group) + 0.08
+        gla0, gla1 = min(p.lat for p in group) - 0.08, max(p.lat for p in group) + 0.08
+        x0, y0 = project(glo0, gla1)
+        x1, y1 = project(glo1, gla0)
+        zoom_area = (round(x0, 1), round(y0, 1), round(x1 - x0, 1), round(y1 - y0, 1))
+        zx, zy = PAD, top
+        gs = min((ZOOM_W - 2 * PAD) / ((glo1 - glo0) * k), (ZOOM_H - 2 * PAD - 14) / (gla1 - gla0))
+        for p in group:
+            x = zx + ZOOM_W / 2 + (p.lon - (glo0 + glo1) / 2) * k * gs
+            y = zy + 14 + (ZOOM_H - 14) / 2 + ((gla0 + gla1) / 2 - p.lat) * gs
+            markers.append(Marker(p, round(x, 1), round(y, 1)))
+        insets.append(Inset(zx, zy, ZOOM_W, ZOOM_H, zoomed, zoom=True))
+    left = PAD + (ZOOM_W + PAD if zoomed is not None else 0)
     groups = _groups(elsewhere)
-    per_row = max(1, int((WIDTH - PAD) // (INSET + PAD)))
+    per_row = max(1, int((WIDTH - left) // (INSET + PAD)))
     for i, group in enumerate(groups):
         row, col = divmod(i, per_row)
-        ix, iy = PAD + col * (INSET + PAD), main_h + PAD + row * (INSET + PAD + 14)
+        ix, iy = left + col * (INSET + PAD), top + row * (INSET + PAD + 14)
         glo0 = min(p.lon for p in group) - 0.5
         glo1 = max(p.lon for p in group) + 0.5
         gla0 = min(p.lat for p in group) - 0.5
@@ -136,8 +162,28 @@ def build(points: Sequence[Point], titles: dict[str, str] | None = None) -> MapV
         title = (titles or {}).get(group[0].id, group[0].name)
         insets.append(Inset(ix, iy, INSET, INSET, title))
     rows = math.ceil(len(groups) / per_row) if groups else 0
-    height = main_h + (rows * (INSET + PAD + 14) + PAD if rows else 0)
+    below = max(rows * (INSET + PAD + 14), ZOOM_H + PAD if zoomed is not None else 0)
+    height = main_h + (below + PAD if below else 0)
     # the worst on top: drawn last
     order = {"st-critical": 6, "st-major": 5, "st-minor": 4, "st-info": 3, "st-watch": 2}
     markers.sort(key=lambda m: order.get(m.point.css, 0))
-    return MapView(WIDTH, round(height, 1), path(OUTLINE), path(CORSICA), tuple(markers), tuple(insets), size)
+    return MapView(WIDTH, round(height, 1), path(OUTLINE), path(CORSICA), tuple(markers), tuple(insets), size,
+                   zoom_area)  # fmt: skip
+
+
+def _zoom_group(points: Sequence[Point], px_per_degree: float, size: float) -> str | None:
+    """The group whose sites are the most crowded on the main map, if crowded enough: at least
+    :data:`ZOOM_MIN` sites within a box a tenth of the map wide."""
+    groups: dict[str, list[Point]] = {}
+    for p in points:
+        if p.group:
+            groups.setdefault(p.group, []).append(p)
+    best, best_n = None, 0
+    for name, members in groups.items():
+        if len(members) < ZOOM_MIN:
+            continue
+        span = max(max(p.lon for p in members) - min(p.lon for p in members),
+                   max(p.lat for p in members) - min(p.lat for p in members)) * px_per_degree  # fmt: skip
+        if span < WIDTH / 10 + size * 4 and len(members) > best_n:
+            best, best_n = name, len(members)
+    return best

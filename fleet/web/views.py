@@ -166,11 +166,11 @@ class Views:
         points = [
             mapsvg.Point(
                 r.site.id, r.site.name, r.site.coordinates.lat, r.site.coordinates.lon,
-                r.css + ("" if r.status.open else " closed"), r.css,
+                r.css + ("" if r.status.open else " closed"), r.css, r.site.postcode[:2],
             )
             for r in rows
         ]
-        titles = {r.site.id: r.site.commune for r in rows}
+        titles = {r.site.id: r.site.commune for r in rows}  # an inset is named after its first site
         return Overview(tuple(rows), mapsvg.build(points, titles), now, totals, tuple(statuses))
 
     # ------------------------------------------------------------------ site page ------
@@ -201,6 +201,8 @@ class Views:
                 .where(SampleRow.device == device.hostname, SampleRow.at >= start, SampleRow.at < end)
                 .order_by(SampleRow.at)
             ).all()
+        if rows:  # the charts span what was recorded (a device polled for 2 hours: 2 hours)
+            start = max(start, rows[0].at)
         strip = charts.strip([(r.at, bool(r.ok)) for r in rows], start, end)
         keys = ["elapsed_ms", "cpu_load_pct", "mem_used_pct", "disk_used_pct:/", "ups_charge_pct",
                 "if_up_count"]  # fmt: skip
@@ -220,7 +222,7 @@ class Views:
             thin = _downsample(points, start, end, 240)
             unit, high = ("%", 100.0) if percent else ("", None)
             out.append(charts.line(k, unit, thin, start, end, high=high))
-        return {"strip": strip, "charts": out, "samples": len(rows)}
+        return {"strip": strip, "charts": out, "samples": len(rows), "start": start}
 
     def handoff_waiting(self) -> int:
         with self.store.read() as session:
