@@ -65,10 +65,9 @@ class Window:
                 candidates.append((s, wall_to_utc(last + k * week, tz)))
                 k += 1
         for s, e in candidates:
-            if stop is not None:
-                e = min(e, stop)
-            if e > s and e > start and s < end:
-                spans.append((s, e))
+            cut = min(e, stop) if stop is not None else e
+            if cut > s and cut > start and s < end:
+                spans.append((s, cut))
         return spans
 
     def active(self, at: datetime) -> bool:

@@ -250,7 +250,9 @@ def set_password(store: Store, name: str, password: str, at: datetime) -> UserVi
         return _user(row)
 
 
-DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$j+wIycAmmtBhzg+UQ2tT/A$1FWgxn8ONIdWPDvvwGJCKLrWHELpecAigOfs/S3xUOc"
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$j+wIycAmmtBhzg+UQ2tT/A$1FWgxn8ONIdWPDvvwGJCKLrWHELpecAigOfs/S3xUOc"
+)
 """Verified against when the name is unknown (the same work: no oracle of which names exist);
 the hash of a random password thrown away when it was made."""
 
@@ -338,7 +340,9 @@ def end_session(store: Store, token: str) -> None:
         session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
 
-def purge_sessions(store: Store, *, at: datetime, idle: timedelta = IDLE, max_age: timedelta = MAX_AGE) -> int:
+def purge_sessions(
+    store: Store, *, at: datetime, idle: timedelta = IDLE, max_age: timedelta = MAX_AGE
+) -> int:
     """Delete expired sessions and old login failures; returns the sessions deleted."""
     with store.write() as session:
         result = session.execute(
@@ -380,8 +384,9 @@ def list_audit(
         if user is not None:
             query = query.where(WebAudit.user == user)
         return [
-            AuditView(r.id, r.at, r.user, r.role, r.action, r.target, r.outcome, r.address, r.text,
-                      dict(r.detail))  # fmt: skip
+            AuditView(
+                r.id, r.at, r.user, r.role, r.action, r.target, r.outcome, r.address, r.text, dict(r.detail)
+            )
             for r in session.scalars(query.limit(limit))
         ]
 
@@ -389,4 +394,5 @@ def list_audit(
 def audit_actions(store: Store, user: str) -> Sequence[str]:
     """The actions recorded for ``user``, oldest first (tests, the users CLI)."""
     with store.read() as session:
-        return list(session.scalars(select(WebAudit.action).where(WebAudit.user == user).order_by(WebAudit.id)))
+        query = select(WebAudit.action).where(WebAudit.user == user).order_by(WebAudit.id)
+        return list(session.scalars(query))
