@@ -40,7 +40,10 @@ def app(store: Store, world: World, clock: Clock) -> FastAPI:
     return create_app(store, world.inventory, clock=clock, config=WebConfig(housekeeping_s=0))
 
 
-def csrf_of(html: str) -> str:
+def csrf_of(html: str, form: str | None = None) -> str:
+    """The CSRF token of the page's first form, or of the form posting to ``form``."""
+    if form is not None:
+        html = html[html.index(f'action="{form}"'):]
     found = CSRF.search(html)
     assert found, "no CSRF field in the page"
     return found.group(1)
@@ -49,7 +52,7 @@ def csrf_of(html: str) -> str:
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
     page = client.get("/login")
     assert page.status_code == 200
-    answer = client.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text),
+    answer = client.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text, "/login"),
                                          "next": "/"}, follow_redirects=False)  # fmt: skip
     assert answer.status_code == 303, answer.text[:500]
     return client
