@@ -164,11 +164,36 @@ def build(points: Sequence[Point], titles: dict[str, str] | None = None) -> MapV
     rows = math.ceil(len(groups) / per_row) if groups else 0
     below = max(rows * (INSET + PAD + 14), ZOOM_H + PAD if zoomed is not None else 0)
     height = main_h + (below + PAD if below else 0)
+    markers = _spread(markers, size)
     # the worst on top: drawn last
     order = {"st-critical": 6, "st-major": 5, "st-minor": 4, "st-info": 3, "st-watch": 2}
     markers.sort(key=lambda m: order.get(m.point.css, 0))
     return MapView(WIDTH, round(height, 1), path(OUTLINE), path(CORSICA), tuple(markers), tuple(insets), size,
                    zoom_area)  # fmt: skip
+
+
+def _spread(markers: list[Marker], size: float) -> list[Marker]:
+    """Sites at the same place (a France Services and the sous-préfecture of one town) would
+    hide each other: the dots falling in one cell of a grid a dot and a half wide are set on a
+    small circle around their centre, so every site can be seen and clicked (linear time: the
+    national map has thousands of dots)."""
+    cell = size * 1.5
+    buckets: dict[tuple[bool, int, int], list[Marker]] = {}
+    for m in markers:
+        buckets.setdefault((m.link, int(m.x // cell), int(m.y // cell)), []).append(m)
+    out: list[Marker] = []
+    for group in buckets.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        cx = sum(m.x for m in group) / len(group)
+        cy = sum(m.y for m in group) / len(group)
+        radius = size * (1.2 + 0.25 * min(len(group), 8))
+        for i, m in enumerate(group):
+            angle = 2 * math.pi * i / len(group) - math.pi / 2
+            out.append(Marker(m.point, round(cx + radius * math.cos(angle), 1),
+                              round(cy + radius * math.sin(angle), 1), m.link))  # fmt: skip
+    return out
 
 
 def _zoom_group(points: Sequence[Point], px_per_degree: float, size: float) -> str | None:
