@@ -16,11 +16,11 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -77,7 +77,7 @@ from fleet.web.security import (
 )
 from fleet.web.views import Clock, Views
 
-HERE = Path(__file__).resolve().parent
+HERE = FilePath(__file__).resolve().parent
 PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/static"})
 STATUS_FILTERS = ("open", "acknowledged", "in_progress", "resolved", "closed", "all")
 OPEN = ("open", "acknowledged", "in_progress")
@@ -89,6 +89,8 @@ ACK_FOR = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(
            "72h": timedelta(hours=72), "168h": timedelta(days=7)}  # fmt: skip
 MAX_TEXT = 4000
 Text = Annotated[str, Form()]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A numeric id in a path: bounded, so a huge number is a 422, never a database overflow."""
 """A form field (every field is read as text and checked here, so a bad value gets a page)."""
 _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s]*$")
 
@@ -565,7 +567,7 @@ def create_app(
         })  # fmt: skip
 
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
-    def incident_page(request: Request, incident_id: int, done: str = "") -> Response:
+    def incident_page(request: Request, incident_id: Id, done: str = "") -> Response:
         sess = user(request)
         try:
             inc = get_incident(store, incident_id)
@@ -584,7 +586,7 @@ def create_app(
             "ack_for": tuple(ACK_FOR),
         }, status=status)  # fmt: skip
 
-    def _act(request: Request, sess: SessionView, incident_id: int, action: str, run: Callable[[], None],
+    def _act(request: Request, sess: SessionView, incident_id: Id, action: str, run: Callable[[], None],
              done: str, text: str = "", detail: Mapping[str, Any] | None = None) -> Response:  # fmt: skip
         try:
             run()
@@ -600,7 +602,7 @@ def create_app(
 
     @app.post("/incidents/{incident_id}/acknowledge")
     def incident_acknowledge(
-        request: Request, incident_id: int, csrf: Annotated[str, Form()] = "",
+        request: Request, incident_id: Id, csrf: Annotated[str, Form()] = "",
         text: Annotated[str, Form()] = "", expires: Annotated[str, Form()] = "",
     ) -> Response:  # fmt: skip
         sess = posted(request, csrf, "incident.acknowledge")
@@ -614,7 +616,7 @@ def create_app(
                     "acknowledged", _clip(text), {"until": until.isoformat() if until else None})  # fmt: skip
 
     @app.post("/incidents/{incident_id}/note")
-    def incident_note(request: Request, incident_id: int, csrf: Text = "", text: Text = "") -> Response:
+    def incident_note(request: Request, incident_id: Id, csrf: Text = "", text: Text = "") -> Response:
         sess = posted(request, csrf, "incident.note")
         if not text.strip():
             raise BadForm("empty")
@@ -623,7 +625,7 @@ def create_app(
                     "noted", _clip(text))  # fmt: skip
 
     @app.post("/incidents/{incident_id}/assign")
-    def incident_assign(request: Request, incident_id: int, csrf: Text = "", text: Text = "") -> Response:
+    def incident_assign(request: Request, incident_id: Id, csrf: Text = "", text: Text = "") -> Response:
         sess = posted(request, csrf, "incident.assign")
         try:
             inc = get_incident(store, incident_id)
@@ -639,14 +641,14 @@ def create_app(
                     "assigned", _clip(text), {"to": supplier.name})  # fmt: skip
 
     @app.post("/incidents/{incident_id}/resolve")
-    def incident_resolve(request: Request, incident_id: int, csrf: Text = "", text: Text = "") -> Response:
+    def incident_resolve(request: Request, incident_id: Id, csrf: Text = "", text: Text = "") -> Response:
         sess = posted(request, csrf, "incident.resolve")
         return _act(request, sess, incident_id, "incident.resolve",
                     lambda: resolve(store, incident_id, who=sess.user.name, at=clock(), text=_clip(text)),
                     "resolved", _clip(text))  # fmt: skip
 
     @app.post("/incidents/{incident_id}/close")
-    def incident_close(request: Request, incident_id: int, csrf: Text = "", text: Text = "") -> Response:
+    def incident_close(request: Request, incident_id: Id, csrf: Text = "", text: Text = "") -> Response:
         sess = posted(request, csrf, "incident.close")
         return _act(request, sess, incident_id, "incident.close",
                     lambda: close(store, incident_id, who=sess.user.name, at=clock(), text=_clip(text)),
@@ -714,7 +716,7 @@ def create_app(
         return RedirectResponse("/maintenance?done=planned", status_code=303)
 
     @app.post("/maintenance/{window_id}/end")
-    def maintenance_end(request: Request, window_id: int, csrf: Annotated[str, Form()] = "") -> Response:
+    def maintenance_end(request: Request, window_id: Id, csrf: Annotated[str, Form()] = "") -> Response:
         sess = posted(request, csrf, "maintenance.end")
         try:
             end_window(store, window_id, at=clock())
