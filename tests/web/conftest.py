@@ -13,7 +13,11 @@ from fastapi.testclient import TestClient
 
 from fleet.store import Store, open_store
 from fleet.web import WebConfig, create_app
+from tests.web.browser import artifacts, browser, live
 from tests.web.world import NOW, PASSWORD, Clock, World, build_world
+
+# one server and one browser per session: the fixtures are registered here, once
+__all__ = ["artifacts", "browser", "live"]
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -43,7 +47,7 @@ def app(store: Store, world: World, clock: Clock) -> FastAPI:
 def csrf_of(html: str, form: str | None = None) -> str:
     """The CSRF token of the page's first form, or of the form posting to ``form``."""
     if form is not None:
-        html = html[html.index(f'action="{form}"'):]
+        html = html[html.index(f'action="{form}"') :]
     found = CSRF.search(html)
     assert found, "no CSRF field in the page"
     return found.group(1)
@@ -52,8 +56,11 @@ def csrf_of(html: str, form: str | None = None) -> str:
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> TestClient:
     page = client.get("/login")
     assert page.status_code == 200
-    answer = client.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text, "/login"),
-                                         "next": "/"}, follow_redirects=False)  # fmt: skip
+    answer = client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": csrf_of(page.text, "/login"), "next": "/"},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303, answer.text[:500]
     return client
 

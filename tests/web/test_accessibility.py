@@ -10,10 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fleet.incidents import get_incident
-from tests.web.browser import REPO, Live, artifacts, browser, live, login
+from tests.web.browser import REPO, Live, login
 from tests.web.world import World
-
-__all__ = ["artifacts", "browser", "live"]
 
 AXE = REPO / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
@@ -26,8 +24,9 @@ def _axe(page: Page) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_axe_finds_no_serious_violation_on_the_main_pages(browser: object, live: Live, world: World,
-                                                          artifacts: Path, width: int) -> None:  # fmt: skip
+def test_axe_finds_no_serious_violation_on_the_main_pages(
+    browser: object, live: Live, world: World, artifacts: Path, width: int
+) -> None:
     if not AXE.exists():
         pytest.fail(f"{AXE} missing: run scripts/bootstrap.sh (it installs axe-core from the npm registry)")
     # axe is injected as an inline script: the page's CSP (script-src 'self') would block it
@@ -37,10 +36,17 @@ def test_axe_finds_no_serious_violation_on_the_main_pages(browser: object, live:
     found = {"login": _axe(page)}
     login(page, live, "admin")
     pages = {
-        "overview": "/", "site": "/sites/florac-fs", "site-closed": "/sites/noumea-ps", "device": "/devices/web-lab-prn1",
-        "incidents": "/incidents?status=all", "incident": f"/incidents/{world.incidents['web-lab-pc1/session_wipe']}",
-        "maintenance": "/maintenance", "search": "/search?q=florac", "audit": "/audit", "en": "/?lang=en",
-    }  # fmt: skip
+        "overview": "/",
+        "site": "/sites/florac-fs",
+        "site-closed": "/sites/noumea-ps",
+        "device": "/devices/web-lab-prn1",
+        "incidents": "/incidents?status=all",
+        "incident": f"/incidents/{world.incidents['web-lab-pc1/session_wipe']}",
+        "maintenance": "/maintenance",
+        "search": "/search?q=florac",
+        "audit": "/audit",
+        "en": "/?lang=en",
+    }
     checked = 0
     for name, path in pages.items():
         page.goto(f"{live.url}{path}")
@@ -48,7 +54,10 @@ def test_axe_finds_no_serious_violation_on_the_main_pages(browser: object, live:
         checked += 1
     page.goto(f"{live.url}/?lang=fr")
     context.close()
-    report = {k: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5]) for v in vs] for k, vs in found.items()}
+    report = {
+        k: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:5]) for v in vs]
+        for k, vs in found.items()
+    }
     (artifacts / f"axe-{width}.json").write_text(json.dumps(report, indent=2))
     assert checked == len(pages)
     assert not any(report.values()), json.dumps({k: v for k, v in report.items() if v}, indent=2)
@@ -60,7 +69,9 @@ def test_axe_does_report_a_violation(browser: object) -> None:
         pytest.fail(f"{AXE} missing: run scripts/bootstrap.sh")
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
-    page.set_content('<html><body><img src="x.png"><input type="text"><p style="color:#eee">faint</p></body></html>')
+    page.set_content(
+        '<html><body><img src="x.png"><input type="text"><p style="color:#eee">faint</p></body></html>'
+    )
     ids = {v["id"] for v in _axe(page)}
     context.close()
     assert {"image-alt", "label"} <= ids
@@ -71,8 +82,11 @@ def _tab_to(page: Page, selector: str, limit: int = 80) -> list[str]:
     seen = []
     for _ in range(limit):
         page.keyboard.press("Tab")
-        info = page.evaluate("""() => { const e = document.activeElement;
-            return [e.tagName.toLowerCase() + (e.id ? '#' + e.id : ''), e.getBoundingClientRect().width > 0]; }""")
+        info = page.evaluate(
+            """() => { const e = document.activeElement;
+            return [e.tagName.toLowerCase() + (e.id ? '#' + e.id : ''),
+                    e.getBoundingClientRect().width > 0]; }"""
+        )
         seen.append(info[0])
         assert info[1], f"the focus went to an invisible element: {info[0]}"
         if page.evaluate("s => document.activeElement.matches(s)", selector):
@@ -115,7 +129,8 @@ def test_the_incident_workflow_with_the_keyboard_alone(browser: object, live: Li
     page.keyboard.press("Enter")
     expect(page.locator("#done")).to_have_text("Note ajoutée.")
     assert [e.text for e in get_incident(live.store, inc).events if e.kind == "note"] == [
-        "Le service de nettoyage redémarre"]
+        "Le service de nettoyage redémarre"
+    ]
 
     _tab_to(page, "#resolve-text")
     page.keyboard.type("Service relancé")

@@ -10,10 +10,8 @@ from playwright.sync_api import Page, expect
 
 from fleet.incidents import get_incident, list_windows
 from fleet.store.users import audit_actions
-from tests.web.browser import Live, browser, live, login
+from tests.web.browser import Live, login
 from tests.web.world import NOW, World
-
-__all__ = ["browser", "live"]
 
 
 def _page(browser: object, width: int = 1280) -> Page:
@@ -92,7 +90,12 @@ def test_hotline_workflow_in_the_browser(browser: object, live: Live, world: Wor
     assert window.start == NOW.replace(day=28, hour=21)  # 22:00 CET
     assert window.end - window.start == timedelta(hours=4)
     assert audit_actions(live.store, "hotline")[-5:] == [
-        "incident.acknowledge", "incident.note", "incident.assign", "incident.resolve", "maintenance.add"]
+        "incident.acknowledge",
+        "incident.note",
+        "incident.assign",
+        "incident.resolve",
+        "maintenance.add",
+    ]
     page.context.close()
 
 

@@ -20,10 +20,25 @@ from tests.web.world import NOW, Clock, World
 
 def _cli(*args: str, db: str) -> object:
     out = subprocess.run(
-        [sys.executable, "-m", "fleet.cli.main", "status", *args, "--json", "--db", db, "-i", str(REPO / "inventory"),
-         "--clock", NOW.isoformat()],
-        capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "fleet.cli.main",
+            "status",
+            *args,
+            "--json",
+            "--db",
+            db,
+            "-i",
+            str(REPO / "inventory"),
+            "--clock",
+            NOW.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(out.stdout)
 
 

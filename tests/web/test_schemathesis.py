@@ -3,7 +3,6 @@ form bodies, with and without a valid CSRF token) never get a server error (5xx)
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,8 +48,10 @@ def test_no_server_error(web_schema: Any) -> None:
             response = case.call(cookies=web_schema.session_cookie, allow_redirects=False)
             seen[response.status_code] = seen.get(response.status_code, 0) + 1
             if response.status_code >= 500:
-                failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body}: "
-                                f"{response.status_code} {response.text[:300]}")  # fmt: skip
+                failures.append(
+                    f"{case.method} {case.formatted_path} {case.query} {case.body}: "
+                    f"{response.status_code} {response.text[:300]}"
+                )
 
         run()
     assert not failures, "\n".join(failures[:10])

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.browser import Live, artifacts, browser, live, login
+from tests.web.browser import Live, login
 from tests.web.world import World
-
-__all__ = ["artifacts", "browser", "live"]
 
 PAGES = {
     "overview": "/",

@@ -21,7 +21,7 @@ from fleet.store.users import MAX_FAILURES, THROTTLE_WINDOW, audit_actions, list
 from fleet.web import WebConfig, create_app
 from fleet.web.app import PUBLIC
 from fleet.web.security import parse_proxies
-from tests.web.conftest import csrf_of, log_in
+from tests.web.conftest import csrf_of
 from tests.web.world import NOW, PASSWORD, Clock, World
 
 ANONYMOUS_OK = {"/login", "/healthz", "/metrics"}
@@ -29,8 +29,16 @@ ANONYMOUS_OK = {"/login", "/healthz", "/metrics"}
 
 def _new_incident(store: Store, device: str = "florac-fs-pc1", check: str = "cpu") -> int:
     with store.write() as session:
-        row = open_incident(session, device=device, site_id=device.rsplit("-", 1)[0], check=check,
-                            reason="over", severity="minor", title=f"{device}: {check}", at=NOW)  # fmt: skip
+        row = open_incident(
+            session,
+            device=device,
+            site_id=device.rsplit("-", 1)[0],
+            check=check,
+            reason="over",
+            severity="minor",
+            title=f"{device}: {check}",
+            at=NOW,
+        )
         assert row is not None
         return row.id
 
@@ -46,18 +54,29 @@ def _routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def _concrete(path: str, incident: int, window: int) -> str:
-    return (path.replace("{site_id}", "florac-fs").replace("{hostname}", "florac-fs-pc1")
-            .replace("{incident_id}", str(incident)).replace("{window_id}", str(window)))  # fmt: skip
+    return (
+        path.replace("{site_id}", "florac-fs")
+        .replace("{hostname}", "florac-fs-pc1")
+        .replace("{incident_id}", str(incident))
+        .replace("{window_id}", str(window))
+    )
 
 
-def test_every_route_refuses_anonymous_access(app: FastAPI, store: Store, client_as: Callable[[str], TestClient],
-                                              world: World) -> None:  # fmt: skip
+def test_every_route_refuses_anonymous_access(
+    app: FastAPI, store: Store, client_as: Callable[[str], TestClient], world: World
+) -> None:
     from fleet.incidents import list_windows
 
     routes = _routes(app)
     paths = {p for _, p in routes}
     # the enumeration sees the application's routes (it cannot pass by finding none)
-    assert {"/", "/sites/{site_id}", "/incidents/{incident_id}/acknowledge", "/maintenance", "/audit"} <= paths
+    assert {
+        "/",
+        "/sites/{site_id}",
+        "/incidents/{incident_id}/acknowledge",
+        "/maintenance",
+        "/audit",
+    } <= paths
     incident = world.incidents["florac-fs-borne1/reachability"]
     window = list_windows(store, at=NOW)[0].id
     anonymous = TestClient(app)
@@ -68,11 +87,18 @@ def test_every_route_refuses_anonymous_access(app: FastAPI, store: Store, client
         public = path in ANONYMOUS_OK or path.startswith("/static")
         answer = anonymous.request(method, url, follow_redirects=False)
         if public:  # reached without a session (a login post without its token: 403 from the CSRF check)
-            assert answer.status_code in ((200,) if method == "GET" else (403,)), (method, url, answer.status_code)
+            assert answer.status_code in ((200,) if method == "GET" else (403,)), (
+                method,
+                url,
+                answer.status_code,
+            )
             continue
         checked += 1
         if method == "GET" and not path.startswith("/api/"):
-            assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), (method, url)
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next="), (
+                method,
+                url,
+            )
         else:
             assert answer.status_code == 401, (method, url, answer.status_code)
         # control: the same request with a session reaches the route (GET pages answer 200;
@@ -80,7 +106,7 @@ def test_every_route_refuses_anonymous_access(app: FastAPI, store: Store, client
         logged = admin.request(method, url, follow_redirects=False)
         assert logged.status_code == (200 if method == "GET" else 403), (method, url, logged.status_code)
     assert checked >= 15
-    assert PUBLIC == frozenset({"/login", "/healthz", "/metrics", "/static"})
+    assert frozenset({"/login", "/healthz", "/metrics", "/static"}) == PUBLIC
     # an unknown address says nothing to a stranger either
     assert anonymous.get("/no-such-page", follow_redirects=False).status_code == 303
 
@@ -99,8 +125,9 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("role", ["auditor", "technician", "hotline", "admin"])
-def test_the_role_matrix_is_enforced_on_every_action(role: str, store: Store,
-                                                     client_as: Callable[[str], TestClient]) -> None:  # fmt: skip
+def test_the_role_matrix_is_enforced_on_every_action(
+    role: str, store: Store, client_as: Callable[[str], TestClient]
+) -> None:
     from fleet.incidents import add_window, list_windows, resolve
 
     c = client_as(role)
@@ -135,11 +162,17 @@ def test_the_role_matrix_is_enforced_on_every_action(role: str, store: Store,
     assert (get_incident(store, inc4).status == "closed") == allowed
 
     before = len(list_windows(store, at=NOW))
-    allowed = expect("maintenance", post("/maintenance", target="florac-fs", start="2026-11-24T09:00",
-                                         end="2026-11-24T10:00", why="test"))  # fmt: skip
+    allowed = expect(
+        "maintenance",
+        post(
+            "/maintenance", target="florac-fs", start="2026-11-24T09:00", end="2026-11-24T10:00", why="test"
+        ),
+    )
     assert len(list_windows(store, at=NOW)) == before + (1 if allowed else 0)
 
-    w = add_window(store, site_id="florac-fs", start=NOW, end=NOW + timedelta(hours=1), who="seed", why="x", now=NOW)
+    w = add_window(
+        store, site_id="florac-fs", start=NOW, end=NOW + timedelta(hours=1), who="seed", why="x", now=NOW
+    )
     allowed = expect("maintenance_end", post(f"/maintenance/{w.id}/end"))
     assert (w.id in {x.id for x in list_windows(store, at=NOW)}) != allowed
 
@@ -154,7 +187,9 @@ def test_the_role_matrix_is_enforced_on_every_action(role: str, store: Store,
     assert ('id="form-assign"' in page) == (role in EXPECTED["assign"])
 
 
-def test_a_form_without_a_valid_csrf_token_is_refused(store: Store, client_as: Callable[[str], TestClient]) -> None:
+def test_a_form_without_a_valid_csrf_token_is_refused(
+    store: Store, client_as: Callable[[str], TestClient]
+) -> None:
     c = client_as("hotline")
     inc = _new_incident(store)
     token = csrf_of(c.get(f"/incidents/{inc}").text)
@@ -165,7 +200,12 @@ def test_a_form_without_a_valid_csrf_token_is_refused(store: Store, client_as: C
     assert audit_actions(store, "hotline").count("incident.note") == 2  # recorded as bad_csrf
     # another user's token is not this session's token
     other = csrf_of(client_as("admin").get("/").text)
-    assert c.post(f"/incidents/{inc}/note", data={"text": "x", "csrf": other}, follow_redirects=False).status_code == 403
+    assert (
+        c.post(
+            f"/incidents/{inc}/note", data={"text": "x", "csrf": other}, follow_redirects=False
+        ).status_code
+        == 403
+    )
     # control: the page's own token works
     r = c.post(f"/incidents/{inc}/note", data={"text": "avec jeton", "csrf": token}, follow_redirects=False)
     assert r.status_code == 303
@@ -175,19 +215,33 @@ def test_a_form_without_a_valid_csrf_token_is_refused(store: Store, client_as: C
 def test_the_login_form_needs_its_csrf_token(app: FastAPI) -> None:
     c = TestClient(app)
     page = c.get("/login")
-    assert c.post("/login", data={"name": "hotline", "password": PASSWORD, "csrf": "forged"},
-                  follow_redirects=False).status_code == 403  # fmt: skip
-    r = c.post("/login", data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text)},
-               follow_redirects=False)  # fmt: skip
+    assert (
+        c.post(
+            "/login", data={"name": "hotline", "password": PASSWORD, "csrf": "forged"}, follow_redirects=False
+        ).status_code
+        == 403
+    )
+    r = c.post(
+        "/login",
+        data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
 
 
-def test_a_note_with_html_and_script_is_shown_escaped(store: Store, client_as: Callable[[str], TestClient]) -> None:
+def test_a_note_with_html_and_script_is_shown_escaped(
+    store: Store, client_as: Callable[[str], TestClient]
+) -> None:
     c = client_as("hotline")
     inc = _new_incident(store)
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
     token = csrf_of(c.get(f"/incidents/{inc}").text)
-    assert c.post(f"/incidents/{inc}/note", data={"text": evil, "csrf": token}, follow_redirects=False).status_code == 303
+    assert (
+        c.post(
+            f"/incidents/{inc}/note", data={"text": evil, "csrf": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     assert any(e.text == evil for e in get_incident(store, inc).events)  # stored as typed
     page = c.get(f"/incidents/{inc}").text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in page
@@ -224,8 +278,12 @@ def _session_cookie(response: object) -> str:
 
 def _login_response(client: TestClient, headers: dict[str, str] | None = None) -> object:
     page = client.get("/login", headers=headers)
-    return client.post("/login", data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text, "/login")},
-                       headers=headers, follow_redirects=False)  # fmt: skip
+    return client.post(
+        "/login",
+        data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text, "/login")},
+        headers=headers,
+        follow_redirects=False,
+    )
 
 
 def test_cookie_flags_and_secure_only_behind_a_trusted_tls_proxy(store: Store, world: World) -> None:
@@ -268,8 +326,12 @@ def test_login_throttling_then_recovery(app: FastAPI, clock: Clock) -> None:
 
 def _login_response_named(c: TestClient, name: str, password: str) -> object:
     page = c.get("/login", headers={"accept-language": "fr"})
-    return c.post("/login", data={"name": name, "password": password, "csrf": csrf_of(page.text)},
-                  headers={"accept-language": "fr"}, follow_redirects=False)  # fmt: skip
+    return c.post(
+        "/login",
+        data={"name": name, "password": password, "csrf": csrf_of(page.text)},
+        headers={"accept-language": "fr"},
+        follow_redirects=False,
+    )
 
 
 def test_sessions_expire_and_end_when_the_account_is_disabled(
@@ -290,10 +352,17 @@ def test_sessions_expire_and_end_when_the_account_is_disabled(
 
 
 def test_after_login_only_a_local_path_is_followed(app: FastAPI) -> None:
-    for target, expected in (("//evil.example/x", "/"), ("https://evil.example", "/"), ("/incidents?site=x", "/incidents?site=x")):
+    for target, expected in (
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+        ("/incidents?site=x", "/incidents?site=x"),
+    ):
         c = TestClient(app)
         page = c.get("/login", params={"next": target})
         assert re.search(r'name="next" value="([^"]*)"', page.text).group(1).replace("&amp;", "&") == expected  # type: ignore[union-attr]
-        r = c.post("/login", data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text),
-                                   "next": target}, follow_redirects=False)  # fmt: skip
+        r = c.post(
+            "/login",
+            data={"name": "hotline", "password": PASSWORD, "csrf": csrf_of(page.text), "next": target},
+            follow_redirects=False,
+        )
         assert r.headers["location"] == expected

@@ -112,7 +112,9 @@ def build_world(root: Path) -> World:
                     if recent and site.id == "florac-fs":
                         down = {"florac-fs-borne1"}
                     if recent and site.id == "mende-pref":
-                        override = {"mende-pref-prn1": {"printer_error:no_toner": 1, "supply_pct:Black Toner": 0.0}}
+                        override = {
+                            "mende-pref-prn1": {"printer_error:no_toner": 1, "supply_pct:Black Toner": 0.0}
+                        }
                     if recent and site.id == "noumea-ps":
                         down = {d.hostname for d in site.devices}
                     samples += site_samples(site.devices, at, down=down, override=override)
@@ -121,9 +123,18 @@ def build_world(root: Path) -> World:
         incidents = {f"{i.device}/{i.check}": i.id for i in list_incidents(store, statuses=None)}
         assert {"florac-fs-borne1/reachability", "mende-pref-prn1/toner_empty"} <= set(incidents), incidents
         # a maintenance window on Muret (planned), one resolved incident in the history
-        add_window(store, site_id="muret-sp", start=NOW + timedelta(days=1), end=NOW + timedelta(days=1, hours=2),
-                   who="tech-muret", why="changement du commutateur", now=NOW)  # fmt: skip
-        resolve(store, incidents["mende-pref-prn1/supply:Black Toner"], who="seed", at=NOW, text="toner remplacé")
+        add_window(
+            store,
+            site_id="muret-sp",
+            start=NOW + timedelta(days=1),
+            end=NOW + timedelta(days=1, hours=2),
+            who="tech-muret",
+            why="changement du commutateur",
+            now=NOW,
+        )
+        resolve(
+            store, incidents["mende-pref-prn1/supply:Black Toner"], who="seed", at=NOW, text="toner remplacé"
+        )
         for role in ROLES:
             create_user(store, role, role, PASSWORD, NOW - timedelta(days=30))
     finally:
