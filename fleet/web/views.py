@@ -30,6 +30,9 @@ from fleet.web.availability import site_availability
 from fleet.web.labels import SEVERITIES
 
 Clock = Callable[[], datetime]
+SLOW_OVERVIEW_S = 0.5
+"""An overview slower than this to compute is refreshed in the background (stale while
+revalidating); a faster one before answering."""
 RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1 ... critical 4
 
 
@@ -88,6 +91,8 @@ class Caches:
     overview: _Cached | None = None
     availability: dict[tuple[str, int], _Cached] = field(default_factory=dict)
     fragments: dict[Any, _Cached] = field(default_factory=dict)
+    compute_s: float = 0.0
+    """How long the last overview computation took."""
 
 
 def store_version(store: Store) -> tuple[Any, ...]:
@@ -118,21 +123,40 @@ class Views:
     # ------------------------------------------------------------------- overview ------
 
     def overview(self) -> Overview:
+        """The overview, recomputed when the store changed or after the TTL.  A recomputation
+        that took long (the national network: seconds) happens in the background while the
+        previous overview is served (its "computed at" says how old it is); a quick one (a
+        department) happens before answering, so a small network always sees its last change."""
         version = store_version(self.store)
-        now_mono = time.monotonic()
         cached = self.caches.overview
-        if cached is not None and cached.key == version and now_mono - cached.at < self.ttl:
-            value: Overview = cached.value
-            return value
+        if cached is not None and cached.key == version and time.monotonic() - cached.at < self.ttl:
+            hit: Overview = cached.value
+            return hit
+        if cached is not None and self.caches.compute_s > SLOW_OVERVIEW_S:
+            if self.caches.lock.acquire(blocking=False):
+                threading.Thread(target=self._refresh, args=(version,), daemon=True).start()
+            stale: Overview = cached.value
+            return stale
         with self.caches.lock:  # one computation at a time; the others wait for it
             cached = self.caches.overview
             if cached is not None and cached.key == version and time.monotonic() - cached.at < self.ttl:
-                hit: Overview = cached.value
-                return hit
-            value = self._compute_overview()
-            self.caches.overview = _Cached(version, value, time.monotonic())
-            self.caches.fragments.clear()
-            return value
+                again: Overview = cached.value
+                return again
+            return self._store_overview(version)
+
+    def _refresh(self, version: tuple[Any, ...]) -> None:
+        try:
+            self._store_overview(version)
+        finally:
+            self.caches.lock.release()
+
+    def _store_overview(self, version: tuple[Any, ...]) -> Overview:
+        started = time.monotonic()
+        value = self._compute_overview()
+        self.caches.compute_s = time.monotonic() - started
+        self.caches.overview = _Cached(version, value, time.monotonic())
+        self.caches.fragments = {}
+        return value
 
     def fragment(self, key: Any, make: Callable[[], str]) -> str:
         """A rendered piece of the overview (the map), kept while the overview is."""
