@@ -104,6 +104,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of this Relais installation in GLPI ticket keys and Message-IDs "
         "(`relais-<instance>-<incident>`): distinct per installation sharing one GLPI.",
     ),
+    # --- the hotline dashboard (fleet/web, `fleet web`, docs/operations.md) ------------------
+    Setting("web_host", str, "127.0.0.1",
+            "Address `fleet web` listens on (behind a reverse proxy: keep loopback)."),
+    Setting("web_port", _port, 8080, "Port `fleet web` listens on."),
+    Setting(
+        "web_trusted_proxies",
+        str,
+        "",
+        "Comma-separated addresses/networks of the reverse proxy whose X-Forwarded-Proto/-For are "
+        "believed (HTTPS detection for Secure cookies, client address for the login throttle); "
+        "empty: none.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -33,3 +33,21 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
+
+# tests/web: axe-core (the accessibility rules run in Chromium), from the npm registry, pinned.
+AXE_VERSION=4.14.1
+axe_pkg=.venv/axe/node_modules/axe-core/package.json
+if ! { [[ -f $axe_pkg ]] && grep -q "\"version\": \"$AXE_VERSION\"" "$axe_pkg"; }; then
+  # npm: the machine's own when it has one (a nodesource Node.js conflicts with Debian's npm
+  # package), else Debian's.
+  if ! command -v npm >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    echo "bootstrap: apt-get install npm (tests/web: axe-core)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  if command -v npm >/dev/null; then
+    echo "bootstrap: npm install axe-core@$AXE_VERSION (tests/web)"
+    npm install --silent --no-audit --no-fund --no-save --prefix .venv/axe "axe-core@$AXE_VERSION" >/dev/null
+  else
+    echo "bootstrap: npm missing: the accessibility tests need it (apt-get install npm)" >&2
+  fi
+fi

@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from fleet.audit.period import Interval, Month, intersect, normalise, subtract, total
+from fleet.incidents.maintenance import windows_between
 from fleet.inventory.hours import intervals as opening_intervals
 from fleet.inventory.models import Device, Site
 from fleet.monitor.rules import REACHABILITY
 from fleet.store.db import Store
-from fleet.store.models import MaintenanceWindow, StateChange
+from fleet.store.models import StateChange
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +176,16 @@ def _history(
 def _windows(
     store: Store, site_id: str, names: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, list[Interval]]:
+    """Maintenance spans per device (site-wide windows count for every device; weekly windows
+    give one span per occurrence) — read through :mod:`fleet.incidents.maintenance`."""
     out: dict[str, list[Interval]] = {n: [] for n in names}
     with store.read() as s:
-        rows = s.scalars(
-            select(MaintenanceWindow).where(
-                or_(MaintenanceWindow.site_id == site_id, MaintenanceWindow.device.in_(names)),
-                MaintenanceWindow.start < end,
-                MaintenanceWindow.end > start,
-            )
-        ).all()
-        for w in rows:
-            stop = min(w.end, w.ended_at) if w.ended_at is not None else w.end
-            for name in names:
-                if w.device == name or (w.device is None and w.site_id == site_id):
-                    out[name].append((w.start, stop))
+        windows = windows_between(s, start, end, site_id=site_id, devices=names)
+    for w in windows:
+        spans = w.occurrences(start, end)
+        for name in names:
+            if w.device == name or (w.device is None and w.site_id == site_id):
+                out[name].extend(spans)
     return out
 
 

@@ -19,6 +19,8 @@ from fleet.cli import (
     portal,
     snmp,
     stats,
+    users,
+    web,
 )
 from fleet.cli.common import run_app
 
@@ -47,6 +49,8 @@ app.add_typer(blocklists.app, name="blocklists")
 app.add_typer(handoff.app, name="handoff")
 app.add_typer(audit.app, name="audit")
 app.command("stats")(stats.stats)
+app.command("web")(web.web)
+app.add_typer(users.app, name="users")
 
 
 def main(argv: list[str] | None = None) -> int:

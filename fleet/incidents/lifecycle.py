@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -75,6 +75,7 @@ class IncidentView:
     resolved_by: str | None
     closed_at: datetime | None
     events: tuple[EventView, ...] = ()
+    acknowledged_until: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -95,6 +96,7 @@ class IncidentView:
             "updated_at": self.updated_at.isoformat(),
             "acknowledged_at": _iso(self.acknowledged_at),
             "acknowledged_by": self.acknowledged_by,
+            "acknowledged_until": _iso(self.acknowledged_until),
             "assigned_to": self.assigned_to,
             "resolved_at": _iso(self.resolved_at),
             "resolved_by": self.resolved_by,
@@ -134,6 +136,7 @@ def view(row: Incident, with_events: bool = False) -> IncidentView:
         resolved_by=row.resolved_by,
         closed_at=row.closed_at,
         events=events,
+        acknowledged_until=row.acknowledged_until,
     )
 
 
@@ -265,15 +268,49 @@ def _actor(who: str) -> str:
     return who
 
 
-def acknowledge(store: Store, incident_id: int, *, who: str, at: datetime, text: str = "") -> None:
-    """The hotline has seen it: open -> acknowledged."""
+def acknowledge(
+    store: Store,
+    incident_id: int,
+    *,
+    who: str,
+    at: datetime,
+    text: str = "",
+    until: datetime | None = None,
+) -> None:
+    """The hotline has seen it: open -> acknowledged.  With ``until``, the acknowledgement
+    expires then and the incident is open again (:func:`expire_acknowledgements`)."""
     who = _actor(who)
+    if until is not None and until <= at:
+        raise IncidentError(f"acknowledge: the expiry {until.isoformat()} is not in the future")
     with store.write() as session:
         row = _load(session, incident_id)
         _need(row, ("open",), "acknowledge")
         row.status = "acknowledged"
         row.acknowledged_at, row.acknowledged_by = at, who
-        _event(session, row, at=at, kind="acknowledged", actor=who, text=text)
+        row.acknowledged_until = until
+        data = {"until": until.isoformat()} if until is not None else {}
+        _event(session, row, at=at, kind="acknowledged", actor=who, text=text, data=data)
+
+
+def expire_acknowledgements(store: Store, at: datetime) -> list[int]:
+    """Acknowledgements whose expiry has passed: the incident is open again (an event
+    ``ack_expired`` says so).  Returns the incidents reopened.  Called periodically (the
+    dashboard's housekeeping; the poller may call it each cycle)."""
+    with store.write() as session:
+        rows = session.scalars(
+            select(Incident).where(
+                Incident.status == "acknowledged",
+                Incident.acknowledged_until.is_not(None),
+                Incident.acknowledged_until <= at,
+            ).with_for_update()
+        ).all()
+        for row in rows:
+            until = row.acknowledged_until
+            row.status = "open"
+            row.acknowledged_until = None
+            _event(session, row, at=at, kind="ack_expired", actor=SYSTEM_ACTOR,
+                   text="acknowledgement expired", data={"until": until.isoformat() if until else None})
+        return [r.id for r in rows]
 
 
 def assign(
@@ -401,3 +438,53 @@ def list_incidents(
         if since is not None:
             query = query.where(Incident.opened_at >= since)
         return [view(r) for r in session.scalars(query.limit(limit))]
+
+
+def page_incidents(
+    store: Store,
+    *,
+    site_id: str | None = None,
+    devices: Sequence[str] | None = None,
+    severities: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = OPEN_STATUSES,
+    opened_after: datetime | None = None,
+    opened_before: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> tuple[list[IncidentView], int | None]:
+    """One page of incidents, newest first, and the id to continue from (None: last page).
+
+    Keyset pagination on the id (never OFFSET): every page costs the same however deep, so
+    the hotline's list stays fast on a store with a million events.  ``devices``: only these
+    hostnames (the dashboard's "kind" filter); ``statuses`` None: every status."""
+    with store.read() as session:
+        query = select(Incident).order_by(Incident.id.desc())
+        if site_id is not None:
+            query = query.where(Incident.site_id == site_id)
+        if devices is not None:
+            query = query.where(Incident.device.in_(tuple(devices)))
+        if severities is not None:
+            query = query.where(Incident.severity.in_(tuple(severities)))
+        if statuses is not None:
+            query = query.where(Incident.status.in_(tuple(statuses)))
+        if opened_after is not None:
+            query = query.where(Incident.opened_at >= opened_after)
+        if opened_before is not None:
+            query = query.where(Incident.opened_at < opened_before)
+        if before_id is not None:
+            query = query.where(Incident.id < before_id)
+        rows = [view(r) for r in session.scalars(query.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def count_open(store: Store) -> dict[str, int]:
+    """Open incidents by severity (the dashboard's header, ``/metrics``)."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Incident.severity, func.count())
+            .where(Incident.status.in_(OPEN_STATUSES))
+            .group_by(Incident.severity)
+        ).all()
+        return {str(sev): int(n) for sev, n in rows}

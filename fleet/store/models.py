@@ -122,6 +122,8 @@ class Incident(Base):
     updated_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    acknowledged_until: Mapped[datetime | None]
+    """An acknowledgement with an expiry: the incident is open again from then on."""
     assigned_to: Mapped[str | None] = mapped_column(String(128))
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(128))
@@ -183,6 +185,11 @@ class MaintenanceWindow(Base):
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     """Set when ended early by hand (``end`` is then moved to this instant too)."""
+    weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Comes back every week (``start``/``end``: the first occurrence)."""
+    repeat_until: Mapped[datetime | None]
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    """Weekly windows keep their wall-clock times in this zone (the site's)."""
 
     __table_args__ = (
         CheckConstraint("site_id IS NOT NULL OR device IS NOT NULL", name="target"),

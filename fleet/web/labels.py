@@ -1,0 +1,155 @@
+"""Words the pages show for the engine's codes (statuses, severities, kinds), marked for the
+catalogue with their group as context (``pgettext("event", "opened")`` is not the CLI's
+"opened") and translated when shown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from fleet.i18n import NC_, pgettext
+
+SEVERITIES = ("critical", "major", "minor", "info")
+"""Worst first."""
+
+_LABELS: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "state": MappingProxyType(
+            {
+                "up": NC_("state", "up"),
+                "down": NC_("state", "down"),
+                "degraded": NC_("state", "degraded"),
+                "unknown": NC_("state", "not polled yet"),
+            }
+        ),
+        "summary": MappingProxyType(
+            {
+                "ok": NC_("summary", "all well"),
+                "incident": NC_("summary", "incident"),
+                "watch": NC_("summary", "to watch"),
+                "expected": NC_("summary", "closed — expected off"),
+                "unknown": NC_("summary", "not polled yet"),
+            }
+        ),
+        "severity": MappingProxyType(
+            {
+                "critical": NC_("severity", "critical"),
+                "major": NC_("severity", "major"),
+                "minor": NC_("severity", "minor"),
+                "info": NC_("severity", "information"),
+            }
+        ),
+        "status": MappingProxyType(
+            {
+                "open": NC_("status", "open"),
+                "acknowledged": NC_("status", "acknowledged"),
+                "in_progress": NC_("status", "with the SAV"),
+                "resolved": NC_("status", "resolved"),
+                "closed": NC_("status", "closed"),
+            }
+        ),
+        "kind": MappingProxyType(
+            {
+                "public_pc": NC_("kind", "public PC"),
+                "borne": NC_("kind", "kiosk"),
+                "gateway": NC_("kind", "wifi gateway"),
+                "printer": NC_("kind", "printer"),
+                "switch": NC_("kind", "switch"),
+                "ap": NC_("kind", "access point"),
+                "ups": NC_("kind", "UPS"),
+            }
+        ),
+        "event": MappingProxyType(
+            {
+                "opened": NC_("event", "opened"),
+                "acknowledged": NC_("event", "acknowledged"),
+                "assigned": NC_("event", "assigned"),
+                "sav_handoff": NC_("event", "handed to the SAV"),
+                "note": NC_("event", "note"),
+                "resolved": NC_("event", "resolved"),
+                "reopened": NC_("event", "reopened"),
+                "closed": NC_("event", "closed"),
+                "action": NC_("event", "action"),
+                "reason_changed": NC_("event", "cause changed"),
+                "ack_expired": NC_("event", "acknowledgement expired"),
+                "handoff": NC_("event", "hand-off"),
+                "handoff_failed": NC_("event", "hand-off failed"),
+            }
+        ),
+        "outbox": MappingProxyType(
+            {
+                "pending": NC_("outbox", "waiting"),
+                "delivered": NC_("outbox", "delivered"),
+                "failed": NC_("outbox", "failed"),
+                "skipped": NC_("outbox", "given up"),
+            }
+        ),
+        "channel": MappingProxyType(
+            {
+                "glpi": NC_("channel", "GLPI"),
+                "email": NC_("channel", "e-mail"),
+            }
+        ),
+        "day": MappingProxyType(
+            {
+                "mon": NC_("day", "Monday"),
+                "tue": NC_("day", "Tuesday"),
+                "wed": NC_("day", "Wednesday"),
+                "thu": NC_("day", "Thursday"),
+                "fri": NC_("day", "Friday"),
+                "sat": NC_("day", "Saturday"),
+                "sun": NC_("day", "Sunday"),
+            }
+        ),
+        "metric": MappingProxyType(
+            {
+                "elapsed_ms": NC_("metric", "Response time (ms)"),
+                "cpu_load_pct": NC_("metric", "Processor load (%)"),
+                "mem_used_pct": NC_("metric", "Memory used (%)"),
+                "disk_used_pct:/": NC_("metric", "Disk used (%)"),
+                "ups_charge_pct": NC_("metric", "Battery charge (%)"),
+                "if_up_count": NC_("metric", "Ports up"),
+            }
+        ),
+        "role": MappingProxyType(
+            {
+                "auditor": NC_("role", "auditor"),
+                "technician": NC_("role", "technician"),
+                "hotline": NC_("role", "hotline"),
+                "admin": NC_("role", "administrator"),
+            }
+        ),
+        "summary_css": MappingProxyType(
+            {
+                "st-critical": NC_("summary_css", "critical incident"),
+                "st-major": NC_("summary_css", "major incident"),
+                "st-minor": NC_("summary_css", "minor incident"),
+                "st-info": NC_("summary_css", "information"),
+                "st-watch": NC_("summary_css", "to watch"),
+                "st-ok": NC_("summary_css", "all well"),
+                "st-expected": NC_("summary_css", "closed — expected off"),
+                "st-unknown": NC_("summary_css", "not polled yet"),
+                "st-incident": NC_("summary_css", "incident"),
+            }
+        ),
+        "site_kind": MappingProxyType(
+            {
+                "prefecture": NC_("site_kind", "prefecture"),
+                "sous_prefecture": NC_("site_kind", "sub-prefecture"),
+                "france_services": NC_("site_kind", "France Services"),
+                "mairie": NC_("site_kind", "town hall"),
+                "cyber_base": NC_("site_kind", "cyber-base"),
+                "centre_social": NC_("site_kind", "social centre"),
+                "mediatheque": NC_("site_kind", "media library"),
+            }
+        ),
+    }
+)
+
+
+def label(group: str, code: str | None) -> str:
+    """The translated word for ``code`` of ``group`` (the code itself when unknown)."""
+    if code is None:
+        return ""
+    found = _LABELS.get(group, {}).get(code)
+    return pgettext(*found) if found else code
