@@ -404,3 +404,14 @@ def test_drop_in_settings_override_the_main_file(tree: Path) -> None:
     (dropin / "60-broken.json").write_text("{not json")
     bad = _run(tree, "run")
     assert bad.returncode == 1 and "60-broken.json" in bad.stderr
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="owning files as a fake guest uid needs root")
+def test_canary_is_found_by_the_scan(tree: Path) -> None:
+    """`fleet deploy` proves the scan on each station: a canary of the guest's uid planted
+    where no item looks, removed by the scan, and the record says so."""
+    proc = _run(tree, "run", "--trigger", "deploy", "--canary")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (rec,) = _records(tree)
+    assert rec["canary"] == "removed" and rec["residue"]["found"] == 1, rec  # type: ignore[index]
+    assert not any((tree / "var/lib/relais-wipe").iterdir())
