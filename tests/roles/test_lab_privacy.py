@@ -65,8 +65,8 @@ def _in_session(site: LabSite, host: str, script: str) -> Any:
 AS_GUEST = {  # where the guest itself can write, that no wipe item names
     "var_tmp_hidden": "/var/tmp/relais-x/.hidden",
     "run_lock": "/run/lock/relais-residue.lock",
-    "dev_mqueue": "/dev/mqueue/relais-residue",
 }
+MQUEUE = "/dev/mqueue/relais-residue"  # a POSIX message queue of the guest (an mqueue file)
 AS_ROOT = {  # odd places, chowned to the guest (positive control of a filesystem-wide scan)
     "mail": "/var/mail/guest",
     "crontab": "/var/spool/cron/crontabs/guest",
@@ -96,6 +96,12 @@ def test_nothing_of_the_guest_survives_a_wipe(deployed: Deployed) -> None:
     planted = ["mkdir -p /var/tmp/relais-x"] + [f"echo canary > {p}" for p in AS_GUEST.values()]
     done = as_guest(site, host, " && ".join(planted))
     assert done.returncode == 0, done.stderr
+    as_guest_paths = list(AS_GUEST.values())
+    if sh(site, host, "mountpoint -q /dev/mqueue").returncode == 0:
+        queue = as_guest(site, host, f"python3 -c 'import os; os.close(os.open(\"{MQUEUE}\", "
+                         "os.O_CREAT | os.O_RDONLY, 0o600))'")
+        assert queue.returncode == 0, queue.stderr
+        as_guest_paths.append(MQUEUE)
     for path in AS_ROOT.values():
         ok(site, host, f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])} && echo canary > {path} "
            f"&& chown guest: {path}")
@@ -105,11 +111,15 @@ def test_nothing_of_the_guest_survives_a_wipe(deployed: Deployed) -> None:
     ok(site, host, "loginctl enable-linger guest")  # as if the guest had got round the rule
     wait_for("the guest's lingering user manager",
              lambda: sh(site, host, f"systemctl is-active user@{uid}.service").stdout.strip() == "active")
-    unit = sh(site, host, "systemd-run --user --machine=guest@ --unit=relais-residue sleep 86400")
+    unit = as_guest(site, host, f"XDG_RUNTIME_DIR=/run/user/{uid} "
+                    "systemd-run --user --unit=relais-residue sleep 86400")
     assert unit.returncode == 0, unit.stderr
+    wait_for("the guest's user unit", lambda: sh(
+        site, host, f"XDG_RUNTIME_DIR=/run/user/{uid} setpriv --reuid=guest --regid=guest "
+        "--init-groups systemctl --user is-active relais-residue").stdout.strip() == "active")
     # positive control: the test's own scan sees every planted file, and the processes run
     before = _guest_files(site, host)
-    for path in [*AS_GUEST.values(), *AS_ROOT.values()]:
+    for path in [*as_guest_paths, *AS_ROOT.values()]:
         assert path in before, f"{path} not planted: {before}"
     assert len(ok(site, host, "pgrep -u guest").split()) >= 2
 
@@ -147,7 +157,13 @@ def test_guest_may_not_use_cron_at_or_linger(deployed: Deployed) -> None:
     finally:
         sh(site, host, "crontab -u guest -r; mv /etc/cron.allow.test /etc/cron.allow")
     assert ok(site, host, "cat /etc/cron.allow /etc/at.allow").split() == ["root", "root"]
-    # linger: polkit decides for logind; pkcheck asks it the same question for a guest process
+    # linger: logind asks polkit; pkcheck asks it the same question for a guest process: the
+    # rule says "no" (1); for the admin account the default policy says "authenticate" (2)
+    ok(site, host, "apt-get install -y -q polkitd >/dev/null && systemctl restart polkit",
+       timeout=300)
+    control = sh(site, host, "loginctl enable-linger guest && ls /var/lib/systemd/linger && "
+                 "loginctl disable-linger guest")
+    assert control.returncode == 0 and "guest" in control.stdout, control.stderr  # root may
     _session(site, host, "sleep", "600")
     try:
         pid = wait_for("the guest session", lambda: sh(site, host, "pgrep -u guest -x sleep").stdout.split())[0]
@@ -186,8 +202,9 @@ def test_printing_leaves_no_title_file_or_log(deployed: Deployed) -> None:
     title = f"CV-Canary-{time.time_ns()}"
     body = f"%!PS canary body {time.time_ns()}"
     got = "/run/relais-print-sink"
-    ok(site, host, f"rm -f {got}; (python3 -c {shlex.quote(SINK)} {got} &) ; "
-       "lpadmin -p relais-test-sink -E -v socket://127.0.0.1:9100 -m raw")
+    sink = ok(site, host, f"rm -f {got}; setsid python3 -c {shlex.quote(SINK)} {got} "
+              "</dev/null >/dev/null 2>&1 & echo $!").strip()
+    ok(site, host, "lpadmin -p relais-test-sink -E -v socket://127.0.0.1:9100 -m raw")
     try:
         wait_for("the print sink", lambda: sh(site, host, "ss -ltn | grep -q ':9100 '").returncode == 0)
         job = as_guest(site, host, f"echo {shlex.quote(body)} | lp -d relais-test-sink -t {title}")
@@ -205,7 +222,7 @@ def test_printing_leaves_no_title_file_or_log(deployed: Deployed) -> None:
                  timeout=120, every=2)
         assert sh(site, host, "ls /var/log/cups/page_log 2>/dev/null").stdout.strip() == ""
     finally:
-        sh(site, host, f"lpadmin -x relais-test-sink; pkill -f 'relais-print-sink' ; rm -f {got}")
+        sh(site, host, f"lpadmin -x relais-test-sink; kill {sink}; rm -f {got}")
 
 
 # --- journal ------------------------------------------------------------------------------------

@@ -96,11 +96,13 @@ class Lab:
         return self.followed(host)
 
     def followed(self, host: str, younger_than: int | None = None) -> str:
-        """A session the watcher follows with idleness read from its X server."""
+        """A session the watcher follows with idleness read from its X server, fed by the
+        test's input (idle under 3 s): not one about to be wiped for an earlier idleness."""
 
         def probe() -> str | None:
             for sid, s in status(self.site, host).get("sessions", {}).items():
-                if s["idle_from"] == "x11" and (younger_than is None or s["age"] < younger_than):
+                if (s["idle_from"] == "x11" and s["idle"] < 3
+                        and (younger_than is None or s["age"] < younger_than)):
                     return str(sid)
             return None
 
