@@ -208,9 +208,11 @@ def test_logout_wipe(lab: Lab, host: str) -> None:
 
 
 # --- nightly, boot, remote ---------------------------------------------------------------------------
-@pytest.mark.parametrize("host", HOSTS)
-@pytest.mark.parametrize("trigger", ["nightly", "boot", "remote"])
+@pytest.mark.parametrize(("host", "trigger"), [(PC, "nightly"), (BORNE, "nightly"),
+                                                (PC, "boot"), (PC, "remote")])
 def test_scheduled_and_remote_wipes(lab: Lab, host: str, trigger: str) -> None:
+    """Nightly on both kinds; boot and remote are the same program run by another unit or by
+    Ansible, shown on the PC (the canary wipe of every deploy runs them on the borne too)."""
     lab.tune(SHORT_IDLE)
     feeder = lab.feed_input(host)
     try:
