@@ -37,9 +37,10 @@ def deploy(site: LabSite, store_url: str, **options: Any) -> DeployOutcome:
 def tune(site: LabSite, hosts: list[str], tags: list[str], extravars: Mapping[str, Any]) -> PlaybookRun:
     """Re-deploy some concerns of the desktops playbook with role variables (the lab's tiny
     timeouts), as ``ansible-playbook -e`` would."""
+    # the borne's browser keeps its two cores busy: give sudo's prompt more than 12 s
     run = run_playbook(REPO, "desktops.yml", inventories=[REPO / "inventory", site.ansible_overlay],
                        limit=",".join(hosts), tags=tags, extravars=dict(extravars),
-                       expected_hosts=hosts)
+                       expected_hosts=hosts, envvars={"ANSIBLE_TIMEOUT": "30"})
     bad = {h: s.message for h, s in run.hosts.items() if s.failed or s.unreachable}
     assert not bad and run.status == "successful", bad
     return run

@@ -91,7 +91,11 @@ class Lab:
             run = self.site.exec(
                 PC, "systemd-run", f"--unit={TEST_SESSION}", "--uid=guest", "-p", "PAMName=login",
                 "-p", f"Environment=DISPLAY={DISPLAY[PC]} XDG_SESSION_TYPE=x11",
-                "/usr/bin/Xvfb", DISPLAY[PC], "-nolisten", "tcp", "-screen", "0", "800x600x16")
+                # -noreset: an X server resets (and its idle time with it) when its last client
+                # leaves; a desktop session always has clients (window manager, panel), this
+                # bare test session has none between the watcher's queries
+                "/usr/bin/Xvfb", DISPLAY[PC], "-noreset", "-nolisten", "tcp",
+                "-screen", "0", "800x600x16")
             assert run.returncode == 0, run.stderr
         return self.followed(host)
 
