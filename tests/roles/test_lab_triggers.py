@@ -61,6 +61,7 @@ class Lab:
     def __init__(self, site: LabSite) -> None:
         self.site = site
         self.tuned: dict[str, int] = {}
+        self.feeders: dict[str, str] = {}  # host -> pid of the input loop
 
     def tune(self, values: dict[str, int]) -> None:
         if values != self.tuned:
@@ -71,16 +72,24 @@ class Lab:
         """An X client as the guest on the host's test display."""
         return as_guest(self.site, host, f"DISPLAY={DISPLAY[host]} {command}")
 
-    def feed_input(self, host: str) -> str:
-        """Real mouse input through the X server, every 0.3 s, until stopped (a guest
-        process: a wipe ends it too)."""
+    def feed_input(self, host: str) -> None:
+        """Real mouse input through the X server, every 0.3 s, until stopped.  It is a guest
+        process, so a wipe ends it too: :meth:`followed` starts it again while it waits."""
         loop = (f"while :; do DISPLAY={DISPLAY[host]} xdotool mousemove_relative -- 3 3; "
                 "sleep 0.3; done")
-        return ok(self.site, host, "setsid setpriv --reuid=guest --regid=guest --init-groups "
-                  f"sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & echo $!").strip()
+        self.feeders[host] = ok(
+            self.site, host, "setsid setpriv --reuid=guest --regid=guest --init-groups "
+            f"sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & echo $!").strip()
 
-    def stop_input(self, host: str, pid: str) -> None:
-        sh(self.site, host, f"kill {pid}")
+    def _keep_feeding(self, host: str) -> None:
+        pid = self.feeders.get(host)
+        if pid is not None and sh(self.site, host, f"kill -0 {pid}").returncode != 0:
+            self.feed_input(host)
+
+    def stop_input(self, host: str) -> None:
+        pid = self.feeders.pop(host, None)
+        if pid is not None:
+            sh(self.site, host, f"kill {pid}")
 
     def session(self, host: str) -> str:
         """The guest's graphical session the watcher follows: on the PC a new one (PAM, its own
@@ -104,6 +113,7 @@ class Lab:
         test's input (idle under 3 s): not one about to be wiped for an earlier idleness."""
 
         def probe() -> str | None:
+            self._keep_feeding(host)  # a wipe (an earlier idleness, the maximum) ended it
             for sid, s in status(self.site, host).get("sessions", {}).items():
                 if (s["idle_from"] == "x11" and s["idle"] < 3
                         and (younger_than is None or s["age"] < younger_than)):
@@ -164,7 +174,7 @@ def _warning_on_screen(lab: Lab, host: str) -> bool:
 @pytest.mark.parametrize("host", HOSTS)
 def test_idle_wipe_warns_and_real_input_holds_it_off(lab: Lab, host: str) -> None:
     lab.tune(SHORT_IDLE)
-    feeder = lab.feed_input(host)
+    lab.feed_input(host)
     try:
         sid = lab.session(host)
         lab.plant(host)
@@ -174,7 +184,7 @@ def test_idle_wipe_warns_and_real_input_holds_it_off(lab: Lab, host: str) -> Non
         for s in _statuses(lab, host, sid, 4):
             assert s["idle_from"] == "x11" and s["idle"] < 6 and s["warned"] is None, s
     finally:
-        lab.stop_input(host, feeder)
+        lab.stop_input(host)
     # nobody: the warning comes, on the screen
     wait_for("the idle warning", lambda: status(lab.site, host)["sessions"].get(sid, {})
              .get("warned") == "idle", timeout=60)
@@ -196,7 +206,7 @@ def test_idle_wipe_warns_and_real_input_holds_it_off(lab: Lab, host: str) -> Non
 @pytest.mark.parametrize("host", HOSTS)
 def test_logout_wipe(lab: Lab, host: str) -> None:
     lab.tune(SHORT_IDLE)
-    feeder = lab.feed_input(host)  # no idle wipe meanwhile
+    lab.feed_input(host)  # no idle wipe meanwhile
     try:
         sid = lab.session(host)
         lab.plant(host)
@@ -207,7 +217,7 @@ def test_logout_wipe(lab: Lab, host: str) -> None:
             ok(lab.site, BORNE, f"loginctl terminate-session {sid}")
         record = wait_record(lab.site, host, n, "logout")
     finally:
-        lab.stop_input(host, feeder)
+        lab.stop_input(host)
     lab.assert_wiped(host, record)
 
 
@@ -218,8 +228,10 @@ def test_scheduled_and_remote_wipes(lab: Lab, host: str, trigger: str) -> None:
     """Nightly on both kinds; boot and remote are the same program run by another unit or by
     Ansible, shown on the PC (the canary wipe of every deploy runs them on the borne too)."""
     lab.tune(SHORT_IDLE)
-    feeder = lab.feed_input(host)
+    lab.feed_input(host)
     try:
+        if host == BORNE:
+            lab.followed(BORNE)  # a kiosk session in use, not one about to be reset
         lab.plant(host)
         n = len(records(lab.site, host))
         if trigger == "nightly":  # what its timer starts
@@ -235,7 +247,7 @@ def test_scheduled_and_remote_wipes(lab: Lab, host: str, trigger: str) -> None:
             assert res.ok, res.message
         record = wait_record(lab.site, host, n, trigger)
     finally:
-        lab.stop_input(host, feeder)
+        lab.stop_input(host)
     lab.assert_wiped(host, record)
 
 
@@ -243,7 +255,7 @@ def test_scheduled_and_remote_wipes(lab: Lab, host: str, trigger: str) -> None:
 @pytest.mark.parametrize("host", HOSTS)
 def test_maximum_session_length_warns_then_wipes_despite_input(lab: Lab, host: str) -> None:
     lab.tune(SHORT_MAX)
-    feeder = lab.feed_input(host)  # someone is using it all along
+    lab.feed_input(host)  # someone is using it all along
     try:
         if host == PC:
             sid = lab.session(PC)
@@ -257,6 +269,6 @@ def test_maximum_session_length_warns_then_wipes_despite_input(lab: Lab, host: s
             "the warning window", lambda: _warning_on_screen(lab, host), timeout=10)
         record = wait_record(lab.site, host, n, "max-session", timeout=90)
     finally:
-        lab.stop_input(host, feeder)
+        lab.stop_input(host)
     assert record["session_seconds"] >= 20, record
     lab.assert_wiped(host, record)

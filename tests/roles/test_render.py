@@ -194,8 +194,8 @@ def test_kiosk_idle_reset_settings(rendered: dict[str, Path]) -> None:
                        "50-kiosk.json").read_text())
     assert conf == {"idle_timeout": 180, "idle_warning": 30, "max_session": 3600,
                     "max_session_warning": 300,
-                    "before_wipe": [["systemctl", "stop", "relais-kiosk.service"]],
-                    "after_wipe": [["systemctl", "start", "relais-kiosk.service"]]}
+                    "before_wipe": [["systemctl", "stop", "--no-block", "relais-kiosk.service"]],
+                    "after_wipe": [["systemctl", "start", "--no-block", "relais-kiosk.service"]]}
 
 
 def test_wipe_configuration_is_typed_json(rendered: dict[str, Path]) -> None:
