@@ -1,7 +1,8 @@
 """Every wipe trigger on the public PC and on the borne (issue 9.8), on the lab's deployed
 florac-fs, with real X input: the borne's kiosk runs on a virtual screen (Xvfb, the kiosk role's
 stand-in for a screen in a container), the PC's guest session is given one; xdotool moves the
-mouse through the X server, and the watcher reads idleness from that server (xprintidle).
+mouse through the X server (XTEST), and the watcher reads idleness from that server
+(xprintidle).
 
 The timeouts are made tiny through the roles' own variables (a tagged re-deploy, as
 ``ansible-playbook -e`` would), and restored at the end.  Nothing here sleeps then asserts:
@@ -73,18 +74,14 @@ class Lab:
         return as_guest(self.site, host, f"DISPLAY={DISPLAY[host]} {command}")
 
     def feed_input(self, host: str) -> None:
-        """Real mouse input through the X server, every 0.3 s, until stopped.  It is a guest
-        process, so a wipe ends it too: :meth:`followed` starts it again while it waits."""
-        loop = (f"while :; do DISPLAY={DISPLAY[host]} xdotool mousemove_relative -- 3 3; "
-                "sleep 0.3; done")
-        self.feeders[host] = ok(
-            self.site, host, "setsid setpriv --reuid=guest --regid=guest --init-groups "
-            f"sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & echo $!").strip()
-
-    def _keep_feeding(self, host: str) -> None:
-        pid = self.feeders.get(host)
-        if pid is not None and sh(self.site, host, f"kill -0 {pid}").returncode != 0:
-            self.feed_input(host)
+        """Real mouse input through the X server (XTEST, as a touch screen or a mouse would
+        give), every 0.3 s, until stopped.  The loop runs as root, not as the guest: a wipe
+        ends every process of the guest, and this one must outlive wipes and never be counted
+        as the guest's; it follows the display from one X server to the next."""
+        loop = (f"while :; do DISPLAY={DISPLAY[host]} xdotool mousemove_relative -- 3 3 "
+                "2>/dev/null; sleep 0.3; done")
+        self.feeders[host] = ok(self.site, host, f"setsid sh -c {shlex.quote(loop)} "
+                                "</dev/null >/dev/null 2>&1 & echo $!").strip()
 
     def stop_input(self, host: str) -> None:
         pid = self.feeders.pop(host, None)
@@ -111,9 +108,9 @@ class Lab:
     def followed(self, host: str, younger_than: int | None = None) -> str:
         """A session the watcher follows with idleness read from its X server, fed by the
         test's input (idle under 3 s): not one about to be wiped for an earlier idleness."""
+        assert host in self.feeders, "feed input first"
 
         def probe() -> str | None:
-            self._keep_feeding(host)  # a wipe (an earlier idleness, the maximum) ended it
             for sid, s in status(self.site, host).get("sessions", {}).items():
                 if (s["idle_from"] == "x11" and s["idle"] < 3
                         and (younger_than is None or s["age"] < younger_than)):
