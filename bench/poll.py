@@ -139,6 +139,7 @@ def agents(count: int) -> Iterator[list[int]]:
                 f"rocommunity {COMMUNITY} 127.0.0.1",
                 f"createUser {USER} SHA {AUTH} AES {PRIV}",
                 f"rouser {USER} priv",
+                "proc relais-wipe",  # what the public_pc profile watches (prTable)
                 "sysLocation bench", "sysContact bench", "agentXSocket /dev/null", "master no",
             ]) + "\n")
             env = {**os.environ, "SNMP_PERSISTENT_DIR": str(d / "persist"), "MIBS": ""}
@@ -309,7 +310,7 @@ def run_ezsnmp(devices: list[Device], version: str, opts: argparse.Namespace) ->
 
 def run_poller(devices: list[Device], version: str, opts: argparse.Namespace) -> Result:
     """Not a like-for-like contender: the real poller with the shipped public_pc profile
-    (system scalars, hrProcessorLoad, hrStorage, the whole hrSWRunName walk), for information."""
+    (system scalars, hrProcessorLoad, hrStorage, prTable), for information."""
     from fleet.inventory.models import Device as InvDevice
     from fleet.inventory.models import DeviceKind, Source
     from fleet.monitor.poller import poll_devices

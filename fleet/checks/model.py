@@ -6,7 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-OUTCOMES = ("passed", "failed", "skipped", "error")
+OUTCOMES = ("passed", "failed", "skipped", "not_applicable", "error")
+"""``skipped``: the check could not run because a precondition was not met (e.g. no wipe yet):
+nothing was proven, so it is never counted as a pass.  ``not_applicable``: the check does not
+concern this host (another kind of device, a site without printer, a kernel setting inside a
+container): nothing to prove there."""
+ACCEPTED = ("passed", "not_applicable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +59,12 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("passed", "skipped")
+        """Passed, or not applicable to this host; a skip is not ok (nothing was proven)."""
+        return self.outcome in ACCEPTED
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "error")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,12 +93,23 @@ class CheckReport:
         return tuple(r for r in self.results if r.host == host)
 
     def failures(self, host: str | None = None) -> tuple[CheckResult, ...]:
-        return tuple(r for r in self.results if not r.ok and (host is None or r.host == host))
+        return tuple(r for r in self.results if r.failed and (host is None or r.host == host))
+
+    def skips(self, host: str | None = None) -> tuple[CheckResult, ...]:
+        """Checks that did not run for want of a precondition: nothing proven."""
+        return tuple(
+            r for r in self.results if r.outcome == "skipped" and (host is None or r.host == host)
+        )
+
+    def host_status(self, host: str) -> str:
+        """``green`` (everything applicable passed), ``red`` (a failure, or the host could not
+        be checked) or ``incomplete`` (no failure, but some checks were skipped)."""
+        if host in self.host_errors or self.failures(host) or not self.for_host(host):
+            return "red"
+        return "incomplete" if self.skips(host) else "green"
 
     def host_ok(self, host: str) -> bool:
-        return host not in self.host_errors and not self.failures(host) and bool(
-            self.for_host(host)
-        )
+        return self.host_status(host) == "green"
 
     @property
     def ok(self) -> bool:
@@ -106,9 +127,11 @@ class CheckReport:
             "hosts": {
                 h: {
                     "ok": self.host_ok(h),
+                    "status": self.host_status(h),
                     "error": self.host_errors.get(h),
                     "counts": self.counts(h),
                     "failures": [r.to_json() for r in self.failures(h)],
+                    "skipped": [r.to_json() for r in self.skips(h)],
                 }
                 for h in self.hosts
             },

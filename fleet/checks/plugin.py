@@ -1,18 +1,31 @@
 """pytest plugin loaded by :func:`fleet.checks.run_checks` (``-p fleet.checks.plugin``).
 
 Gives checks the ``expect`` fixture (the host's :class:`HostExpect`), registers the ``ref``
-and ``kinds`` markers, skips checks whose ``kinds`` exclude the host, and writes one JSON line
-per result to the file named by ``--relais-results``."""
+and ``kinds`` markers, marks checks whose ``kinds`` exclude the host as not applicable, and
+writes one JSON line per result to the file named by ``--relais-results``.
+
+Two ways for a check not to run, reported apart: :func:`not_applicable` (the check does not
+concern this host: outcome ``not_applicable``, accepted) and a plain ``pytest.skip`` (a
+precondition is missing: outcome ``skipped``, never counted as a pass)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from fleet.checks.model import HostExpect
+
+NOT_APPLICABLE = "not applicable: "
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """End a check that does not concern this host (reported ``not_applicable``, not
+    ``skipped``): another kind of device, a site without the equipment, a kernel setting
+    inside a container."""
+    pytest.skip(NOT_APPLICABLE + reason)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,7 +57,7 @@ def _relais_kinds(request: pytest.FixtureRequest) -> None:
     alias = request.getfixturevalue("host").backend.get_hostname()
     found = _expectations(request.config).get(alias)
     if found is not None and found.kind not in kinds.args:
-        pytest.skip(f"not a {'/'.join(kinds.args)}")
+        not_applicable(f"not a {'/'.join(kinds.args)}")
 
 
 @pytest.fixture
@@ -62,7 +75,7 @@ def _short(report: pytest.TestReport) -> str:
     if report.passed:
         return ""
     if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2])
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
     text = report.longreprtext or str(report.longrepr or "")
     errors = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
     lines = errors or [ln.strip() for ln in text.splitlines() if ln.strip()][-1:]
@@ -100,6 +113,9 @@ class _Recorder:
         outcome: str = report.outcome
         if report.when != "call" and report.failed:
             outcome = "error"
+        message = _short(report)
+        if report.skipped and message.startswith(NOT_APPLICABLE):
+            outcome, message = "not_applicable", message.removeprefix(NOT_APPLICABLE)
         props = dict(report.user_properties)
         module, _, name = report.nodeid.partition("::")
         line = {
@@ -108,7 +124,7 @@ class _Recorder:
             "check": name.split("[", 1)[0].removeprefix("test_"),
             "outcome": outcome,
             "refs": props.get("refs", []),
-            "message": _short(report),
+            "message": message,
         }
         with Path(self.path).open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")

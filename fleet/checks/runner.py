@@ -116,7 +116,7 @@ def _check_one(
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
         return CheckReport((), {expect.hostname: f"checks did not run: {tail[0][:300]}"})
     unreachable = [r for r in results if "exit_status=255" in r.message]
-    if unreachable and len(unreachable) == len([r for r in results if not r.ok]):
+    if unreachable and len(unreachable) == len([r for r in results if r.failed]):
         return CheckReport(results, {expect.hostname: "unreachable over SSH"})
     return CheckReport(results)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -28,9 +29,20 @@ def test_allowlist_policy(host: Any, expect: HostExpect) -> None:
 @pytest.mark.kinds("borne")
 def test_kiosk_running(host: Any, expect: HostExpect) -> None:
     assert host.service("relais-kiosk").is_enabled
-    assert host.service("relais-kiosk").is_running
-    procs = host.process.filter(user=expect.guest_user, comm="chromium")
-    assert procs, "no Chromium running as the guest"
+    # the deploy's handlers and its canary wipe restart the kiosk: give it time to come up
+    deadline = time.monotonic() + 60
+    while not (host.service("relais-kiosk").is_running
+               and host.process.filter(user=expect.guest_user, comm="chromium")):
+        assert time.monotonic() < deadline, "no Chromium running as the guest"
+        time.sleep(1)
+
+
+@pytest.mark.ref("RGPD art. 5.1.c", "Relais kiosk: browser output not kept")
+@pytest.mark.kinds("borne")
+def test_browser_output_not_kept(host: Any, expect: HostExpect) -> None:
+    out = host.run("systemctl show relais-kiosk -p StandardOutput -p StandardError -p LimitCORE")
+    props = dict(ln.split("=", 1) for ln in out.stdout.splitlines() if "=" in ln)
+    assert props == {"StandardOutput": "null", "StandardError": "null", "LimitCORE": "0"}, props
 
 
 @pytest.mark.ref("Relais kiosk: watchdog")
@@ -45,4 +57,7 @@ def test_watchdog_armed(host: Any, expect: HostExpect) -> None:
 def test_idle_reset_configured(host: Any, expect: HostExpect) -> None:
     conf = json.loads(host.file("/etc/relais/session-wipe.d/50-kiosk.json").content_string)
     assert 0 < conf["idle_warning"] < conf["idle_timeout"] <= 600
-    assert ["systemctl", "restart", "relais-kiosk.service"] in conf["after_wipe"]
+    assert any(c[:2] == ["systemctl", "stop"] and c[-1] == "relais-kiosk.service"
+               for c in conf["before_wipe"]), conf["before_wipe"]
+    assert any(c[:2] == ["systemctl", "start"] and c[-1] == "relais-kiosk.service"
+               for c in conf["after_wipe"]), conf["after_wipe"]

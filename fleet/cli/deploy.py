@@ -68,20 +68,22 @@ def _table(states: dict[str, HostState], title: str) -> Table:
 
 def _acceptance(out: DeployOutcome) -> Table:
     table = Table(title="acceptance (fleet/checks)", title_justify="left")
-    for col in ("host", "result", "passed", "failed", "skipped", "first failure (refs)"):
+    for col in ("host", "result", "passed", "failed", "skipped", "n/a", "first failure or skip (refs)"):
         table.add_column(col)
     assert out.checks is not None
+    colour = {"green": "green", "red": "red", "incomplete": "yellow"}
     for host in out.checks.hosts:
         counts = out.checks.counts(host)
-        ok = out.checks.host_ok(host)
-        bad = out.checks.failures(host)
+        status = out.checks.host_status(host)
+        bad = out.checks.failures(host) or out.checks.skips(host)
         first = ""
         if host in out.checks.host_errors:
             first = out.checks.host_errors[host]
         elif bad:
             first = f"{bad[0].module}/{bad[0].check}: {bad[0].message} ({', '.join(bad[0].refs)})"
-        table.add_row(host, "[green]green[/]" if ok else "[red]red[/]", str(counts["passed"]),
-                      str(counts["failed"] + counts["error"]), str(counts["skipped"]), first)
+        table.add_row(host, f"[{colour[status]}]{status}[/]", str(counts["passed"]),
+                      str(counts["failed"] + counts["error"]), str(counts["skipped"]),
+                      str(counts["not_applicable"]), first)
     return table
 
 
@@ -104,7 +106,8 @@ def deploy(
     overlays, lab_ssh = _lab_files(site, lab)
     tag_list = tuple(t for item in (tags or []) for t in item.split(",") if t)
     options = DeployOptions(check=check, limit=limit, tags=tag_list, verify=verify,
-                            extra_inventories=tuple(overlays), ssh_config=ssh_config or lab_ssh)
+                            extra_inventories=tuple(overlays), ssh_config=ssh_config or lab_ssh,
+                            lab=lab)
     recorder: DeployRecorder = NullRecorder()
     if record:
         recorder = StoreRecorder(open_store(db))
@@ -145,7 +148,9 @@ def _print_summary(result: DeployOutcome) -> None:
     rec = f"deploy #{result.deploy_id}" if result.deploy_id is not None else "deploy (not recorded)"
     head = f"{result.site_id}: {rec}, {n} host{'s' if n != 1 else ''}, outcome {result.outcome}"
     if result.checks is not None:
-        head += ", verification " + ("green" if result.checks.ok else "red")
+        statuses = {result.checks.host_status(h) for h in result.checks.hosts}
+        head += ", verification " + ("green" if result.checks.ok else
+                                     "red" if "red" in statuses or not statuses else "incomplete")
     out.print(("[green]" if result.ok else "[red]") + head + "[/]")
     for host, why in failed.items():
         out.print(f"  [red]{host}[/]: {why}")

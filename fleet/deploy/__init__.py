@@ -15,8 +15,10 @@ from fleet.deploy.service import (
     deploy_site,
     deployed_devices,
     inventory_snapshot,
+    refuse_demo_vault,
     resolve_targets,
     wipe,
+    wipe_hosts,
 )
 from fleet.deploy.summary import HostState, Tally, outcome
 
@@ -34,7 +36,9 @@ __all__ = [
     "deployed_devices",
     "inventory_snapshot",
     "outcome",
+    "refuse_demo_vault",
     "resolve_targets",
     "run_playbook",
     "wipe",
+    "wipe_hosts",
 ]

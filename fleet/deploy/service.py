@@ -22,6 +22,7 @@ from fleet.store.deploys import limit_matches
 
 Clock = Callable[[], datetime]
 ChecksRunner = Callable[..., CheckReport]
+CanaryRunner = Callable[..., "list[WipeResult]"]
 
 # What site.yml deploys: the Debian hosts with a role set (desktops.yml, then gateway.yml).
 DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY)
@@ -43,6 +44,8 @@ class DeployOptions:
     extra_inventories: tuple[Path, ...] = ()
     ssh_config: Path | None = None
     check_modules: tuple[str, ...] = ()
+    canary_wipe: bool = True  # before verifying: one wipe per station, with a canary to find
+    lab: bool = False  # the target is the lab copy of the site (the demo vault is allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +73,16 @@ class DeployOutcome:
                     continue
                 if name in self.checks.host_errors:
                     out[name] = f"verification: {self.checks.host_errors[name]}"
+                elif not self.checks.for_host(name):
+                    out[name] = "verification: no check ran"
                 else:
                     bad = self.checks.failures(name)
+                    what = "verification"
+                    if not bad:  # nothing failed, but some checks could not run: not proven
+                        bad, what = self.checks.skips(name), "verification incomplete, skipped"
                     first = bad[0]
                     more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-                    out[name] = f"verification: {first.module}/{first.check}: {first.message}{more}"
+                    out[name] = f"{what}: {first.module}/{first.check}: {first.message}{more}"
         return dict(sorted(out.items()))
 
     def to_json(self) -> dict[str, Any]:
@@ -165,6 +173,17 @@ def resolve_targets(
     return site, devices
 
 
+def refuse_demo_vault(inventory: Inventory, *, lab: bool) -> None:
+    """The demo vault's password is public: its secrets (SNMPv3 keys, GRUB password) must
+    never reach a real site.  Only the lab may be deployed with it."""
+    if inventory.demo_vault and not lab:
+        raise ConfigError(
+            f"{inventory.root}: the vault is opened with the public demo password: refusing to "
+            "deploy a real site with it (set FLEET_VAULT_PASSWORD and re-encrypt the vault, "
+            "or deploy the lab copy with --lab)"
+        )
+
+
 def deploy_site(
     inventory: Inventory,
     site_id: str,
@@ -176,10 +195,17 @@ def deploy_site(
     clock: Clock = utcnow,
     on_host: HostCallback | None = None,
     checks_runner: ChecksRunner = run_checks,
+    canary_runner: CanaryRunner | None = None,
 ) -> DeployOutcome:
     """Deploy one site, record it, verify the deployed hosts; one host failing never stops the
-    others and the outcome names it and why."""
+    others and the outcome names it and why.
+
+    Verification first makes its preconditions true rather than skip checks: each reachable PC
+    and borne gets one canary wipe (trigger ``deploy``: a file of the guest planted where no
+    wipe item looks, which the wipe's scan by uid must find), so the wipe checks read a wipe
+    of this deploy.  A session in progress on a station is closed by it."""
     site, devices = resolve_targets(inventory, site_id, options.limit)
+    refuse_demo_vault(inventory, lab=options.lab)
     limit = site.group if not options.limit else f"{site.group}:&{options.limit}"
     commit = repo_commit(repo)
     started = clock()
@@ -219,6 +245,14 @@ def deploy_site(
     notes: list[str] = []
     if options.verify and not options.check:
         reachable = [d for d in devices if not hosts.get(d.hostname, HostState(d.hostname)).unreachable]
+        stations = [d for d in reachable if d.kind in WIPED_KINDS]
+        if options.canary_wipe and stations:
+            runner = canary_runner or wipe_hosts
+            wiped = runner(inventory, stations, repo=repo, trigger="deploy", canary=True,
+                           extra_inventories=options.extra_inventories)
+            bad = [f"{w.hostname} ({w.message})" for w in wiped if not w.ok]
+            notes.append(f"canary wipe (trigger deploy) on {len(wiped) - len(bad)} of "
+                         f"{len(stations)} station(s)" + (f"; failed: {', '.join(bad)}" if bad else ""))
         targets = expectations_for(inventory, site, reachable, repo / "roles")
         checks = checks_runner(
             targets, ssh_config=options.ssh_config, modules=options.check_modules or None
@@ -254,7 +288,8 @@ def wipe(
     extra_inventories: Sequence[Path] = (),
     on_host: HostCallback | None = None,
 ) -> list[WipeResult]:
-    """Wipe the guest session now on one host or every PC/borne of a site (`fleet wipe`)."""
+    """Wipe the guest session now on one host or every PC/borne of a site (`fleet wipe`):
+    trigger ``remote``."""
     site_ids = {s.id for s in inventory.sites}
     if target in site_ids:
         site = inventory.site(target)
@@ -273,6 +308,23 @@ def wipe(
         devices, limit = [device], device.hostname
     if not devices:
         raise ConfigError(f"{target!r}: no public PC or borne to wipe")
+    return wipe_hosts(inventory, devices, repo=repo, limit=limit, trigger="remote",
+                      extra_inventories=extra_inventories, on_host=on_host)
+
+
+def wipe_hosts(
+    inventory: Inventory,
+    devices: Sequence[Device],
+    *,
+    repo: Path,
+    trigger: str,
+    canary: bool = False,
+    limit: str | None = None,
+    extra_inventories: Sequence[Path] = (),
+    on_host: HostCallback | None = None,
+) -> list[WipeResult]:
+    """Run ``playbooks/wipe.yml`` on these PCs/bornes; with ``canary``, each wipe first plants
+    a file of the guest where no wipe item looks and records whether its scan removed it."""
 
     def is_wipe(event: Mapping[str, Any]) -> bool:
         data = event.get("event_data") or {}
@@ -280,7 +332,8 @@ def wipe(
 
     run = run_playbook(
         repo, "wipe.yml", inventories=[Path(inventory.root).resolve(), *extra_inventories],
-        limit=limit,
+        limit=limit or ":".join(d.hostname for d in devices),
+        extravars={"relais_wipe_trigger": trigger, "relais_wipe_canary": canary},
         expected_hosts=[d.hostname for d in devices], on_host=on_host, keep_events=is_wipe,
     )
     records: dict[str, Mapping[str, Any]] = {}
@@ -296,7 +349,14 @@ def wipe(
         if rec is None:
             out.append(WipeResult(name, False, None, state.message or state.status))
         else:
-            ok = rec.get("outcome") == "ok"
+            ok = rec.get("outcome") == "ok" and (not canary or rec.get("canary") == "removed")
             failed = [k for k, v in rec.get("items", {}).items() if v.get("status") != "ok"]
-            out.append(WipeResult(name, ok, rec, "" if ok else f"items failed: {', '.join(failed)}"))
+            residue = rec.get("residue") or {}
+            why = [f"items failed: {', '.join(failed)}"] if failed else []
+            if residue.get("remaining") or residue.get("processes") or "error" in residue:
+                why.append(f"left behind: {residue.get('remaining')} file(s), "
+                           f"{residue.get('processes')} process(es) of the guest")
+            if canary and rec.get("canary") != "removed":
+                why.append("the canary was not found by the wipe")
+            out.append(WipeResult(name, ok, rec, "; ".join(why)))
     return out

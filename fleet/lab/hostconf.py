@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 from fleet.errors import LabError
-from fleet.inventory.models import SnmpCredentials
+from fleet.inventory.models import DeviceKind, SnmpCredentials
 from fleet.lab.plan import FAKENET_IP, Node, NodeKind, SitePlan
+
+# The processes monitoring/profiles/<kind>.yml watch through prTable: the factory agent of a
+# bare lab site answers for them too (tests/incidents watches stand-ins of them).
+WATCHED_PROCESSES: Final[Mapping[DeviceKind | None, tuple[str, ...]]] = {
+    DeviceKind.PUBLIC_PC: ("relais-wipe",),
+    DeviceKind.BORNE: ("chromium", "relais-wipe"),
+}
 
 FAKENET_HTTP = r'''#!/usr/bin/python3
 """Relais lab fake internet: serves /srv/www (the apt repository is under /debian); any other
@@ -86,10 +95,13 @@ def _authorize(root: Path, user: str, home: str, pubkey: str) -> None:
     keys.chmod(0o600)
 
 
-def snmpd_config(snmp: SnmpCredentials | None) -> tuple[str, str]:
-    """(/etc/snmp/snmpd.conf, /var/lib/snmp/snmpd.conf) for an SNMPv3 authPriv read-only user."""
+def snmpd_config(
+    snmp: SnmpCredentials | None, processes: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """(/etc/snmp/snmpd.conf, /var/lib/snmp/snmpd.conf) for an SNMPv3 authPriv read-only user,
+    with a ``proc`` line (UCD-SNMP-MIB prTable) per watched process name."""
     main = ["# written by fleet lab up (factory agent); the snmp_agent role replaces it",
-            "agentAddress udp:161", "sysServices 72"]
+            "agentAddress udp:161", "sysServices 72", *(f"proc {p}" for p in processes)]
     persist = ""
     if snmp is not None and snmp.version == "3" and snmp.user and snmp.auth_key and snmp.priv_key:
         main.append(f"rouser {snmp.user} priv")
@@ -117,7 +129,8 @@ def prepare_host(root: Path, node: Node, plan: SitePlan, pubkey: str) -> None:
     _write(root, "etc/apt/sources.list",
            "# Relais lab: the fake internet's local repository (fleet lab build)\n"
            "deb [trusted=yes] http://deb.debian.org/debian ./\n")
-    main, persist = snmpd_config(node.device.snmp if node.device is not None else None)
+    main, persist = snmpd_config(node.device.snmp if node.device is not None else None,
+                                 WATCHED_PROCESSES.get(node.device.kind if node.device else None, ()))
     _write(root, "etc/snmp/snmpd.conf", main, 0o600)
     if persist:
         path = _write(root, "var/lib/snmp/snmpd.conf", persist, 0o600)

@@ -145,6 +145,19 @@ def read_processes(data: Data, params: Mapping[str, Any]) -> Metrics:
     return {f"proc_running:{name}": int(name in running) for name in params.get("expect", ())}
 
 
+def read_process_checks(data: Data, params: Mapping[str, Any]) -> Metrics:
+    """UCD-SNMP-MIB prTable (snmpd's ``proc NAME`` directives): a few rows, one per watched
+    name, instead of the whole process table, whose hrSWRunParameters would show the guests'
+    command lines.  A name without a row, or with prCount 0, is not running."""
+    counts = data.column("count")
+    running = {
+        _text(name)
+        for index, (_tag, name) in data.column("name").items()
+        if (_number(counts.get(index)) or 0) > 0
+    }
+    return {f"proc_running:{name}": int(name in running) for name in params.get("expect", ())}
+
+
 def read_interfaces(data: Data, _params: Mapping[str, Any]) -> Metrics:
     out: Metrics = {}
     status, names, descrs = data.column("oper_status"), data.column("name"), data.column("descr")
@@ -270,6 +283,10 @@ READERS: Final[Mapping[str, ReaderSpec]] = MappingProxyType({
     "processes": ReaderSpec(
         frozenset(), frozenset({"name"}), frozenset({"name"}), frozenset({"expect"}),
         read_processes,
+    ),
+    "process_checks": ReaderSpec(
+        frozenset(), frozenset({"name", "count"}), frozenset({"name", "count"}),
+        frozenset({"expect"}), read_process_checks,
     ),
     "interfaces": ReaderSpec(
         frozenset(), frozenset({"descr", "oper_status", "name"}),

@@ -40,3 +40,14 @@ def test_wipe_refuses_a_printer(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["wipe", "florac-fs-prn1"]) == 2
     err = capsys.readouterr().err
     assert "florac-fs.yml" in err and "is a printer" in err
+
+
+def test_demo_vault_refused_outside_the_lab(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 9.9: the demo vault's password is public; only the lab may be deployed with it."""
+    assert main(["deploy", "florac-fs", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert "public demo password" in err and "--lab" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    # --lab gets past this check (and stops at the lab not being up)
+    assert main(["deploy", "florac-fs", "--lab", "--no-record"]) == 2
+    assert "the lab is not up" in capsys.readouterr().err

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from fleet.checks.model import CheckReport, CheckResult, HostExpect
-from fleet.deploy import DeployOptions, HostState, StoreRecorder, deploy_site, wipe
+from fleet.deploy import DeployOptions, HostState, StoreRecorder, WipeResult, deploy_site, wipe
 from fleet.errors import ConfigError
 from fleet.inventory import load_inventory
+from fleet.inventory.models import Device
 from fleet.store.db import open_store
 from fleet.store.deploys import get_deploy, inventory_snapshot
 
@@ -56,13 +57,29 @@ def stand_in_repo(tmp_path: Path) -> Path:
 class StandInChecks:
     """Stand-in for fleet.checks.run_checks (which needs SSH to real hosts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: list[str] | None = None) -> None:
         self.targets: list[HostExpect] = []
+        self.events = events if events is not None else []
 
     def __call__(self, targets: Sequence[HostExpect], **_: Any) -> CheckReport:
         self.targets = list(targets)
+        self.events.append("checks")
         return CheckReport(tuple(CheckResult(t.hostname, "firewall", "inbound_default_drop",
                                              "passed", ("CIS 4.3.x",)) for t in targets))
+
+
+class StandInCanary:
+    """Stand-in for fleet.deploy.wipe_hosts (the real canary wipe needs relais-wipe on real
+    hosts: tests/roles/test_lab_deploy.py runs it)."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.events = events
+
+    def __call__(self, _inv: Any, devices: Sequence[Device], **kw: Any) -> list[WipeResult]:
+        self.calls.append({"hosts": sorted(d.hostname for d in devices), **kw})
+        self.events.append("canary")
+        return [WipeResult(d.hostname, True, {"canary": "removed"}) for d in devices]
 
 
 def _clock() -> Any:
@@ -76,12 +93,13 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     inv = load_inventory(REPO / "inventory")
     store = open_store(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
     seen: list[HostState] = []
-    checks = StandInChecks()
+    events: list[str] = []
+    checks, canary = StandInChecks(events), StandInCanary(events)
     out = deploy_site(
         inv, "florac-fs", repo=stand_in_repo,
-        options=DeployOptions(extra_inventories=(stand_in_repo / "local.yml",)),
+        options=DeployOptions(extra_inventories=(stand_in_repo / "local.yml",), lab=True),
         recorder=StoreRecorder(store), user="technicien", clock=_clock(),
-        on_host=seen.append, checks_runner=checks,
+        on_host=seen.append, checks_runner=checks, canary_runner=canary,
     )
     assert out.outcome == "partial"
     assert out.failed_hosts() == {"florac-fs-pc2": "Printer queue: lpadmin: printer unreachable"}
@@ -116,6 +134,13 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     assert expect.printer_queue == "florac-fs-prn1"
     assert "service-public.fr" in next(t for t in checks.targets if t.kind == "borne").allowlist
     assert next(t for t in checks.targets if t.kind == "gateway").child_area is False
+    # issue 10: verification makes its precondition true first: one canary wipe per station
+    # reachable over SSH (PCs and borne, not the gateway), before the checks
+    assert events == ["canary", "checks"]
+    assert canary.calls == [{"hosts": ["florac-fs-borne1", "florac-fs-pc1", "florac-fs-pc2"],
+                             "repo": stand_in_repo, "trigger": "deploy", "canary": True,
+                             "extra_inventories": (stand_in_repo / "local.yml",)}]
+    assert "canary wipe (trigger deploy) on 3 of 3 station(s)" in out.notes
 
 
 @pytest.mark.slow
@@ -125,7 +150,7 @@ def test_limit_and_check_mode(stand_in_repo: Path, tmp_path: Path) -> None:
     checks = StandInChecks()
     out = deploy_site(
         inv, "florac-fs", repo=stand_in_repo,
-        options=DeployOptions(check=True, limit="florac-fs-pc1",
+        options=DeployOptions(check=True, limit="florac-fs-pc1", lab=True,
                               extra_inventories=(stand_in_repo / "local.yml",)),
         recorder=StoreRecorder(store), user="t", checks_runner=checks,
     )

@@ -129,7 +129,31 @@ def test_summary_names_each_failed_host_and_why() -> None:
 def test_green_deploy_is_ok() -> None:
     hosts = {"pc1": HostState("pc1", ok=40, done=True)}
     checks = CheckReport((CheckResult("pc1", "ssh", "sshd_setting", "passed"),
-                          CheckResult("pc1", "kiosk", "kiosk_running", "skipped")))
+                          CheckResult("pc1", "kiosk", "kiosk_running", "not_applicable")))
     assert _outcome(hosts, checks).ok
+    assert checks.host_status("pc1") == "green"
     assert not _outcome(hosts, CheckReport(())).ok  # no result at all is not a green check
     assert _outcome(hosts, None).ok  # verification not asked for
+
+
+def test_a_skipped_check_is_not_a_pass() -> None:
+    """Issue 10: a check skipped for a precondition (no wipe yet) proved nothing: the host is
+    'incomplete', the deploy not ok, and the summary says which check was skipped and why."""
+    hosts = {"pc1": HostState("pc1", ok=40, done=True)}
+    checks = CheckReport((
+        CheckResult("pc1", "ssh", "sshd_setting", "passed"),
+        CheckResult("pc1", "session_wipe", "last_wipe_left_nothing", "skipped", ("RGPD",),
+                    "no wipe yet"),
+    ))
+    out = _outcome(hosts, checks)
+    assert not checks.results[1].ok and not checks.ok and not out.ok
+    assert checks.host_status("pc1") == "incomplete" and not checks.failures()
+    assert out.failed_hosts() == {
+        "pc1": "verification incomplete, skipped: session_wipe/last_wipe_left_nothing: no wipe yet"
+    }
+    data = out.to_json()["checks"]["hosts"]["pc1"]
+    assert data["status"] == "incomplete" and data["counts"]["skipped"] == 1
+    assert data["skipped"][0]["message"] == "no wipe yet"
+    # a failure wins over a skip
+    red = CheckReport((*checks.results, CheckResult("pc1", "ssh", "x", "failed", (), "boom")))
+    assert red.host_status("pc1") == "red"

@@ -146,6 +146,9 @@ def snmpd_config(root: Path, port: int, *, communities: tuple[str, ...] = (SNMPD
         "sysServices 72",
         "agentXSocket /dev/null",
         "master no",
+        # the processes the public_pc and borne profiles watch (prTable), as the role sets them
+        "proc chromium",
+        "proc relais-wipe",
     ]
     for user, auth, priv in v3:
         lines += [f"createUser {user} SHA {auth} AES {priv}", f"rouser {user} priv"]

@@ -1,7 +1,8 @@
 """relais-wipe run as a real process against a fake system tree (--root) with canaries.
 
 Runs as root (as on a PC) so it can own files as a fake guest uid, mount a fake USB stick and
-kill a real process of the guest; without root the same checks run on what can be made."""
+kill a real process of the guest living in the tree (its root directory is the tree, as a
+process of the machine is in /); the tests that need none of that also run without root."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.roles.conftest import REPO
 WIPE = REPO / "roles/session_wipe/files/usr/local/sbin/relais-wipe"
 GUEST_UID = 54321
 OTHER_UID = 54322
+MACHINE = "0123456789abcdef0123456789abcdef"
 IS_ROOT = os.geteuid() == 0
 
 
@@ -33,10 +35,8 @@ def _owned(path: Path, uid: int, content: str = "x") -> Path:
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "root"
-    uid = GUEST_UID if IS_ROOT else os.getuid()
-    gid = GUEST_UID if IS_ROOT else os.getgid()
     cfg = {
-        "user": "guest", "uid": uid, "gid": gid, "home": "/home/guest",
+        "user": "guest", "uid": GUEST_UID, "gid": GUEST_UID, "home": "/home/guest",
         "skeleton": "/etc/relais/guest-skel", "record": "/var/log/relais/wipe.jsonl",
         "state_dir": "/run/relais-wipe", "keep_wifi": ["site-staff"],
         "idle_timeout": 900, "idle_warning": 60, "max_session": 7200,
@@ -73,6 +73,14 @@ def _canaries(root: Path) -> dict[str, Path]:
         "dev_shm": _owned(root / "dev/shm/pulse-shm-1", uid),
         "print_job": _owned(root / "var/spool/cups/d00042-001", 0, "%PDF-1.7 jeanne"),
         "print_history": _owned(root / "var/spool/cups/c00042", 0, "job history"),
+        "print_in_transit": _owned(root / "var/spool/cups/tmp/0a1b2c3d", 7, "%PDF-1.7 jeanne"),
+        "page_log": _owned(root / "var/log/cups/page_log", 0, "prn1 guest 42 CV-Jeanne-Martin"),
+        "page_log_old": _owned(root / "var/log/cups/page_log.1", 0, "prn1 guest 41 avis"),
+        "user_journal": _owned(root / f"var/log/journal/{MACHINE}/user-{GUEST_UID}@0001-0002.journal",
+                               0, "MESSAGE=jeanne"),
+        "user_journal_tmp": _owned(root / f"run/log/journal/{MACHINE}/user-{GUEST_UID}@0003.journal~",
+                                   0, "MESSAGE=jeanne"),
+        "linger": _owned(root / "var/lib/systemd/linger/guest", 0, ""),
         "wifi": _owned(root / "etc/NetworkManager/system-connections/Freebox-Jeanne.nmconnection",
                        0, "[wifi]\nssid=Freebox-Jeanne\n"),
     }
@@ -87,8 +95,68 @@ def _survivors(root: Path) -> dict[str, Path]:
         "site_wifi": _owned(root / "etc/NetworkManager/system-connections/site-staff.nmconnection",
                             0, "[wifi]\nssid=staff\n"),
         "system": _owned(root / "etc/hostname", 0, "florac-fs-pc1\n"),
-        "cups_conf": _owned(root / "var/spool/cups/tmp/keep", 0, "keep"),
+        "cups_conf": _owned(root / "etc/cups/printers.conf", 0, "<Printer prn1>"),
+        "system_journal": _owned(root / f"var/log/journal/{MACHINE}/system.journal", 0, "keep"),
+        "active_user_journal": _owned(root / f"var/log/journal/{MACHINE}/user-{GUEST_UID}.journal",
+                                      0, "fresh after rotation"),
+        "other_user_journal": _owned(
+            root / f"var/log/journal/{MACHINE}/user-{OTHER_UID}@0001.journal", 0, "keep"),
     }
+
+
+def _residue(root: Path) -> dict[str, Path]:
+    """Files of the guest's uid where no wipe item looks: the residue rule must catch them
+    (planted as root and chowned, so also where the guest could not write itself)."""
+    uid = GUEST_UID
+    hidden_dir = root / "var/tmp/x"
+    planted = {
+        "var_tmp_hidden": _owned(hidden_dir / ".hidden", uid),
+        "run_lock": _owned(root / "run/lock/jeanne.lock", uid),
+        "mail": _owned(root / "var/mail/guest", uid, "From: jeanne"),
+        "crontab": _owned(root / "var/spool/cron/crontabs/guest", uid, "* * * * * xwd -root"),
+        "opt": _owned(root / "opt/vendor/cache/state.db", uid),
+        "deep": _owned(root / "srv/a/b/c/d/e/jeanne.txt", uid),
+        "etc": _owned(root / "etc/xdg/autostart/evil.desktop", uid),
+        "mqueue": _owned(root / "dev/mqueue/jeanne", uid),
+    }
+    # a directory of the guest's holding a root file: the whole directory goes
+    guest_dir = root / "usr/local/share/guest-dir"
+    guest_dir.mkdir(parents=True)
+    os.chown(guest_dir, uid, uid)
+    planted["guest_dir_root_file"] = _owned(guest_dir / "root-file", 0)
+    planted["guest_dir"] = guest_dir
+    link = root / "var/tmp/link-to-hostname"
+    os.symlink("/etc/hostname", link)
+    os.lchown(link, uid, uid)
+    planted["symlink"] = link
+    fifo = root / "var/tmp/jeanne.fifo"
+    os.mkfifo(fifo)
+    os.chown(fifo, uid, uid)
+    planted["fifo"] = fifo
+    return planted
+
+
+def _tree_process(root: Path, *, uid: int = GUEST_UID) -> subprocess.Popen[bytes]:
+    """A real process of ``uid`` living in the tree: its root directory is the tree (chroot;
+    the machine's /usr bind-mounted read-only in its own mount namespace only)."""
+    (root / "usr").mkdir(exist_ok=True)
+    for link, target in (("bin", "usr/bin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")):
+        if not os.path.lexists(root / link):
+            os.symlink(target, root / link)
+    script = (f"mount --bind -o ro /usr {root}/usr && "
+              f"exec chroot --userspec={uid}:{uid} {root} /usr/bin/sleep 300")
+    proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if os.stat(f"/proc/{proc.pid}/root").st_ino == os.stat(root).st_ino and \
+                    os.stat(f"/proc/{proc.pid}").st_uid == uid:
+                return proc
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the tree process did not start")
 
 
 def _run(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -107,7 +175,7 @@ def test_every_canary_is_wiped_and_nothing_else(tree: Path) -> None:
     survivors = _survivors(tree)
     assert len({k.split("_")[0] for k in canaries}) >= 10
     # a real process of the guest, and a mounted "USB stick"
-    sleeper = subprocess.Popen(["sleep", "300"], user=GUEST_UID, group=GUEST_UID)
+    sleeper = _tree_process(tree)
     stick = tree / "media/guest/CLE-USB"
     stick.mkdir(parents=True)
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "relais-test", str(stick)],
@@ -132,11 +200,15 @@ def test_every_canary_is_wiped_and_nothing_else(tree: Path) -> None:
         (rec,) = _records(tree)
         assert rec["trigger"] == "logout" and rec["outcome"] == "ok"
         assert rec["items"]["session"]["removed"] >= 1  # type: ignore[index]
-        assert rec["items"]["print_jobs"]["removed"] == 2  # type: ignore[index]
+        assert rec["items"]["print_jobs"]["removed"] == 5  # type: ignore[index]
+        assert rec["items"]["journal"]["removed"] == 2  # type: ignore[index]
         assert rec["items"]["wifi"]["removed"] == 1  # type: ignore[index]
-        assert set(rec) == {"time", "host", "trigger", "outcome", "items", "duration_ms"}
+        assert set(rec) == {"time", "host", "trigger", "outcome", "items", "residue",
+                            "duration_ms"}
+        assert rec["residue"] == {"scanned": rec["residue"]["scanned"], "found": 0,  # type: ignore[index]
+                                  "removed": 0, "remaining": 0, "processes": 0}
         raw = (tree / "var/log/relais/wipe.jsonl").read_text()
-        for word in ("Jeanne", "jeanne", "CV", "imposition", "Freebox", "IBAN", "CLE-USB"):
+        for word in ("Jeanne", "jeanne", "CV", "imposition", "Freebox", "IBAN", "CLE-USB", "/"):
             assert word not in raw, f"personal data {word!r} in the wipe record"
         assert (tree / "var/log/relais/wipe.jsonl").stat().st_mode & 0o007 == 0
     finally:
@@ -161,10 +233,121 @@ def test_a_failing_item_does_not_stop_the_others(tree: Path) -> None:
         later = ["var_tmp", "dev_shm", "home", "print_jobs"]
         assert all(rec["items"][i]["status"] == "ok" for i in later)  # type: ignore[index]
         assert not canaries["var_tmp"].exists() and not canaries["home"].exists()
+        assert rec["residue"]["remaining"] == 1, rec["residue"]  # type: ignore[index]
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=False)
 
 
+# --- the residue rule: nothing of the guest's uid anywhere, found by uid, not by place ---------
+@pytest.mark.skipif(not IS_ROOT, reason="owning files as a fake guest uid needs root")
+def test_residue_anywhere_outside_home_is_found_and_removed(tree: Path) -> None:
+    """Places no wipe item names (issue 9.1): a crontab, mail, /run/lock, a hidden file in a
+    directory of /var/tmp, /opt, /srv, /etc, a message queue, a FIFO, a symbolic link, a
+    directory of the guest's holding a root file: all found by uid and removed."""
+    survivors = _survivors(tree)
+    keep_beside = {
+        "root_mail": _owned(tree / "var/mail/relais", 0, "keep"),
+        "root_cron": _owned(tree / "var/spool/cron/crontabs/root", 0, "keep"),
+        "other_opt": _owned(tree / "opt/vendor/cache/other.db", OTHER_UID, "keep"),
+    }
+    planted = _residue(tree)
+    skeleton_file = tree / "home/guest/.bashrc"
+    proc = _run(tree, "run", "--trigger", "logout")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    left = [k for k, p in planted.items() if os.path.lexists(p)]
+    assert not left, f"residue survived the wipe: {left}"
+    for name, path in {**survivors, **keep_beside}.items():
+        assert path.exists(), f"{name} was wiped"
+    assert Path("/etc/hostname").exists(), "a link was followed"
+    assert skeleton_file.stat().st_uid == GUEST_UID, "the fresh home is not residue"
+    (rec,) = _records(tree)
+    assert rec["outcome"] == "ok", rec
+    # /var/tmp is an item of its own; everything else planted was found by the residue scan
+    in_var_tmp = [p for p in planted.values() if p.is_relative_to(tree / "var/tmp")]
+    assert rec["items"]["var_tmp"]["removed"] == len(in_var_tmp) == 3, rec  # type: ignore[index]
+    expected = len(planted) - len(in_var_tmp)
+    assert rec["residue"]["found"] == rec["residue"]["removed"] == expected, rec  # type: ignore[index]
+    assert rec["residue"]["remaining"] == 0 and rec["residue"]["processes"] == 0  # type: ignore[index]
+    assert "/" not in json.dumps(rec["residue"]) and "jeanne" not in json.dumps(rec)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="owning files as a fake guest uid needs root")
+def test_residue_that_cannot_be_removed_fails_the_wipe(tree: Path) -> None:
+    stuck = _owned(tree / "srv/jeanne/notes.txt", GUEST_UID)
+    if subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        proc = _run(tree, "run", "--trigger", "nightly")
+        assert proc.returncode == 1
+        (rec,) = _records(tree)
+        assert rec["outcome"] == "failed"
+        assert all(v["status"] == "ok" for v in rec["items"].values())  # type: ignore[attr-defined]
+        assert rec["residue"]["remaining"] == 1, rec["residue"]  # type: ignore[index]
+        assert "jeanne" not in json.dumps(rec) and "notes" not in json.dumps(rec)
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounting needs root")
+def test_residue_never_enters_a_mount_inside_a_guest_directory(tree: Path) -> None:
+    """A filesystem mounted inside a directory of the guest (a share, a stick that would not
+    unmount) is not emptied through it: it stays, and the wipe says it failed."""
+    guest_dir = tree / "srv/guest-share"
+    mnt = guest_dir / "mnt"
+    mnt.mkdir(parents=True)
+    os.chown(guest_dir, GUEST_UID, GUEST_UID)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "relais-test", str(mnt)], check=True)
+    try:
+        inside = _owned(mnt / "someone-elses.txt", 0, "keep")
+        proc = _run(tree, "run", "--trigger", "nightly")
+        assert proc.returncode == 1
+        assert inside.read_text() == "keep", "the wipe deleted through a mount point"
+        (rec,) = _records(tree)
+        assert rec["outcome"] == "failed" and rec["residue"]["remaining"] >= 1, rec  # type: ignore[index]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="mounting and running as a fake uid need root")
+def test_residue_scan_skips_kernel_filesystems(tree: Path) -> None:
+    """/proc shows the guest's processes as entries of its uid: a scan by uid must not take
+    them for files (the processes are checked apart)."""
+    (tree / "proc").mkdir()
+    subprocess.run(["mount", "-t", "proc", "proc", str(tree / "proc")], check=True)
+    outsider = subprocess.Popen(["sleep", "300"], user=GUEST_UID, group=GUEST_UID)
+    try:
+        assert (tree / "proc" / str(outsider.pid)).stat().st_uid == GUEST_UID  # control
+        proc = _run(tree, "run", "--trigger", "nightly")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (rec,) = _records(tree)
+        assert rec["outcome"] == "ok" and rec["residue"]["remaining"] == 0, rec  # type: ignore[index]
+    finally:
+        outsider.kill()
+        outsider.wait(timeout=10)
+        subprocess.run(["umount", "-l", str(tree / "proc")], check=False)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="running processes as a fake uid needs root")
+def test_test_mode_never_signals_processes_outside_the_tree(tree: Path) -> None:
+    """--root is test mode: a process of the configured uid that does not live in the tree
+    (the test runner's own, when a test configures its uid) is never signalled; one that
+    lives in the tree is (issue 9.9)."""
+    outsider = subprocess.Popen(["sleep", "300"], user=GUEST_UID, group=GUEST_UID)
+    insider = _tree_process(tree)
+    try:
+        proc = _run(tree, "run", "--trigger", "logout")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert insider.wait(timeout=10) is not None
+        assert outsider.poll() is None, "test mode killed a process outside the tree"
+        (rec,) = _records(tree)
+        assert rec["items"]["session"]["removed"] == 1  # type: ignore[index]
+    finally:
+        for p in (outsider, insider):
+            p.kill()
+            p.wait(timeout=10)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the rebuilt home is chowned to a fake guest uid")
 def test_record_written_even_for_an_empty_session(tree: Path) -> None:
     proc = _run(tree, "run", "--trigger", "remote")
     assert proc.returncode == 0, proc.stderr
@@ -207,6 +390,7 @@ def test_watcher_process_is_named_relais_wipe(tree: Path) -> None:
         watcher.wait(timeout=10)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="the rebuilt home is chowned to a fake guest uid")
 def test_drop_in_settings_override_the_main_file(tree: Path) -> None:
     """The kiosk role's idle reset lives in session-wipe.d/ and wins over the main file."""
     dropin = tree / "etc/relais/session-wipe.d"
@@ -220,3 +404,14 @@ def test_drop_in_settings_override_the_main_file(tree: Path) -> None:
     (dropin / "60-broken.json").write_text("{not json")
     bad = _run(tree, "run")
     assert bad.returncode == 1 and "60-broken.json" in bad.stderr
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="owning files as a fake guest uid needs root")
+def test_canary_is_found_by_the_scan(tree: Path) -> None:
+    """`fleet deploy` proves the scan on each station: a canary of the guest's uid planted
+    where no item looks, removed by the scan, and the record says so."""
+    proc = _run(tree, "run", "--trigger", "deploy", "--canary")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (rec,) = _records(tree)
+    assert rec["canary"] == "removed" and rec["residue"]["found"] == 1, rec  # type: ignore[index]
+    assert not any((tree / "var/lib/relais-wipe").iterdir())

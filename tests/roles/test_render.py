@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,11 +28,17 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for src in sorted(tdir.rglob("*.j2")):
             items.append({"src": str(src),
                           "dest": f"{role}/{src.relative_to(tdir).as_posix()[:-3]}"})
+    # the role variables the desktops playbook sets (snmp_agent_processes), as it sets them
+    desktops = yaml.safe_load((REPO / "playbooks/desktops.yml").read_text(encoding="utf-8"))
+    role_vars = out / "role-vars.yml"
+    role_vars.write_text(yaml.safe_dump(
+        {k: v for r in desktops[0]["roles"] for k, v in (r.get("vars") or {}).items()}))
     play = [{
         "name": "Render role templates",
         "hosts": ",".join(HOSTS),
         "gather_facts": False,
-        "vars_files": [str(REPO / "roles" / r / "defaults" / "main.yml") for r in ROLES],
+        "vars_files": [*(str(REPO / "roles" / r / "defaults" / "main.yml") for r in ROLES),
+                       str(role_vars)],
         "vars": {"ansible_connection": "local", "ansible_become": False,
                  "ansible_python_interpreter": "/usr/bin/python3",
                  "render_out": f"{out}/{{{{ inventory_hostname }}}}"},
@@ -128,7 +135,41 @@ def test_snmpd_v3_authpriv_only(rendered: dict[str, Path]) -> None:
     create = next(ln for ln in text.splitlines() if ln.startswith("createUser")).split()
     assert create[1] == "relais-poller" and create[2] == "SHA" and create[4] == "AES"
     assert "rouser -s usm relais-poller priv -V relais_poller" in text
-    assert "view relais_poller included .1.3.6.1.2.1.25.4" in text  # hrSWRun: relais-wipe
+
+
+def _conf_words(path: Path, word: str) -> list[list[str]]:
+    return [ln.split() for ln in path.read_text().splitlines() if ln.startswith(word + " ")]
+
+
+def _profile(kind: str) -> dict[str, Any]:
+    data = yaml.safe_load((REPO / "monitoring/profiles" / f"{kind}.yml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _within(oid: str, subtree: str) -> bool:
+    return f".{oid.lstrip('.')}.".startswith(f".{subtree.lstrip('.')}.")
+
+
+@pytest.mark.parametrize(("host", "kind"), [("florac-fs-pc1", "public_pc"),
+                                            ("florac-fs-borne1", "borne")])
+def test_snmpd_view_is_exactly_what_the_profile_reads(
+    rendered: dict[str, Path], host: str, kind: str
+) -> None:
+    """Issue 9.9: the view holds what the profile (and the probe's sysName) reads, nothing
+    more: no hrSWRun (command lines), no interfaces; the watched processes are prTable rows."""
+    conf = rendered[host] / "snmp_agent/etc/snmp/snmpd.conf"
+    views = [w[3] for w in _conf_words(conf, "view")]
+    profile = _profile(kind)
+    read = [str(o) for r in profile["read"].values() for o in r["oids"].values()]
+    read.append("1.3.6.1.2.1.1.5.0")  # sysName: `fleet snmp test` (the probe)
+    outside = [o for o in read if not any(_within(o, v) for v in views)]
+    assert not outside, f"the profile reads OIDs outside the view: {outside}"
+    unused = [v for v in views if not any(_within(o, v) for o in read)]
+    assert not unused, f"the view shows what no profile reads: {unused}"
+    assert not any(_within("1.3.6.1.2.1.25.4.2.1.5", v) for v in views)  # hrSWRunParameters
+    procs = [w[1] for w in _conf_words(conf, "proc")]
+    assert procs == profile["read"]["process_checks"]["expect"]
 
 
 def test_public_pc_browser_policy(rendered: dict[str, Path]) -> None:
@@ -152,7 +193,9 @@ def test_kiosk_idle_reset_settings(rendered: dict[str, Path]) -> None:
     conf = json.loads((rendered["florac-fs-borne1"] / "kiosk/etc/relais/session-wipe.d/"
                        "50-kiosk.json").read_text())
     assert conf == {"idle_timeout": 180, "idle_warning": 30, "max_session": 3600,
-                    "after_wipe": [["systemctl", "restart", "relais-kiosk.service"]]}
+                    "max_session_warning": 300,
+                    "before_wipe": [["systemctl", "stop", "--no-block", "relais-kiosk.service"]],
+                    "after_wipe": [["systemctl", "start", "--no-block", "relais-kiosk.service"]]}
 
 
 def test_wipe_configuration_is_typed_json(rendered: dict[str, Path]) -> None:
@@ -222,6 +265,29 @@ def test_rendered_snmpd_answers_v3_authpriv_only(rendered: dict[str, Path], tmp_
         assert "Timeticks" in hr.stdout  # hrSystemUptime: in the view
         outside = subprocess.run([*v3, ".1.3.6.1.2.1.4.1.0"], capture_output=True, text=True)
         assert "No Such Object" in outside.stdout  # ipForwarding: outside the view
+        # the process table is not visible at all (its parameters are guests' command lines)
+        sw_run = subprocess.run([*v3, ".1.3.6.1.2.1.25.4.2.1.5"],
+                                capture_output=True, text=True)
+        assert "No Such Object" in sw_run.stdout, sw_run.stdout
+        walk = subprocess.run(["snmpwalk", *v3[1:-1], target, ".1.3.6.1.2.1.25.4"],
+                              capture_output=True, text=True)
+        assert walk.returncode == 0 and ".1.3.6.1.2.1.25.4." not in walk.stdout, walk.stdout
+        # prTable answers "is relais-wipe running", with a real process of that name
+        stand_in = tmp_path / "relais-wipe"
+        shutil.copy("/bin/sleep", stand_in)
+        sleeper = subprocess.Popen([str(stand_in), "300"])
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # snmpd caches its process scan for a few seconds
+                pr = subprocess.run([*v3, ".1.3.6.1.4.1.2021.2.1.2.1", ".1.3.6.1.4.1.2021.2.1.5.1"],
+                                    capture_output=True, text=True)
+                if 'STRING: "relais-wipe"' in pr.stdout and "INTEGER: 0" not in pr.stdout:
+                    break
+                assert time.monotonic() < deadline, pr.stdout + pr.stderr
+                time.sleep(0.5)
+        finally:
+            sleeper.kill()
+            sleeper.wait(timeout=10)
         for community in ("public", "private", "demo-community-48"):
             v2c = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "0",
                                   target, ".1.3.6.1.2.1.1.5.0"], capture_output=True, text=True)
