@@ -172,7 +172,7 @@ def test_cli_collect_sessions_export(tmp_path: Path, capsys: pytest.CaptureFixtu
       "--tz", "Mars/Olympus"], "--tz 'Mars/Olympus': not a time zone"),
     (["blocklists", "update", "--from", "/nonexistent/blacklists.tar.gz"],
      "--from '/nonexistent/blacklists.tar.gz': no such file or directory"),
-    (["blocklists", "update", "--from", "blocklists", "--site", "nowhere", "--no-push"],
+    (["blocklists", "update", "--from", "blocklists/sample", "--site", "nowhere", "--no-push"],
      "--site 'nowhere': no such site"),
 ])
 def test_cli_errors_are_one_line_naming_the_argument(
@@ -189,19 +189,35 @@ def test_cli_errors_are_one_line_naming_the_argument(
 def test_cli_blocklists_counts_and_a_bad_archive_keeps_the_lists(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path / "state"))
-    code, out, _ = _cli(["blocklists", "update", "--from", "blocklists", "--no-push", "--json"],
-                        capsys)
+    code, out, _ = _cli(["blocklists", "update", "--from", "blocklists/sample", "--no-push",
+                         "--json"], capsys)
     assert code == 0
     data = json.loads(out)
     assert data["categories"]["doh"] == {"entries": 12, "usage": "black", "skipped": 0}
     assert data["missing"] == {"standard": [], "pmi": []}
-    kept = tmp_path / "state" / "blocklists"
+    assert data["sample"] is True
+    kept = tmp_path / "state" / "blocklists" / "lists"
     assert (kept / "malware" / "domains").is_file()
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(b"garbage")
     code, _, err = _cli(["blocklists", "update", "--from", str(bad), "--no-push"], capsys)
     assert code == 2 and "not a readable tar archive" in err
     assert (kept / "malware" / "domains").is_file()  # the good lists survive a bad archive
+    code, out, _ = _cli(["blocklists", "show", "--json"], capsys)
+    assert code == 0 and json.loads(out)["sample"] is True
+
+
+def test_cli_blocklists_update_refuses_pmi_gateways_from_sample_lists(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path / "state"))
+    code, out, _ = _cli(["blocklists", "update", "--from", "blocklists/sample", "--site",
+                         "rennes-maurepas", "--json"], capsys)
+    assert code == 1  # nothing was pushed: the PMI gateway is refused before any connection
+    assert json.loads(out)["gateways"] == [{
+        "host": "rennes-maurepas-gw", "ok": False,
+        "message": "profile 'pmi' from sample lists (the list store "
+                   f"{tmp_path / 'state' / 'blocklists'}) outside the lab: load the real UT1 "
+                   "lists first: fleet blocklists update --from blacklists.tar.gz"}]
 
 
 def test_connlog_module_is_the_gateway_tool() -> None:
