@@ -10,6 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE_LISTS = REPO / "blocklists" / "sample"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # test_gateway_check.py imports a check module of fleet/checks, whose marks are registered
+    # by fleet.checks.plugin in the verification runs
+    config.addinivalue_line("markers", "ref(*ids): reference ids of a check")
+    config.addinivalue_line("markers", "kinds(*kinds): device kinds a check applies to")
+
+
 @pytest.fixture
 def sample_lists() -> Path:
     return SAMPLE_LISTS
