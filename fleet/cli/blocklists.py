@@ -1,85 +1,81 @@
-"""`fleet blocklists update --from ARCHIVE [--site SITE]`: load a UT1 list archive (a local
-file), report the entries per category, keep the lists for the next deploys and push them to
-the gateways."""
+"""`fleet blocklists update --from ARCHIVE [--site SITE]... | show`: load a UT1 list archive (a
+local file) into the controller's list store, report the entries per category and the lists'
+age, push them to the gateways; show what the store holds."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from fleet import settings
 from fleet.cli.common import console, print_json
 from fleet.cli.portal import target_for
 from fleet.errors import ConfigError
+from fleet.gateway import lists as store_lists
 from fleet.gateway import ut1
 from fleet.inventory import load_inventory
 from fleet.remote.blocklists import GatewayPush, push_blocklists
+from fleet.remote.pyinfra_run import HostOutcome
 
 app = typer.Typer(help="Public wifi: DNS blocklists in the UT1 format.", no_args_is_help=True)
 
 
-def _store_lists(source: Path, dest: Path) -> ut1.ListSet:
-    """Parse ``source`` (archive or directory) and keep its categories in ``dest`` (replaced
-    only once the new set parsed completely: a bad archive never clobbers good lists)."""
-    with tempfile.TemporaryDirectory(prefix="relais-ut1-", dir=dest.parent) as tmp:
-        root = source if source.is_dir() else ut1.extract_archive(source, Path(tmp) / "x")
-        lists = ut1.load_dir(root)
-        staged = Path(tmp) / "lists"
-        staged.mkdir()
-        for name in lists.categories:
-            shutil.copytree(root / name, staged / name)
-        old = dest.with_name(dest.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if dest.exists():
-            dest.rename(old)
-        staged.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-    return lists
+def _age(meta: store_lists.Meta, now: datetime) -> dict[str, Any]:
+    dated = meta.dated
+    return {"source": meta.source, "sample": meta.sample,
+            "loaded_at": meta.to_json()["loaded_at"], "lists_date": meta.to_json()["lists_date"],
+            "age_days": None if dated is None else (now - dated).days}
 
 
 @app.command("update")
 def update(
     source: Annotated[Path, typer.Option(
         "--from", help="UT1 archive (blacklists.tar.gz) or directory, on this machine.")],
-    site: Annotated[str | None, typer.Option(
-        "--site", help="Push to this site's gateway only (default: every gateway).")] = None,
+    site: Annotated[list[str] | None, typer.Option(
+        "--site", help="Push to this site's gateway only (repeatable; default: every gateway).")
+    ] = None,
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push to the gateways.")] = True,
     lab: Annotated[bool, typer.Option("--lab", help="Reach the lab copies of the sites.")] = False,
     inventory: Annotated[Path | None, typer.Option("--inventory", "-i")] = None,
     json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Load the lists, report counts per category, push them to the gateways."""
+    """Load the lists into the controller's list store (what every deploy pushes), report
+    counts per category, push them to the gateways."""
     if not source.exists():
         raise ConfigError(f"--from {str(source)!r}: no such file or directory")
     inv = load_inventory(inventory)
     sites = list(inv.sites)
-    if site is not None:
-        try:
-            sites = [inv.site(site)]
-        except KeyError:
-            raise ConfigError(f"--site {site!r}: no such site in {inv.root}") from None
-    dest = Path(settings.get("state_dir")) / "blocklists"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    lists = _store_lists(source, dest)
+    if site:
+        sites = []
+        for wanted in site:
+            try:
+                sites.append(inv.site(wanted))
+            except KeyError:
+                raise ConfigError(f"--site {wanted!r}: no such site in {inv.root}") from None
+    now = datetime.now(UTC)
+    store = store_lists.store_dir()
+    lists, meta = store_lists.update_store(source, store, now)
     counts = lists.counts()
-    pushes = []
+    pushes: list[GatewayPush] = []
+    refused: list[HostOutcome] = []
     for s in sites:
         gw = s.gateway
         if gw is None:
             continue
-        pushes.append(GatewayPush(
-            target_for(gw, lab), gw.content_filter_profile or ("pmi" if s.pmi else "standard"),
-            gw.content_filter_extra_categories, gw.content_filter_allow))
-    outcomes = push_blocklists(pushes, dest, lists) if push else []
+        fs = store_lists.filter_settings(s, gw)
+        src = store_lists.deploy_source(fs.profile, lab, store=store)
+        if src.problem:
+            refused.append(HostOutcome(gw.hostname, False, src.problem))
+            continue
+        pushes.append(GatewayPush(target_for(gw, lab), fs, src))
+    outcomes = [*refused, *push_blocklists(pushes, lists)] if push else []
     missing = {p: [c for c in cats if c not in lists.categories]
                for p, cats in ut1.PROFILES.items()}
     data = {
-        "source": str(source), "stored": str(dest),
+        "source": str(source), "stored": str(store), **_age(meta, now),
         "categories": {n: {"entries": counts[n], "usage": c.usage, "skipped": c.skipped}
                        for n, c in sorted(lists.categories.items())},
         "missing": missing,
@@ -93,7 +89,11 @@ def update(
         for name, c in sorted(lists.categories.items()):
             table.add_row(name, c.usage, str(counts[name]))
         out.print(table)
-        out.print(f"{len(counts)} categories, {sum(counts.values())} entries, kept in {dest}")
+        out.print(f"{len(counts)} categories, {sum(counts.values())} entries, kept in {store}"
+                  + (" (SAMPLE lists)" if meta.sample else ""))
+        if data["age_days"] is not None:
+            out.print(f"lists dated {data['lists_date'] or data['loaded_at']} "
+                      f"({data['age_days']} days old)")
         for profile, absent in missing.items():
             if absent:
                 out.print(f"[yellow]profile {profile}: not in this set: {', '.join(absent)}[/]")
@@ -102,3 +102,23 @@ def update(
             out.print(f"[{style}]{o.hostname}: {'pushed' if o.ok else 'FAILED'}[/] {o.message}")
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)
+
+
+@app.command("show")
+def show(json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+         ) -> None:
+    """What the controller's list store holds: origin, age, entries per category."""
+    store = store_lists.store_dir()
+    meta = store_lists.read_meta(store)
+    if meta is None:
+        raise ConfigError(f"{store}: no lists loaded yet (deploys use the sample lists "
+                          f"{store_lists.REPO_SAMPLE}): fleet blocklists update --from ARCHIVE")
+    data = {"stored": str(store), **_age(meta, datetime.now(UTC)), "counts": dict(meta.counts)}
+    if json:
+        print_json(data)
+        return
+    out = console()
+    out.print(f"{store}: from {meta.source}" + (" (SAMPLE lists)" if meta.sample else ""))
+    out.print(f"loaded {data['loaded_at']}, lists dated {data['lists_date'] or '?'}"
+              + (f" ({data['age_days']} days old)" if data["age_days"] is not None else ""))
+    out.print(f"{len(meta.counts)} categories, {sum(meta.counts.values())} entries")

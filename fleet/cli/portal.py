@@ -26,8 +26,11 @@ app = typer.Typer(help="Public wifi: the legal connection log (collect, list, ex
                   no_args_is_help=True)
 
 SiteArg = Annotated[str, typer.Argument(help="Site id, as in inventory/sites/<site>.yml.")]
-FromOpt = Annotated[str, typer.Option("--from", help="Start (ISO date/time; naive = UTC).")]
-ToOpt = Annotated[str, typer.Option("--to", help="End, excluded (ISO date/time).")]
+FromOpt = Annotated[str, typer.Option(
+    "--from", help="Start: ISO date/time with an offset (…+01:00, …Z), or local to --tz.")]
+ToOpt = Annotated[str, typer.Option("--to", help="End, excluded (same forms as --from).")]
+TzHelp = ("Zone of --from/--to values written without an offset: 'site' (the site's timezone) "
+          "or a name such as Europe/Paris or UTC.")
 DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: setting db_url).")]
 InvOpt = Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -108,25 +111,31 @@ def sessions_cmd(
     site: SiteArg,
     start: FromOpt,
     end: ToOpt,
+    tz: Annotated[str, typer.Option("--tz", help=TzHelp + " Default: site.")] = "site",
     db: DbOpt = None,
     inventory: InvOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Guest sessions of a site over a period (start, end, MAC, IP)."""
+    """Guest sessions of a site over a period (start, end, MAC, IP), shown in --tz."""
     s = _site(site, inventory)
-    a, b = collect.parse_period(start, end)
+    zone = collect.parse_zone(tz, s.timezone)
+    a, b = collect.parse_period(start, end, zone)
     rows = collect.sessions(open_store(db), s.id, a, b)
     if json:
         print_json([collect.row_dict(r) for r in rows])
         return
-    table = Table("start (UTC)", "end (UTC)", "MAC", "IP", "gateway", box=None)
+
+    def local(t: datetime | None) -> str:
+        return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if t is not None else "(ouverte)"
+
+    table = Table(f"début ({zone.key})", f"fin ({zone.key})", "MAC", "IP", "passerelle",
+                  box=None)
     for r in rows:
-        d = collect.row_dict(r)
-        table.add_row(d["start_utc"], d["end_utc"] or "(open)", d["client_mac"], d["client_ip"],
-                      d["gateway"])
+        table.add_row(local(r.started_at), local(r.ended_at), r.client_mac, r.client_ip,
+                      r.gateway)
     out = console()
     out.print(table)
-    out.print(f"{len(rows)} session{'s' if len(rows) != 1 else ''} at {s.id}")
+    out.print(f"{len(rows)} session{'s' if len(rows) != 1 else ''} à {s.id}")
 
 
 @app.command("export")
@@ -135,14 +144,18 @@ def export_cmd(
     start: FromOpt,
     end: ToOpt,
     out: Annotated[Path, typer.Option("--out", help="File to write (never overwritten).")],
+    tz: Annotated[str | None, typer.Option(
+        "--tz", help=TzHelp + " No default: a requisition period without a zone is refused.")
+    ] = None,
     db: DbOpt = None,
     inventory: InvOpt = None,
 ) -> None:
-    """Every record of a site over a period, as the CSV file answering a legal requisition."""
+    """Every record of a site meeting a period, as the CSV file answering a legal requisition."""
     s = _site(site, inventory)
-    a, b = collect.parse_period(start, end)
+    zone = collect.parse_zone(tz, s.timezone) if tz is not None else None
+    a, b = collect.parse_period(start, end, zone)
     rows = collect.records(open_store(db), s.id, a, b)
-    collect.write_export(out, collect.export_csv(rows, s.id, a, b, _now()))
+    collect.write_export(out, collect.export_csv(rows, s.id, a, b, _now(), zone))
     console().print(f"{out}: {len(rows)} records of {s.id} (mode 0600: personal data)")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleet.errors import ConfigError
 from fleet.gateway.connlog import Record, log_files, merge_sessions, read_records
@@ -63,18 +64,47 @@ def import_dir(store: Store, site_id: str, gateway: str, log_dir: Path,
     return ImportResult(gateway, len(files), len(rows), inserted, updated)
 
 
-def parse_period(start: str, end: str) -> tuple[datetime, datetime]:
-    """``--from`` / ``--to``: ISO dates or times (a date alone is midnight UTC; naive times
-    are UTC).  ``--to`` must be after ``--from``."""
-    def one(text: str, flag: str) -> datetime:
-        try:
-            t = datetime.fromisoformat(text)
-        except ValueError:
-            raise ConfigError(f"{flag} {text!r}: not an ISO date or time "
-                              "(e.g. 2026-11-23 or 2026-11-23T14:00:00+01:00)") from None
-        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+def parse_zone(text: str, site_timezone: str, flag: str = "--tz") -> ZoneInfo:
+    """``--tz``: ``site`` (the site's own timezone) or an IANA zone name (``Europe/Paris``,
+    ``UTC``)."""
+    name = site_timezone if text.strip().lower() == "site" else text.strip()
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{flag} {text!r}: not a time zone (use 'site' or a name such as "
+                          "Europe/Paris or UTC)") from None
 
-    a, b = one(start, "--from"), one(end, "--to")
+
+def parse_instant(text: str, flag: str, tz: ZoneInfo | None) -> datetime:
+    """One ``--from``/``--to`` value as an aware UTC instant.
+
+    A value with an offset (``2026-11-23T14:00+01:00``, ``…Z``) is taken as it is.  A value
+    without one (a date alone is midnight) is read in ``tz``; without ``tz`` it is refused: a
+    legal requisition names its period, the tool never guesses a zone.  A local time that the
+    clock skips or shows twice (DST) is refused too: give the offset."""
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: not an ISO date or time "
+                          "(e.g. 2026-11-23 or 2026-11-23T14:00+01:00)") from None
+    if t.tzinfo is not None:
+        return t.astimezone(UTC)
+    if tz is None:
+        raise ConfigError(f"{flag} {text!r}: no time zone: a requisition period must say it "
+                          "(add an offset such as +01:00 or Z, or --tz site / --tz Europe/Paris)")
+    first, second = t.replace(tzinfo=tz, fold=0), t.replace(tzinfo=tz, fold=1)
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != t:
+        raise ConfigError(f"{flag} {text!r}: this local time does not exist in {tz.key} "
+                          "(clocks go forward): give the offset")
+    if first.utcoffset() != second.utcoffset():
+        raise ConfigError(f"{flag} {text!r}: this local time occurs twice in {tz.key} "
+                          "(clocks go back): give the offset")
+    return first.astimezone(UTC)
+
+
+def parse_period(start: str, end: str, tz: ZoneInfo | None) -> tuple[datetime, datetime]:
+    """``--from`` / ``--to`` (see :func:`parse_instant`); ``--to`` must be after ``--from``."""
+    a, b = parse_instant(start, "--from", tz), parse_instant(end, "--to", tz)
     if b <= a:
         raise ConfigError(f"--to {end!r}: must be after --from {start!r}")
     return a, b
@@ -102,12 +132,20 @@ def row_dict(r: ConnRow) -> dict[str, Any]:
 
 
 def export_csv(rows: Sequence[ConnRow], site_id: str, start: datetime, end: datetime,
-               generated: datetime) -> str:
+               generated: datetime, asked_in: ZoneInfo | None = None) -> str:
     """The requisition export: a CSV (UTF-8, ``;``-separated for French spreadsheets) with a
-    commented header saying what, where, which period, and the legal basis."""
+    commented header saying what, where, which period (in UTC, and in the zone the period was
+    given in), which records it holds, and the legal basis."""
     out = io.StringIO()
     out.write(f"# Relais - données de connexion du wifi public, site {site_id}\n")
-    out.write(f"# période (UTC) : {_t(start)} -> {_t(end)} ; extrait le {_t(generated)}\n")
+    out.write(f"# période (UTC) : {_t(start)} -> {_t(end)} (fin exclue) ; "
+              f"extrait le {_t(generated)}\n")
+    if asked_in is not None:
+        fmt = "%Y-%m-%d %H:%M:%S%z"
+        out.write(f"# période demandée ({asked_in.key}) : {start.astimezone(asked_in):{fmt}} -> "
+                  f"{end.astimezone(asked_in):{fmt}}\n")
+    out.write("# enregistrements : ceux dont l'intervalle [début, fin] rencontre la période ; "
+              "un enregistrement sans heure de fin ne couvre que son heure de début\n")
     out.write("# base légale : CPCE art. L34-1, décret n° 2021-1362 ; "
               f"conservation {RETENTION_DAYS} jours ; ni URL ni requête DNS\n")
     writer = csv.writer(out, delimiter=";", lineterminator="\n")

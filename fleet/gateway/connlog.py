@@ -3,8 +3,11 @@
 What is recorded, per guest session: when it started and ended, the client's MAC and IP
 address; and for each connection the client made through the gateway's NAT, when it was first
 seen and the public source address and port it was given (plus the protocol and the client's
-own source port, which tie the public port to the session).  Never a destination, a URL or a
-DNS query: the destination of a flow is used in memory to tell flows apart and never written.
+own source port, which tie the public port to the session), and when that mapping ended.
+Never a destination, a URL or a DNS query: a flow is known by its public mapping (protocol,
+client address and port, public address and port), which is all the law asks for; the
+destination is read from the kernel's table only to skip traffic to the gateway itself, kept in
+memory for that one snapshot, and never written anywhere, the state file included.
 
 Records are JSON lines in one file per UTC day under the log directory; :func:`purge` removes
 every record older than the retention (365 days), with an injectable clock.
@@ -25,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,9 +70,11 @@ def parse_time(text: str, where: str = "time") -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One line of the log.  ``kind`` is ``session`` (``at`` = start, ``end`` = end or None)
-    or ``nat`` (``at`` = first seen).  ``key`` identifies the record across re-reads, so
-    collecting the same file twice stores it once."""
+    """One line of the log.  ``kind`` is ``session`` (``at`` = start, ``end`` = end) or ``nat``
+    (``at`` = first seen, ``end`` = first snapshot without it).  The start and the end of a
+    record are two lines with the same ``key`` (:func:`merge_sessions` folds them); a record
+    without an end covers its start instant only.  ``key`` identifies the record across
+    re-reads, so collecting the same file twice stores it once."""
 
     kind: str
     key: str
@@ -158,7 +163,8 @@ def merge_sessions(records: Iterable[Record]) -> list[Record]:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """One tracked connection: original tuple and the NAT'd source of the reply tuple."""
+    """One tracked connection as read from the kernel: the original tuple and the NAT'd source
+    of the reply tuple.  Lives in memory for one snapshot; only :attr:`mapping` is kept."""
 
     proto: str
     src: str
@@ -169,17 +175,23 @@ class Flow:
     public_port: int
 
     @property
-    def ident(self) -> tuple[str, str, int, str, int]:
-        return (self.proto, self.src, self.sport, self.dst, self.dport)
+    def mapping(self) -> tuple[str, str, int, str, int]:
+        """What the legal log identifies a flow by: no destination (several flows from one
+        client socket to several destinations share one public mapping, and one record)."""
+        return (self.proto, self.src, self.sport, self.public_ip, self.public_port)
+
 
 def parse_conntrack_line(line: str) -> Flow | None:
-    """A line of ``/proc/net/nf_conntrack`` or ``conntrack -L`` (TCP/UDP only, else None).
+    """A line of ``/proc/net/nf_conntrack`` or ``conntrack -L`` (TCP, UDP, SCTP, UDP-Lite and
+    ICMP; anything else None).
 
     ``ipv4 2 tcp 6 117 SYN_SENT src=C dst=D sport=P dport=Q [UNREPLIED] src=D dst=N sport=Q
     dport=R ...``: the first src/sport are the client's, the reply's dst/dport the public
-    (NAT) address and port."""
+    (NAT) address and port.  For ICMP the echo identifier (``id=``) plays the port's part
+    (masquerading rewrites it like a port)."""
     tokens = line.split()
-    proto = next((t for t in tokens[:4] if t in ("tcp", "udp", "sctp", "udplite")), None)
+    proto = next((t for t in tokens[:4] if t in ("tcp", "udp", "sctp", "udplite", "icmp")),
+                 None)
     if proto is None:
         return None
     orig: dict[str, str] = {}
@@ -188,13 +200,21 @@ def parse_conntrack_line(line: str) -> Flow | None:
         if "=" not in tok:
             continue
         k, _, v = tok.partition("=")
+        if proto == "icmp" and k == "id":
+            k = "sport" if "sport" not in orig else "dport"
+            (reply if "src" in reply else orig)[k] = v
+            continue
         if k in ("src", "dst", "sport", "dport"):
             (reply if k in orig else orig)[k] = v
     try:
+        if proto == "icmp":
+            return Flow(proto, orig["src"], int(orig["sport"]), orig["dst"], 0, reply["dst"],
+                        int(reply["dport"]))
         return Flow(proto, orig["src"], int(orig["sport"]), orig["dst"], int(orig["dport"]),
                     reply["dst"], int(reply["dport"]))
     except (KeyError, ValueError):
         return None
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -236,8 +256,10 @@ def parse_ndsctl_json(text: str) -> list[Client]:
 class Collector:
     """Turns successive snapshots (authenticated clients, tracked flows) into records.
 
-    State between snapshots (open sessions, flows already logged) is kept in ``state_file``,
-    so a restarted collector still writes the end of a session that was open."""
+    Between snapshots it remembers the open sessions and the open NAT mappings (client address
+    and port, public address and port, first seen: what the log holds anyway, never a
+    destination) in ``state_file``, so a restarted collector still writes the end of what was
+    open."""
 
     log_dir: Path
     guest: ipaddress.IPv4Network
@@ -245,15 +267,18 @@ class Collector:
     clock: Clock = utcnow
     state_file: Path | None = None
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)
-    flows: dict[str, str] = field(default_factory=dict)
+    flows: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state_file is not None and self.state_file.is_file():
             try:
                 st = json.loads(self.state_file.read_text("utf-8"))
                 self.sessions = dict(st.get("sessions", {}))
-                self.flows = dict(st.get("flows", {}))
-            except (OSError, ValueError):
+                # a state file of an older collector keyed flows by their destination: those
+                # entries are dropped (and the file rewritten at the first snapshot)
+                self.flows = {k: v for k, v in dict(st.get("flows", {})).items()
+                              if isinstance(v, dict) and {"key", "at", "mac", "ip"} <= set(v)}
+            except (OSError, ValueError, AttributeError):
                 pass
 
     def _save(self) -> None:
@@ -286,22 +311,29 @@ class Collector:
                 self.sessions[mac] = {"key": key, "at": iso(start), "ip": c.ip}
                 out.append(Record("session", key, start.replace(microsecond=0), mac, c.ip))
         by_ip = {s["ip"]: mac for mac, s in self.sessions.items()}
-        seen: dict[str, str] = {}
+        seen: dict[str, Flow] = {}
         for f in flows:
             if not self._in_guest(f.src) or f.dst in self.local or f.src not in by_ip:
                 continue
             if self._in_guest(f.public_ip) or f.public_ip in self.local:
                 continue  # not translated to a public address (e.g. redirected to the portal)
-            ident = "|".join(map(str, f.ident))
-            first = self.flows.get(ident)
-            if first is None:
-                first = iso(now)
-                key = f"n:{f.proto}:{f.src}:{f.sport}:{f.public_ip}:{f.public_port}:{int(now.timestamp())}"
-                out.append(Record("nat", key, now, by_ip[f.src], f.src, proto=f.proto,
-                                  sport=f.sport, public_ip=f.public_ip,
-                                  public_port=f.public_port))
-            seen[ident] = first
-        self.flows = seen
+            seen.setdefault("|".join(map(str, f.mapping)), f)
+        for ident, st in list(self.flows.items()):
+            if ident not in seen:  # gone from the table (or its client's session ended)
+                proto, _src, sport, public_ip, public_port = ident.split("|")
+                out.append(Record("nat", st["key"], parse_time(st["at"]), st["mac"], st["ip"],
+                                  end=now, proto=proto, sport=int(sport), public_ip=public_ip,
+                                  public_port=int(public_port)))
+                del self.flows[ident]
+        for ident, f in seen.items():
+            if ident in self.flows:
+                continue
+            key = (f"n:{f.proto}:{f.src}:{f.sport}:{f.public_ip}:{f.public_port}:"
+                   f"{int(now.timestamp())}")
+            mac = by_ip[f.src]
+            self.flows[ident] = {"key": key, "at": iso(now), "mac": mac, "ip": f.src}
+            out.append(Record("nat", key, now, mac, f.src, proto=f.proto, sport=f.sport,
+                              public_ip=f.public_ip, public_port=f.public_port))
         self.append(out)
         self._save()
         return out
@@ -431,8 +463,6 @@ def as_dict(r: Record) -> dict[str, Any]:
 
 __all__ = ["Collector", "Record", "RecordError", "as_dict", "merge_sessions", "parse_record",
            "purge", "read_records"]
-
-_unused: Mapping[str, str] = {}
 
 if __name__ == "__main__":
     raise SystemExit(main())

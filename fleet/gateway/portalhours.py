@@ -2,11 +2,15 @@
 the site is open.
 
 Standard library only: the ``captive_portal`` role installs this module on the gateway as
-``relais-portal-hours``; a systemd timer runs ``relais-portal-hours apply`` every minute.  The
-site's semainier is read from a JSON file the role writes from the inventory (the very
-``site_opening_hours`` / ``site_closures`` / ``site_timezone`` values); the rules are those of
-:mod:`fleet.inventory.hours` (ranges in local time, ``+1`` crossing midnight, closures cancel
-the ranges that start on their dates), which ``tests/gateway`` checks minute by minute.
+``relais-portal-hours``; a systemd timer runs ``relais-portal-hours apply`` every minute.
+
+It parses no opening hours: "is the site open?" is answered once, by
+:mod:`fleet.inventory.hours` on the controller, which writes the answer into
+``/etc/relais/portal-hours.json`` as UTC opening intervals over the next months
+(:mod:`fleet.gateway.hoursfile`, through the role's ``relais_portal_hours`` filter).  Here an
+instant is open when it falls in one of them.  Past the file's horizon (no deploy for a year)
+the gate stays open and says so: a wifi that works when it should not is the lesser failure,
+and the gateway check flags the horizon two months before it ends.
 
 Closed means: the guest interface is in the nft set ``closed`` of table ``inet relais_portal``
 (forwarding from it is dropped) and every authenticated client is de-authenticated.  The clock
@@ -18,85 +22,63 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(\+1)?$")
+FORMAT = 2  # fleet.gateway.hoursfile.FORMAT
 
 
 class HoursError(ValueError):
     """The opening-hours file is unusable."""
 
 
-def parse_range(text: str) -> tuple[int, int]:
-    m = _RANGE.match(str(text).strip())
-    if not m:
-        raise HoursError(f"opening range {text!r}: expected 'HH:MM-HH:MM' or '…+1'")
-    h1, m1, h2, m2, plus = m.groups()
-    start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
-    if end == 0 and not plus:
-        end = 1440
-    if plus:
-        end += 1440
-    if not 0 <= start < 1440 or end <= start:
-        raise HoursError(f"opening range {text!r}: reversed or out of the day")
-    return start, end
+def parse_instant(text: object, where: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise HoursError(f"{where}: not an ISO 8601 time: {text!r}") from None
+    if t.tzinfo is None:
+        raise HoursError(f"{where}: time without a timezone: {text!r}")
+    return t.astimezone(UTC)
 
 
-def _wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
-    """First UTC instant at which the wall clock shows ``local`` or later (as
-    :func:`fleet.inventory.hours.wall_to_utc`)."""
-    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if first.astimezone(tz).replace(tzinfo=None) == local:
-        return first
-    lo, hi = local.replace(tzinfo=tz, fold=1).astimezone(UTC), first
-    if lo > hi:
-        lo, hi = hi, lo
-    while (hi - lo) > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        if mid.astimezone(tz).replace(tzinfo=None) >= local:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _closures(raw: Sequence[Mapping[str, Any]]) -> list[tuple[date, date]]:
+def intervals(config: Mapping[str, Any]) -> tuple[datetime, datetime, list[tuple[datetime, datetime]]]:
+    """(valid_from, valid_until, opening intervals) of a file written by the role."""
+    if config.get("format") != FORMAT or "open" not in config:
+        raise HoursError("not an opening-intervals file (format 2, written by the "
+                         "captive_portal role from the inventory): re-deploy the gateway")
     out = []
-    for c in raw:
-        start = c.get("from", c.get("date"))
-        end = c.get("to", start)
-        out.append((date.fromisoformat(str(start)), date.fromisoformat(str(end))))
-    return out
+    for i, pair in enumerate(config["open"]):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise HoursError(f"open[{i}]: expected [start, end], got {pair!r}")
+        out.append((parse_instant(pair[0], f"open[{i}]"), parse_instant(pair[1], f"open[{i}]")))
+    return (parse_instant(config.get("valid_from"), "valid_from"),
+            parse_instant(config.get("valid_until"), "valid_until"), out)
+
+
+def state(config: Mapping[str, Any], instant: datetime) -> tuple[bool, str]:
+    """(open?, why) at ``instant`` (aware)."""
+    if instant.tzinfo is None:
+        raise HoursError("the gate needs an aware datetime (with a timezone)")
+    if config.get("always_open"):
+        return True, "always open (captive_portal_follow_opening_hours is false)"
+    start, end, spans = intervals(config)
+    t = instant.astimezone(UTC)
+    if not start <= t < end:
+        return True, (f"outside the hours file's horizon ({start:%Y-%m-%d} to {end:%Y-%m-%d}): "
+                      "left open; re-deploy the gateway")
+    if any(a <= t < b for a, b in spans):
+        return True, "open hours"
+    return False, "closed hours"
 
 
 def is_open(config: Mapping[str, Any], instant: datetime) -> bool:
-    """Is the site open at ``instant`` (aware)?  ``config``: ``timezone``, ``week`` (day ->
-    list of ranges), ``closures`` (``{from, to}`` or ``{date}``)."""
-    if instant.tzinfo is None:
-        raise HoursError("is_open needs an aware datetime")
-    tz = ZoneInfo(str(config.get("timezone", "UTC")))
-    week = {d: [parse_range(r) for r in (config.get("week") or {}).get(d) or []] for d in DAYS}
-    closed = _closures(config.get("closures") or [])
-    t = instant.astimezone(UTC)
-    local_day = t.astimezone(tz).date()
-    for day in (local_day - timedelta(days=1), local_day):
-        if any(a <= day <= b for a, b in closed):
-            continue
-        midnight = datetime(day.year, day.month, day.day)
-        for start, end in week[DAYS[day.weekday()]]:
-            o = _wall_to_utc(midnight + timedelta(minutes=start), tz)
-            c = _wall_to_utc(midnight + timedelta(minutes=end), tz)
-            if o <= t < c:
-                return True
-    return False
+    """Is the wifi to be open at ``instant``?"""
+    return state(config, instant)[0]
 
 
 def _nft(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -112,7 +94,7 @@ def apply(config: Mapping[str, Any], now: datetime, table: str = "relais_portal"
           ndsctl: str = "ndsctl") -> dict[str, object]:
     """Open or close the guest network for ``now``; returns what it did."""
     interface = str(config["interface"])
-    want_open = bool(config.get("always_open")) or is_open(config, now)
+    want_open, why = state(config, now)
     was_closed = gate_closed(table, interface)
     changed = False
     if want_open and was_closed:
@@ -135,7 +117,7 @@ def apply(config: Mapping[str, Any], now: datetime, table: str = "relais_portal"
                 subprocess.run([ndsctl, "deauth", str(c["ip"])], capture_output=True,
                                timeout=20, check=False)
                 deauthed += 1
-    return {"open": want_open, "changed": changed, "deauthenticated": deauthed,
+    return {"open": want_open, "why": why, "changed": changed, "deauthenticated": deauthed,
             "at": now.astimezone(UTC).isoformat()}
 
 
@@ -154,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if now.tzinfo is None:
             raise HoursError(f"--now {fixed!r}: give a timezone offset")
         if args.cmd == "status":
-            print(json.dumps({"open": is_open(config, now)}))
+            is_on, why = state(config, now)
+            print(json.dumps({"open": is_on, "why": why}))
         else:
             print(json.dumps(apply(config, now)))
     except (OSError, ValueError, KeyError) as exc:

@@ -287,7 +287,7 @@ def render_dnsmasq(p: Profile) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_nft_addresses(p: Profile, table: str = "relais_filter") -> str:
+def render_nft_addresses(p: Profile, table: str = "relais_dnsfilter") -> str:
     """An nft script refilling the DoH address sets (IPv4 and IPv6) of ``table``."""
     v4 = sorted(a for a in p.addresses if ipaddress.ip_address(a).version == 4)
     v6 = sorted(a for a in p.addresses if ipaddress.ip_address(a).version == 6)

@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, Integer, String, UniqueConstraint, delete, func, or_, select
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Integer,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fleet.store.db import Store
@@ -117,19 +126,27 @@ def upsert_records(store: Store, rows: Sequence[ConnRow], collected_at: datetime
     return inserted, updated
 
 
+def last_instant() -> ColumnElement[datetime]:
+    """The last instant a record covers: its end, or its start when it has no end.
+
+    A record covers [started_at, ended_at].  A record without an end time covers its start
+    instant only: it proves the session or the NAT mapping existed then, and nothing about
+    later (a mapping logged before ends were recorded, a session still open when the gateway
+    was last collected, whose end the next collect fills in).  Never "until now": a requisition
+    for two hours must not hand over everything that was never closed."""
+    return func.coalesce(ConnectionRecord.ended_at, ConnectionRecord.started_at)
+
+
 def query_records(
     store: Store, site_id: str, start: datetime, end: datetime, kind: str | None = None
 ) -> list[ConnRow]:
-    """Records of a site whose time span meets [start, end), oldest first."""
+    """Records of a site whose interval meets the window [start, end), oldest first (see
+    :func:`last_instant` for a record without an end time)."""
     with store.read() as s:
         q = select(ConnectionRecord).where(
             ConnectionRecord.site_id == site_id,
             ConnectionRecord.started_at < end,
-            or_(
-                ConnectionRecord.ended_at.is_(None),
-                ConnectionRecord.ended_at >= start,
-                ConnectionRecord.started_at >= start,
-            ),
+            last_instant() >= start,
         )
         if kind is not None:
             q = q.where(ConnectionRecord.kind == kind)
@@ -140,7 +157,6 @@ def query_records(
 def purge_records(store: Store, now: datetime, days: int = RETENTION_DAYS) -> int:
     """Delete records whose latest time is older than ``days``; returns how many."""
     cutoff = now - timedelta(days=days)
-    latest = func.coalesce(ConnectionRecord.ended_at, ConnectionRecord.started_at)
     with store.write(lock="connlog") as s:
-        result = s.execute(delete(ConnectionRecord).where(latest < cutoff))
+        result = s.execute(delete(ConnectionRecord).where(last_instant() < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,8 +112,28 @@ def _safe(url: str) -> str:
         return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
 
 
+def _private_sqlite_file(database: str, shown: str) -> None:
+    """A SQLite store holds personal data (a year of connection records): its file is created
+    mode 0600, and the directories this creates for it 0700, whatever the umask.  SQLite gives
+    its -wal and -shm files the database file's mode.  An existing file readable by others is
+    made private; directories that already exist are left as they are."""
+    path = Path(database)
+    try:
+        missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700)
+            directory.chmod(0o700)  # mkdir's mode is filtered by the umask
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        raise StoreError(f"db_url {shown!r}: cannot create the store file: {exc}") from exc
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the parent directory of a SQLite file."""
+    """An engine for ``url``; creates a SQLite file (private, see
+    :func:`_private_sqlite_file`) and its directory."""
     shown = _safe(url)
     try:
         parsed = make_url(url)
@@ -122,10 +144,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"db_url {shown!r}: cannot create directory: {exc}") from exc
+            _private_sqlite_file(database, shown)
         engine = create_engine(url, connect_args={"timeout": 60})
         _sqlite_setup(engine)
         return engine

@@ -39,7 +39,6 @@ def test_parse_conntrack_lines() -> None:
     assert f == Flow("tcp", "172.18.1.162", 51234, "198.18.0.1", 80, "198.18.0.2", 51234)
     u = connlog.parse_conntrack_line(UDP)
     assert u is not None and (u.public_ip, u.public_port) == ("198.18.0.2", 1025)
-    assert connlog.parse_conntrack_line(ICMP) is None
     assert connlog.parse_conntrack_line("garbage") is None
     c = connlog.parse_conntrack_line(CONNTRACK_L)
     assert c is not None and c.public_port == 2
@@ -81,13 +80,14 @@ def test_collector_session_and_nat_records(tmp_path: Path) -> None:
     # the same flow again: nothing new
     clock.t += timedelta(seconds=5)
     assert col.tick(client, [flow]) == []
-    # a restarted collector remembers the open session and ends it when the client leaves
+    # a restarted collector remembers the open session and mapping, ends them when they go
     col2 = Collector(tmp_path / "log", GUEST, frozenset(), clock, tmp_path / "log" / ".state.json")
     clock.t += timedelta(minutes=30)
     end = col2.tick([], [])
-    assert len(end) == 1 and end[0].key == session.key and end[0].end == clock.t
+    assert [(r.kind, r.key, r.end) for r in end] == [("session", session.key, clock.t),
+                                                      ("nat", nat.key, clock.t)]
     merged = connlog.merge_sessions(connlog.read_records(connlog.log_files(tmp_path / "log")))
-    assert [(r.kind, r.end) for r in merged] == [("session", clock.t), ("nat", None)]
+    assert [(r.kind, r.end) for r in merged] == [("session", clock.t), ("nat", clock.t)]
 
 
 def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:
@@ -100,6 +100,77 @@ def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:
     assert "dport" not in text and "http" not in text
     for line in text.splitlines():
         assert set(json.loads(line)) <= connlog.FIELDS
+
+
+DEST = "203.0.113.77"  # a destination that appears nowhere else in these tests
+
+
+def _assert_no_destination(root: Path) -> None:
+    written = [p for p in root.rglob("*") if p.is_file()]
+    assert any(p.name == ".state.json" for p in written)
+    for path in written:
+        text = path.read_text()
+        assert DEST not in text and "8443" not in text and "3478" not in text, (path, text)
+
+
+def test_no_file_the_collector_writes_holds_a_destination(tmp_path: Path) -> None:
+    """Issue 9.4: the state file used to keep 'proto|src|sport|dst|dport' keys."""
+    log = tmp_path / "log"
+    clock = Clock(T0)
+    flows = [Flow("tcp", "172.18.1.162", 51234, DEST, 8443, "198.18.0.2", 51234),
+             Flow("udp", "172.18.1.162", 40001, DEST, 3478, "198.18.0.2", 40001),
+             Flow("icmp", "172.18.1.162", 7, DEST, 0, "198.18.0.2", 7)]
+    col = Collector(log, GUEST, frozenset({"172.18.1.1"}), clock, log / ".state.json")
+    clients = connlog.parse_ndsctl_json(NDSCTL)
+    for _ in range(3):  # while the flows are open, after every snapshot
+        col.tick(clients, flows)
+        _assert_no_destination(log)
+        clock.t += timedelta(seconds=5)
+    # a restart mid-way, then the flows close and the client leaves
+    col = Collector(log, GUEST, frozenset({"172.18.1.1"}), clock, log / ".state.json")
+    col.tick(clients, flows[:1])
+    _assert_no_destination(log)
+    clock.t += timedelta(seconds=5)
+    col.tick([], [])
+    _assert_no_destination(log)
+
+
+def test_nat_mappings_get_an_end_and_are_keyed_without_destination(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    clock = Clock(T0)
+    col = Collector(log, GUEST, frozenset(), clock, log / ".state.json")
+    clients = connlog.parse_ndsctl_json(NDSCTL)
+    a = Flow("udp", "172.18.1.162", 40001, DEST, 443, "198.18.0.2", 40001)
+    b = Flow("udp", "172.18.1.162", 40001, "192.0.2.9", 443, "198.18.0.2", 40001)
+    first = col.tick(clients, [a, b])  # one socket, two destinations: one public mapping
+    assert [r.kind for r in first] == ["session", "nat"]
+    clock.t += timedelta(seconds=5)
+    assert col.tick(clients, [b]) == []  # the mapping is still in use
+    clock.t += timedelta(seconds=5)
+    ended = col.tick(clients, [])
+    assert [(r.kind, r.key, r.at, r.end) for r in ended] == [
+        ("nat", first[1].key, T0, T0 + timedelta(seconds=10))]
+    clock.t += timedelta(seconds=5)
+    again = col.tick(clients, [a])  # the same port used again later: a new mapping record
+    assert [r.kind for r in again] == ["nat"] and again[0].key != first[1].key
+    merged = connlog.merge_sessions(connlog.read_records(connlog.log_files(log)))
+    nats = [r for r in merged if r.kind == "nat"]
+    assert [(r.at, r.end) for r in nats] == [(T0, T0 + timedelta(seconds=10)),
+                                             (T0 + timedelta(seconds=15), None)]
+
+
+def test_icmp_flows_are_logged_with_their_identifier() -> None:
+    f = connlog.parse_conntrack_line(ICMP)
+    assert f == Flow("icmp", "172.18.1.162", 7, "198.18.0.1", 0, "198.18.0.2", 7)
+
+
+def test_an_old_state_file_is_read_and_its_destinations_forgotten(tmp_path: Path) -> None:
+    state = tmp_path / ".state.json"
+    state.write_text(json.dumps({"sessions": {}, "flows": {
+        f"tcp|172.18.1.162|51234|{DEST}|443": "2026-11-23T09:30:00Z"}}))
+    col = Collector(tmp_path, GUEST, frozenset(), Clock(T0), state)
+    col.tick(connlog.parse_ndsctl_json(NDSCTL), [])
+    assert DEST not in state.read_text() and "172.18.1.162" in state.read_text()
 
 
 def test_parse_record_refuses_unknown_fields_and_bad_values() -> None:

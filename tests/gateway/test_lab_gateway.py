@@ -3,8 +3,14 @@
 Two sites side by side: rennes-maurepas (site_pmi: true) and florac-fs (standard).  Both
 gateways are deployed with playbooks/gateway.yml (auth idle timeout shortened to 1 minute, the
 opening-hours gate on with an injected clock), then the tests follow the issue's "Must show".
-Run as root under the lab lock: ``flock /tmp/relais-lab.lock .venv/bin/pytest -m lab
-tests/gateway``.  Both sites are always brought down, also on failure.
+Run as root: ``.venv/bin/pytest -m lab tests/gateway`` (pytest takes the lab lock).  Both sites
+are always brought down, also on failure.
+
+The deploys and ``fleet`` commands use a state directory of their own (``FLEET_STATE_DIR``):
+no list store at first (the sample lists, allowed in the lab), then the synthetic UT1 archive
+``fleet blocklists update`` loads, which the final re-deploy must keep.  The fake internet is
+given a query log, two addresses of its own and a packet counter per probe, so a test can tell
+whether a probe reached it.
 """
 
 from __future__ import annotations
@@ -13,13 +19,16 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from fleet.checks import expectations_for, run_checks
 from fleet.lab import down, make_lab
 from fleet.lab.pytest_plugin import LabSite, lab_skip_reason, start_lab_site
+from tests.gateway.conftest import make_ut1_archive
 from tests.roles.conftest import REPO, ansible_env, tool
 
 pytestmark = pytest.mark.lab
@@ -41,12 +50,41 @@ EXTRA_VARS = {
 }
 
 
-def _deploy(sites: dict[str, LabSite]) -> subprocess.CompletedProcess[str]:
+SECRET_HOST = "visite-secrete.example"  # the fake internet answers it with SECRET_IP
+SECRET_IP = "203.0.113.77"
+UNRESOLVED_IP = "203.0.113.10"  # a server no name of the lab resolves to (a DoH resolver, say)
+PROBES = {  # counted where they arrive, on the fake internet: name -> nft match
+    "gre": "ip protocol gre", "esp": "ip protocol esp", "sentinel": "udp dport 9",
+    "udp-443": "udp dport 443", "udp-853": "udp dport 853", "udp-8853": "udp dport 8853",
+    "tcp-853": "tcp dport 853", "udp-1194": "udp dport 1194", "tcp-1194": "tcp dport 1194",
+    "udp-51820": "udp dport 51820", "udp-500": "udp dport 500", "udp-4500": "udp dport 4500",
+    "udp-1701": "udp dport 1701", "tcp-1723": "tcp dport 1723",
+}
+_RULES = "\n".join(f'    {m} counter comment "{n}"' for n, m in PROBES.items())
+FAKENET_SETUP = (
+    "set -e\n"
+    "printf 'log-queries\\nlog-facility=/var/log/relais-gwtest-dns.log\\n"
+    f"address=/{SECRET_HOST}/{SECRET_IP}\\n' > /etc/dnsmasq.d/zz-relais-gwtest.conf\n"
+    f"ip addr add {SECRET_IP}/32 dev lo\n"
+    f"ip addr add {UNRESOLVED_IP}/32 dev lo\n"
+    "systemctl restart dnsmasq\n"
+    "nft -f - <<'NFT'\n"
+    "table inet relais_probe {\n  chain input {\n"
+    "    type filter hook input priority -10; policy accept;\n"
+    f"{_RULES}\n  }}\n}}\nNFT\n"
+)
+
+
+def _env(state: Path) -> dict[str, str]:
+    return {**ansible_env(), "FLEET_STATE_DIR": str(state)}
+
+
+def _deploy(sites: dict[str, LabSite], state: Path) -> subprocess.CompletedProcess[str]:
     overlays = [a for s in sites.values() for a in ("-i", str(s.ansible_overlay))]
     return subprocess.run(
         [tool("ansible-playbook"), "-i", str(REPO / "inventory"), *overlays,
          "playbooks/gateway.yml", "--limit", f"{PMI}-gw,{STD}-gw", "-e", json.dumps(EXTRA_VARS)],
-        cwd=REPO, capture_output=True, text=True, env=ansible_env(), timeout=900, check=False)
+        cwd=REPO, capture_output=True, text=True, env=_env(state), timeout=900, check=False)
 
 
 def _recap(stdout: str) -> dict[str, dict[str, int]]:
@@ -57,7 +95,13 @@ def _recap(stdout: str) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def sites() -> Iterator[dict[str, LabSite]]:
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The controller's state directory of these tests (the list store lives in it)."""
+    return tmp_path_factory.mktemp("fleet-state")
+
+
+@pytest.fixture(scope="module")
+def sites(state: Path) -> Iterator[dict[str, LabSite]]:
     reason = lab_skip_reason()
     if reason is not None:
         pytest.skip(reason)
@@ -66,13 +110,16 @@ def sites() -> Iterator[dict[str, LabSite]]:
     try:
         for site_id in (PMI, STD):
             up[site_id] = start_lab_site(REPO, site_id)
-        proc = _deploy(up)
+        proc = _deploy(up, state)
         if proc.returncode != 0:
             # one more try, as a technician would: a host unreachable (rc 4), or a unit the
             # lab's containers failed to (re)start (their systemd cannot manage cgroups)
             print(proc.stdout[-3000:])
-            proc = _deploy(up)
+            proc = _deploy(up, state)
         assert proc.returncode == 0, proc.stdout[-5000:]
+        for s in up.values():
+            done = s.exec(f"{s.site.id}-inet", "bash", "-c", FAKENET_SETUP)
+            assert done.returncode == 0, done.stdout + done.stderr
         yield up
     finally:
         subprocess.run(["ip", "netns", "del", SPOOF_NS], capture_output=True, check=False)
@@ -138,6 +185,73 @@ def ensure_auth(s: LabSite) -> str:
     return ip
 
 
+def inet(s: LabSite, command: str) -> subprocess.CompletedProcess[str]:
+    return s.exec(f"{s.site.id}-inet", "sh", "-c", command)
+
+
+def arrivals(s: LabSite) -> dict[str, int]:
+    """Packets counted per probe where they arrive, on the fake internet."""
+    data = json.loads(inet(s, "nft -j list chain inet relais_probe input").stdout)
+    out = {}
+    for item in data["nftables"]:
+        rule = item.get("rule")
+        if rule:
+            counter = next(e["counter"] for e in rule["expr"] if "counter" in e)
+            out[rule["comment"]] = int(counter["packets"])
+    return out
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait for a condition (never for a fixed time): fail after a generous timeout."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.5)
+
+
+def send_probe(s: LabSite, name: str, dest: str = FAKENET, on_gateway: bool = False) -> None:
+    """One packet of the probe ``name`` towards the fake internet, from the guest (or the
+    gateway itself: the positive control that the probe can arrive at all)."""
+    def run(command: str) -> None:
+        (gw if on_gateway else guest)(s, command)
+
+    if name in ("gre", "esp"):
+        proto = 47 if name == "gre" else 50
+        run(f"python3 -c \"import socket;socket.socket(2,3,{proto}).sendto(bytes(24),"
+            f"('{dest}',0))\"")
+    elif name.startswith("tcp-"):
+        run(f"timeout 2 bash -c 'echo > /dev/tcp/{dest}/{name[4:]}'")
+    else:
+        port = 9 if name == "sentinel" else int(name[4:])
+        run(f"python3 -c \"import socket;socket.socket(2,2).sendto(b'relais',"
+            f"('{dest}',{port}))\"")
+
+
+def probe_arrives(s: LabSite, name: str, on_gateway: bool = False) -> bool:
+    """Did the probe reach the fake internet?  A sentinel sent after it on the same path
+    (allowed everywhere) is awaited first: once it has arrived, a probe that has not was
+    dropped (no waiting for a time that may be too short)."""
+    before = arrivals(s)
+    send_probe(s, name, on_gateway=on_gateway)
+    send_probe(s, "sentinel", on_gateway=on_gateway)
+    wait_for("the sentinel probe", lambda: arrivals(s)["sentinel"] > before["sentinel"])
+    return arrivals(s)[name] > before[name]
+
+
+def connlog(s: LabSite) -> list[dict[str, object]]:
+    text = gw(s, "cat /var/lib/relais/connlog/*.jsonl 2>/dev/null").stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def fakenet_queries(s: LabSite) -> str:
+    return inet(s, "cat /var/log/relais-gwtest-dns.log 2>/dev/null").stdout
+
+
+def deauth(s: LabSite, ip: str) -> None:
+    gw(s, f"ndsctl deauth {ip}")
+    wait_for("the de-authentication", lambda: not authenticated(s, ip))
+
+
 def click_through(s: LabSite, attempts: int = 6) -> str:
     """Open the splash page and press the button, as a visitor would (who, like openNDS's own
     "try again" link suggests, retries when the very first page of a new client was stale)."""
@@ -187,6 +301,31 @@ def test_before_auth_every_bypass_fails(sites: dict[str, LabSite]) -> None:
     ll = re.search(r"inet6 (fe80::[0-9a-f:]+)/", gw(s, "ip -6 addr show dev eth1").stdout)
     if ll is not None:
         assert guest(s, f"ping -6 -c 2 -W 2 {ll.group(1)}%eth0").returncode != 0
+
+
+def test_before_auth_no_dns_query_leaves_the_gateway(sites: dict[str, LabSite]) -> None:
+    """Issue 9.5: before the terms are accepted only the portal answers DNS (every name gets
+    the portal's address, TXT gets nothing): no query reaches the internet, so a DNS tunnel
+    carries nothing.  Control: once accepted, the same kind of query reaches the fake
+    internet's resolver (its query log)."""
+    s = sites[PMI]
+    ip = client_ip(s)
+    portal = str(s.site.guest_gateway_ip)
+    assert not authenticated(s, ip)
+    tunnel = f"t{uuid.uuid4().hex[:12]}.tunnel.example"
+    assert guest(s, f"dig +short +time=2 +tries=1 {tunnel} A").stdout.strip() == portal
+    assert guest(s, f"dig +short +time=2 +tries=1 data.{tunnel} TXT").stdout.strip() == ""
+    assert guest(s, "dig +short +time=2 +tries=1 wifi.relais.internal A").stdout.strip() == portal
+    assert guest(s, f"dig +short +time=2 +tries=1 @{FAKENET} {tunnel} A").stdout.strip() in (
+        "", portal)  # a resolver on the internet cannot be asked either
+    assert tunnel not in fakenet_queries(s)
+    # control: after acceptance the query goes out, and is answered by the internet
+    ensure_auth(s)
+    after = f"t{uuid.uuid4().hex[:12]}.tunnel.example"
+    assert guest(s, f"dig +short +time=2 +tries=1 {after} A").stdout.strip() == FAKENET
+    wait_for("the query in the fake internet's log", lambda: after in fakenet_queries(s))
+    assert tunnel not in fakenet_queries(s)
+    deauth(s, ip)
 
 
 def test_after_click_through_traffic_passes(sites: dict[str, LabSite]) -> None:
@@ -256,6 +395,118 @@ def test_a_second_client_reusing_the_ip_gets_nothing(sites: dict[str, LabSite]) 
         gw(s, "ip neigh flush dev eth1")
         guest(s, f"ping -c 1 -W 2 {s.site.guest_gateway_ip}")
     assert tcp_open(s, FAKENET, 22)  # the real client is unaffected
+
+
+# ----------------------------------------------------------------------------- 9.5
+
+
+def test_icmp_is_logged_esp_and_gre_are_dropped(sites: dict[str, LabSite]) -> None:
+    """Issue 9.5: what goes through is in the legal log (ICMP by its echo identifier); what
+    the log cannot record (ESP, GRE) does not go through."""
+    s = sites[STD]
+    ip = ensure_auth(s)
+    assert guest(s, f"ping -c 1 -W 3 {FAKENET}").returncode == 0  # reaches the internet
+    wait_for("an ICMP record in the connection log", lambda: any(
+        r["kind"] == "nat" and r["ip"] == ip and r["proto"] == "icmp" for r in connlog(s)))
+    for proto in ("gre", "esp"):
+        assert probe_arrives(s, proto, on_gateway=True), proto  # control: it can arrive
+        assert not probe_arrives(s, proto), f"{proto} from a guest reached the internet"
+
+
+# every profile: DNS over TLS / QUIC; pmi only: QUIC and the usual VPN ports
+ALWAYS_CLOSED = ("tcp-853", "udp-853", "udp-8853")
+PMI_CLOSED = ("udp-443", "udp-1194", "tcp-1194", "udp-51820", "udp-500", "udp-4500",
+              "udp-1701", "tcp-1723")
+
+
+def test_doq_quic_and_vpn_ports_per_profile(sites: dict[str, LabSite]) -> None:
+    pmi, std = sites[PMI], sites[STD]
+    for s in (pmi, std):
+        ensure_auth(s)
+        assert guest(s, "dig +short example.com A").stdout.strip() == FAKENET
+    for probe in ALWAYS_CLOSED + PMI_CLOSED:
+        assert probe_arrives(pmi, probe, on_gateway=True), probe  # control: it can arrive
+        assert not probe_arrives(pmi, probe), f"{PMI}: {probe} reached the internet"
+    for probe in ALWAYS_CLOSED:
+        assert not probe_arrives(std, probe), f"{STD}: {probe} reached the internet"
+    for probe in PMI_CLOSED:  # the standard profile lets QUIC and VPNs through
+        assert probe_arrives(std, probe), f"{STD}: {probe} did not reach the internet"
+
+
+def test_pmi_reaches_only_addresses_its_resolver_gave(sites: dict[str, LabSite]) -> None:
+    """A DoH resolver that is not on the lists, or any resolver reached by address, cannot
+    hand a PMI guest the address of a blocked site: on a pmi site a connection may only go to
+    an address the gateway's filtering resolver gave out."""
+    pmi, std = sites[PMI], sites[STD]
+    for s in (pmi, std):
+        ensure_auth(s)
+    url = f"http://{UNRESOLVED_IP}/dns-query?dns=AAABAAABAAAAAAAAB2V4YW1wbGUDY29tAAABAAE"
+    assert http_code(std, url) == "200"  # control: that server answers (standard profile)
+    assert http_code(pmi, url) == "000"
+    # a blocked name's address obtained outside the gateway (as from a DoH answer)
+    assert http_code(pmi, f"--resolve adult-sample.example:80:{UNRESOLVED_IP} "
+                          "http://adult-sample.example/") == "000"
+    # an address the gateway's resolver gave out becomes reachable
+    assert http_code(pmi, f"http://{SECRET_IP}/") == "000"
+    assert guest(pmi, f"dig +short {SECRET_HOST} A").stdout.strip() == SECRET_IP
+    assert http_code(pmi, f"http://{SECRET_HOST}/") == "200"
+
+
+# ----------------------------------------------------------------------------- 9.4, 9.6
+
+
+def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite]) -> None:
+    """Issue 9.4/9.6: after real guest traffic and the end of the session, no file the
+    gateway wrote meanwhile (state, caches, logs, journal, tmpfs) holds a destination address,
+    a visited name, a URL or the browser's User-Agent; the device's MAC address is only in the
+    legal log and the DHCP lease table (in memory)."""
+    s = sites[STD]
+    ip = client_ip(s)
+    if authenticated(s, ip):
+        deauth(s, ip)
+    mac = re.search(r"ether (\S+)", guest(s, "ip link show eth0").stdout)
+    assert mac
+    tag = uuid.uuid4().hex[:10]
+    agent = f"NavigateurSecret-{tag}"
+    start = gw(s, "date +%s").stdout.strip()  # files written from now on are newer
+    # before acceptance: a first page asked for (openNDS keeps it to send the guest back)
+    guest(s, f"curl -s -m 5 -A {agent} -o /dev/null http://avant-{tag}.example/avant-{tag}")
+    page = guest(s, f"curl -s -m 10 -L -A {agent} http://avant-{tag}.example/avant-{tag}").stdout
+    m = re.search(r'name="fas" value="([^"]+)"', page)
+    assert m, page[-1500:]
+    done = guest(s, f"curl -s -m 10 -A {agent} 'http://{s.site.guest_gateway_ip}:2050/"
+                    f"opennds_preauth/?fas={m.group(1)}&landing=yes'").stdout
+    if "Vous êtes connecté" not in done:
+        ensure_auth(s)
+    # after acceptance: a name, a URL, ICMP and UDP to one destination
+    assert guest(s, f"dig +short {SECRET_HOST} A").stdout.strip() == SECRET_IP
+    assert "Relais lab fake internet" in guest(
+        s, f"curl -s -m 5 -A {agent} http://{SECRET_HOST}/chemin-{tag}?q=secret-{tag}").stdout
+    guest(s, f"ping -c 1 -W 3 {SECRET_IP}")
+    guest(s, f"python3 -c \"import socket;socket.socket(2,2).sendto(b'x',('{SECRET_IP}',3478))\"")
+    wait_for("the NAT records of that traffic", lambda: sum(
+        1 for r in connlog(s) if r["kind"] == "nat" and r["ip"] == ip) >= 3)
+    deauth(s, ip)
+    wait_for("the end of the session in the log", lambda: any(
+        r["kind"] == "session" and r["ip"] == ip and r.get("end") for r in connlog(s)))
+    gw(s, "journalctl --flush; sync")
+    newer = (f"find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f "
+             f"-newermt @{start} -print")
+    listed = gw(s, newer).stdout.split()
+    assert any(p.startswith("/var/lib/relais/connlog/") for p in listed), listed
+    assert any("journal" in p for p in listed), listed
+    secrets = [SECRET_IP, SECRET_HOST, "visite-secrete", f"chemin-{tag}", f"secret-{tag}",
+               f"avant-{tag}", agent]
+    for needle in secrets:
+        found = gw(s, f"{newer} | xargs -r grep -l -a -F -e '{needle}'").stdout.split()
+        assert not found, f"{needle!r} written to {found}"
+        journal = gw(s, f"journalctl --since @{start} -o cat | grep -c -F -e '{needle}'")
+        assert journal.stdout.strip() == "0", f"{needle!r} in the journal"
+    with_mac = gw(s, f"{newer} | xargs -r grep -l -a -i -F -e '{mac.group(1)}'").stdout.split()
+    assert all(p.startswith(("/var/lib/relais/connlog/", "/run/dnsmasq/")) for p in with_mac), (
+        with_mac)
+    assert gw(s, f"journalctl --since @{start} -o cat | grep -c -i -F -e '{mac.group(1)}'"
+              ).stdout.strip() == "0"
 
 
 # ----------------------------------------------------------------------------- filtering
@@ -375,24 +626,71 @@ def test_outside_opening_hours_no_access(sites: dict[str, LabSite]) -> None:
 # ----------------------------------------------------------------------------- idempotence
 
 
-def test_blocklist_push_with_pyinfra(sites: dict[str, LabSite], tmp_path: Path) -> None:
-    proc = subprocess.run([tool("fleet"), "blocklists", "update", "--from", "blocklists", "--site",
-                           PMI, "--lab", "--json"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300, check=False,
-                          env={**ansible_env(), "FLEET_STATE_DIR": str(tmp_path)})
+def _gateway_checks(s: LabSite) -> dict[str, str]:
+    gw_device = s.site.gateway
+    assert gw_device is not None
+    targets = expectations_for(s.inventory, s.site, [gw_device], REPO / "roles")
+    report = run_checks(targets, ssh_config=s.ssh_config, modules=["gateway"])
+    assert not report.host_errors, report.host_errors
+    return {r.check: r.outcome + (f": {r.message}" if r.message else "")
+            for r in report.results}
+
+
+def test_gateway_checks_pass_on_the_lab_lists(sites: dict[str, LabSite]) -> None:
+    for s in sites.values():
+        outcomes = _gateway_checks(s)
+        bad = {k: v for k, v in outcomes.items() if not v.startswith("passed")}
+        # the lab deploys the sample lists: their size and age are not checked (a skip, said)
+        assert list(bad) == ["test_blocklists_size_and_age"], bad
+        assert "lab: sample lists" in bad["test_blocklists_size_and_age"]
+
+
+SYNTH = {  # the synthetic UT1 archive: one new name per category, and real-list sizes
+    "malware": [f"m{i}.malware-synthetique.example" for i in range(1500)],
+    "adult": [f"a{i}.adulte-synthetique.example" for i in range(120_000)],
+    **{c: [f"x.{c}-synthetique.example"] for c in (
+        "phishing", "cryptojacking", "stalkerware", "ddos", "mixed_adult", "gambling",
+        "dating", "agressif", "dangerous_material", "drogue", "vpn", "redirector",
+        "strict_redirector", "sexual_education_adult")},
+    "doh": ["dns.doh-synthetique.example", "192.0.2.54"],
+    "liste_blanche": ["ok.a1.adulte-synthetique.example"],
+}
+
+
+def test_blocklist_update_is_pushed_checked_and_kept(sites: dict[str, LabSite], state: Path,
+                                                     tmp_path: Path) -> None:
+    """Issue 9.7: `fleet blocklists update` loads an archive into the controller's list store
+    and pushes it; the gateway check sees lists of real size and age; the re-deploy below must
+    keep them (it pushes the store, never the sample lists)."""
+    archive = make_ut1_archive(tmp_path / "blacklists.tar.gz", SYNTH,
+                               time.time() - 2.5 * 86400, white=("liste_blanche",))
+    proc = subprocess.run([tool("fleet"), "blocklists", "update", "--from", str(archive),
+                           "--site", PMI, "--site", STD, "--lab", "--json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, check=False,
+                          env=_env(state))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(proc.stdout)
-    assert data["gateways"] == [{"host": f"{PMI}-gw", "ok": True, "message": ""}]
-    assert data["categories"]["adult"]["entries"] == 3
-    assert dig(sites[PMI], "adult-sample.example") == "NXDOMAIN"
+    assert sorted(g["host"] for g in data["gateways"] if g["ok"]) == [f"{PMI}-gw", f"{STD}-gw"]
+    assert data["sample"] is False and data["age_days"] == 2
+    pmi, std = sites[PMI], sites[STD]
+    assert dig(pmi, "a7.adulte-synthetique.example") == "NXDOMAIN"
+    assert dig(pmi, "ok.a1.adulte-synthetique.example") == "NOERROR"
+    assert dig(std, "a7.adulte-synthetique.example") == "NOERROR"
+    assert dig(std, "m3.malware-synthetique.example") == "NXDOMAIN"
+    for s in (pmi, std):
+        outcomes = _gateway_checks(s)
+        assert outcomes["test_blocklists_size_and_age"] == "passed", outcomes
+        assert all(v.startswith("passed") for v in outcomes.values()), outcomes
 
 
-def test_redeploy_changes_nothing(sites: dict[str, LabSite]) -> None:
+def test_redeploy_changes_nothing(sites: dict[str, LabSite], state: Path) -> None:
     # the clock file was rewritten by the opening-hours test: back to the deployed value
     gw(sites[PMI], f"sed -i 's/^RELAIS_NOW=.*/RELAIS_NOW={OPEN_NOW}/' "
                    "/etc/default/relais-portal-hours")
-    proc = _deploy(sites)
+    proc = _deploy(sites, state)
     assert proc.returncode == 0, proc.stdout[-4000:]
     recap = _recap(proc.stdout)
     assert recap[f"{PMI}-gw"]["changed"] == 0, proc.stdout[-6000:]
     assert recap[f"{STD}-gw"]["changed"] == 0, proc.stdout[-6000:]
+    # the deploy pushed the controller's lists (the update above), not the sample ones
+    assert dig(sites[PMI], "a7.adulte-synthetique.example") == "NXDOMAIN"

@@ -1,23 +1,28 @@
-"""The gateway's opening-hours gate agrees with fleet.inventory.hours, minute by minute."""
+"""The opening-hours gate: "open now" is answered once, by fleet.inventory.hours (issue 10).
+
+The controller renders the site's opening intervals from the inventory's parsed model
+(fleet.gateway.hoursfile, through the role's filter); the gateway's relais-portal-hours only
+checks an instant against them, minute by minute the same answer as the inventory's."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from fleet.gateway import portalhours
+from fleet.errors import FleetError
+from fleet.gateway import hoursfile, portalhours
 from fleet.inventory import is_open, load_inventory
-from fleet.inventory.hours import describe_week
 from fleet.inventory.models import Site
 from tests.gateway.conftest import REPO
 
-
-def _config(site: Site) -> dict[str, Any]:
-    """What the role writes to /etc/relais/portal-hours.json from the site's variables."""
-    return {"interface": "eth1", "timezone": site.timezone, "week": describe_week(site),
-            "closures": [{"from": c.start, "to": c.end} for c in site.hours.closures]}
+FILTER = REPO / "roles/captive_portal/filter_plugins/relais_hours.py"
 
 
 @pytest.fixture(scope="module")
@@ -33,38 +38,101 @@ def sites() -> tuple[Site, ...]:
 ])
 def test_gate_agrees_with_the_inventory(sites: tuple[Site, ...], start: datetime) -> None:
     for site in sites:
-        cfg = _config(site)
+        cfg = json.loads(json.dumps(hoursfile.render(site, "eth1", False, start)))
+        # the gateway reads the whole list every minute; here only the 8 days looked at are
+        # kept, so that the 384 comparisons per site stay fast
+        lo, hi = portalhours.intervals(cfg)[0], start + timedelta(days=9)
+        cfg["open"] = [p for p in cfg["open"]
+                       if portalhours.parse_instant(p[1], "") >= start - timedelta(days=1)
+                       and portalhours.parse_instant(p[0], "") < hi]
+        assert lo <= start
         t = start
         while t < start + timedelta(days=8):
             assert portalhours.is_open(cfg, t) == is_open(site, t), (site.id, t.isoformat())
             t += timedelta(minutes=30)
 
 
-def test_crossing_midnight_and_closures() -> None:
-    cfg = {"timezone": "Europe/Paris", "week": {"fri": ["18:00-00:30+1"]},
-           "closures": [{"date": "2026-12-25"}]}
-    paris = portalhours.ZoneInfo("Europe/Paris")
-    assert portalhours.is_open(cfg, datetime(2026, 11, 28, 0, 15, tzinfo=paris))  # Sat 00:15
-    assert not portalhours.is_open(cfg, datetime(2026, 11, 28, 0, 45, tzinfo=paris))
-    assert not portalhours.is_open(cfg, datetime(2026, 12, 25, 19, 0, tzinfo=paris))  # closure
-    assert portalhours.is_open({**cfg, "week": {"mon": ["09:00-12:00"]}},
-                               datetime(2026, 11, 23, 9, 0, tzinfo=paris))
-    with pytest.raises(portalhours.HoursError, match="reversed"):
-        portalhours.parse_range("17:00-09:00")
+def test_the_horizon_starts_on_the_first_of_the_month() -> None:
+    a, b = hoursfile.horizon(datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+    assert (a, b) == (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC))
+    assert hoursfile.horizon(datetime(2026, 1, 5, tzinfo=UTC))[1] == datetime(2027, 2, 1,
+                                                                             tzinfo=UTC)
+
+
+def _copy_inventory(tmp_path: Path, site: str, key: str, value: Any) -> Path:
+    shutil.copytree(REPO / "inventory", tmp_path / "inventory")
+    shutil.copy2(REPO / "vault-password", tmp_path / "vault-password")
+    path = tmp_path / "inventory" / "sites" / f"{site}.yml"
+    data = yaml.safe_load(path.read_text())
+    group = next(iter(data["all"]["children"].values()))
+    group["vars"][key] = value
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return tmp_path / "inventory"
+
+
+def test_the_old_discrepancy_is_gone(tmp_path: Path) -> None:
+    """The gateway used to parse the semainier again and accepted a range ending at 00:00 that
+    the inventory refuses.  Now the inventory's refusal stops the role, and the gateway reads
+    no opening range at all."""
+    week = {"mon": ["09:00-00:00"]}
+    inv = _copy_inventory(tmp_path, "florac-fs", "site_opening_hours", week)
+    with pytest.raises(FleetError, match="09:00-00:00"):
+        hoursfile.render_for("florac-fs", [str(inv)], "eth1", False, "2026-11-23T10:00:00Z")
+    old_file = {"interface": "eth1", "timezone": "Europe/Paris", "week": week, "closures": []}
+    with pytest.raises(portalhours.HoursError, match="not an opening-intervals file"):
+        portalhours.is_open(old_file, datetime(2026, 11, 23, 22, 0, tzinfo=UTC))
+    src = Path(portalhours.__file__).read_text()
+    assert "zoneinfo" not in src and "parse_range" not in src
+
+
+def test_the_role_filter_renders_from_the_inventory_ansible_was_given(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("relais_hours", FILTER)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    overlay = tmp_path / "overlay.yml"
+    overlay.write_text("all: {}\n")
+    inv = _copy_inventory(tmp_path, "florac-fs", "site_closures",
+                          [{"from": "2026-11-23", "to": "2026-11-23", "reason": "test"}])
+    text = mod.relais_portal_hours("florac-fs", [str(inv), str(overlay)], "eth1", False,
+                                   "2026-11-23T09:00:00Z")
+    cfg = json.loads(text)
+    assert cfg["format"] == 2 and cfg["valid_from"] == "2026-11-01T00:00:00Z"
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert not portalhours.is_open(cfg, monday)  # the closure, read from that inventory
+    assert portalhours.is_open(cfg, monday + timedelta(days=1))
+    with pytest.raises(Exception, match="no Relais inventory directory"):
+        mod.relais_portal_hours("florac-fs", [str(overlay)], "eth1", False,
+                                "2026-11-23T09:00:00Z")
+
+
+def test_always_open_and_outside_the_horizon() -> None:
+    site_cfg = {"format": 2, "interface": "eth1", "always_open": False,
+                "valid_from": "2026-11-01T00:00:00Z", "valid_until": "2026-12-01T00:00:00Z",
+                "open": [["2026-11-23T08:00:00Z", "2026-11-23T11:00:00Z"]]}
+    assert portalhours.state(site_cfg, datetime(2026, 11, 23, 9, tzinfo=UTC)) == (True,
+                                                                                  "open hours")
+    assert not portalhours.is_open(site_cfg, datetime(2026, 11, 23, 11, tzinfo=UTC))
+    is_on, why = portalhours.state(site_cfg, datetime(2026, 12, 2, 3, tzinfo=UTC))
+    assert is_on and "horizon" in why
+    assert portalhours.is_open({**site_cfg, "always_open": True},
+                               datetime(2026, 11, 23, 3, tzinfo=UTC))
     with pytest.raises(portalhours.HoursError, match="aware"):
-        portalhours.is_open(cfg, datetime(2026, 11, 23, 9, 0))
+        portalhours.is_open(site_cfg, datetime(2026, 11, 23, 9, 0))
 
 
-def test_gate_cli_status_with_injected_clock(tmp_path: Any,
+def test_gate_cli_status_with_injected_clock(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "hours.json"
-    conf.write_text('{"interface": "eth1", "timezone": "Europe/Paris", '
-                    '"week": {"mon": ["09:00-12:00"]}}')
+    conf.write_text(json.dumps({
+        "format": 2, "interface": "eth1", "valid_from": "2026-11-01T00:00:00Z",
+        "valid_until": "2026-12-01T00:00:00Z",
+        "open": [["2026-11-23T08:00:00Z", "2026-11-23T11:00:00Z"]]}))
     assert portalhours.main(["--config", str(conf), "--now", "2026-11-23T10:00:00+01:00",
                              "status"]) == 0
-    assert '"open": true' in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out)["open"] is True
     assert portalhours.main(["--config", str(conf), "--now", "2026-11-23T13:00:00+01:00",
                              "status"]) == 0
-    assert '"open": false' in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out)["open"] is False
     assert portalhours.main(["--config", str(conf), "--now", "2026-11-23T13:00:00",
                              "status"]) == 2

@@ -63,11 +63,19 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for src in sorted(tdir.rglob("*.j2")):
             items.append({"src": str(src),
                           "dest": f"{role}/{src.relative_to(tdir).as_posix()[:-3]}"})
+    # the hardening role's firewall and sysctls, with the gateway play's variables
+    hdir = REPO / "roles/hardening/templates"
+    for rel in ("etc/nftables.conf.j2", "etc/sysctl.d/60-relais-network.conf.j2"):
+        items.append({"src": str(hdir / rel), "dest": f"hardening/{rel[:-3]}"})
+    play_vars = out / "gateway-play-vars.yml"  # after the defaults: they override them
+    play_vars.write_text(yaml.safe_dump(
+        yaml.safe_load((REPO / "playbooks/gateway.yml").read_text())[0]["vars"]))
     play = [{
         "name": "Render gateway role templates",
         "hosts": ",".join(GATEWAYS),
         "gather_facts": False,
-        "vars_files": [str(REPO / "roles" / r / "defaults" / "main.yml") for r in ROLES],
+        "vars_files": [*(str(REPO / "roles" / r / "defaults" / "main.yml")
+                         for r in (*ROLES, "hardening")), str(play_vars)],
         "vars": {"ansible_connection": "local", "ansible_become": False,
                  "ansible_python_interpreter": "/usr/bin/python3",
                  "ansible_facts": {"default_ipv4": {"interface": "eth2"},
@@ -101,11 +109,25 @@ def test_rendered_firewalls_pass_nft_check(rendered: dict[str, Path]) -> None:
     assert 'iifname "eth1" meta nfproto ipv6 drop' in portal
     filt = (rendered["florac-fs-gw"] / "content_filter/etc/relais/content_filter.nft").read_text()
     assert 'iifname "eth1" tcp dport { 53, 853 } counter drop' in filt
+    assert 'iifname "eth1" udp dport { 53, 853, 8853 } counter drop' in filt
+    assert "resolved_v4" not in filt  # standard profile
+    pmi = (rendered["rennes-maurepas-gw"] / "content_filter/etc/relais/content_filter.nft"
+           ).read_text()
+    assert 'udp dport { 53, 443, 500, 853, 1194, 1701, 4500, 8853, 51820 }' in pmi
+    assert 'ip daddr @resolved_v4 accept' in pmi
+    assert "chain prerouting" in portal and "redirect to :5300" in portal
+    host_fw = (rendered["florac-fs-gw"] / "hardening/etc/nftables.conf").read_text()
+    assert "flush ruleset" not in host_fw and "delete table inet relais_filter" in host_fw
+    assert 'iifname "eth1" oifname "eth2" accept' in host_fw
+    sysctl = (rendered["florac-fs-gw"] / "hardening/etc/sysctl.d/60-relais-network.conf"
+              ).read_text()
+    assert "net.ipv4.ip_forward = 1" in sysctl and "log_martians = 0" in sysctl
     if os.geteuid() != 0 or shutil.which("nft") is None:
         pytest.skip("nft -c needs root and nftables")
     for host in GATEWAYS:
         for rel in ("captive_portal/etc/relais/captive_portal.nft",
-                    "content_filter/etc/relais/content_filter.nft"):
+                    "content_filter/etc/relais/content_filter.nft",
+                    "hardening/etc/nftables.conf"):
             proc = subprocess.run(["unshare", "--net", "nft", "-c", "-f", str(rendered[host] / rel)],
                                   capture_output=True, text=True, timeout=30)
             assert proc.returncode == 0, (host, rel, proc.stderr)
@@ -117,6 +139,7 @@ def test_rendered_dnsmasq_and_theme_pass_their_checkers(rendered: dict[str, Path
         pytest.skip("dnsmasq not installed (ci/apt-packages.txt: dnsmasq-base)")
     for host in GATEWAYS:
         for rel in ("captive_portal/etc/dnsmasq.d/10-relais-guest.conf",
+                    "captive_portal/etc/relais/portal-dns.conf",
                     "content_filter/etc/dnsmasq.d/20-relais-resolver.conf"):
             proc = subprocess.run(["dnsmasq", "--test", "-C", str(rendered[host] / rel)],
                                   capture_output=True, text=True, timeout=30)
@@ -139,8 +162,10 @@ def test_splash_in_french_with_hours_terms_privacy_and_english(rendered: dict[st
     assert "Ce lieu accueille des enfants" in pmi and "Ce lieu accueille des enfants" not in std
     hours = json.loads((rendered["florac-fs-gw"] / "captive_portal/etc/relais/portal-hours.json"
                         ).read_text())
-    assert hours["always_open"] is True and hours["timezone"] == "Europe/Paris"
-    assert hours["closures"][0] == {"from": "2026-12-24", "to": "2026-12-26", "reason": "Noël"}
+    assert hours["always_open"] is True and hours["format"] == 2 and "week" not in hours
+    # opening intervals from the inventory, the Christmas closure (24-26 December) included
+    assert hours["open"] and all(not a.startswith(("2026-12-24", "2026-12-25", "2026-12-26"))
+                                 for a, _ in hours["open"])
     conf = (rendered["florac-fs-gw"] / "captive_portal/etc/opennds/opennds.conf").read_text()
     for line in ("GatewayInterface eth1", "preauthidletimeout 10", "authidletimeout 30",
                  "sessiontimeout 240", "downloadrate 8000", "uploadrate 2000",

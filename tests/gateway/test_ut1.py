@@ -103,9 +103,9 @@ def test_pmi_forces_safesearch(sample_lists: Path) -> None:
 
 def test_nft_addresses(sample_lists: Path) -> None:
     text = ut1.render_nft_addresses(ut1.compose(ut1.load(sample_lists), "standard"))
-    assert "flush set inet relais_filter doh_v4" in text
-    assert "add element inet relais_filter doh_v4 { 1.1.1.1, 192.0.2.53, 198.51.100.53," in text
-    assert "add element inet relais_filter doh_v6 { 2001:db8::53 }" in text
+    assert "flush set inet relais_dnsfilter doh_v4" in text
+    assert "add element inet relais_dnsfilter doh_v4 { 1.1.1.1, 192.0.2.53, 198.51.100.53," in text
+    assert "add element inet relais_dnsfilter doh_v6 { 2001:db8::53 }" in text
 
 
 def test_build_is_idempotent(tmp_path: Path, sample_lists: Path) -> None:
@@ -171,6 +171,7 @@ def test_role_profiles_match_the_python_table() -> None:
     defaults = yaml.safe_load((REPO / "roles/content_filter/defaults/main.yml").read_text())
     assert {k: tuple(v) for k, v in defaults["content_filter_profiles"].items()} == dict(
         ut1.PROFILES)
+    assert sorted(defaults["content_filter_safesearch_addresses"]) == sorted(ut1.SAFESEARCH)
 
 
 def test_gateway_cli_build_and_error(tmp_path: Path, sample_lists: Path) -> None:
