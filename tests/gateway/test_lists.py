@@ -41,12 +41,15 @@ def test_filter_settings_follow_the_site_and_an_override(inv: Inventory) -> None
     assert pmi.gateway is not None and std.gateway is not None
     assert lists.filter_settings(pmi, pmi.gateway) == lists.FilterSettings("pmi")
     assert lists.filter_settings(std, std.gateway).profile == "standard"
-    gw = pmi.gateway.model_copy(update={"vars": {
-        **pmi.gateway.vars, "content_filter_profile": "standard",
-        "content_filter_extra_categories": ["gambling"], "content_filter_allow": ["a.example"]}})
+    gw = pmi.gateway.model_copy(update={
+        "content_filter_profile": "standard", "content_filter_extra_categories": ("gambling",),
+        "content_filter_allow": ("a.example",)})
     assert lists.filter_settings(pmi, gw) == lists.FilterSettings("standard", ("gambling",),
                                                                   ("a.example",))
-    bad = pmi.gateway.model_copy(update={"vars": {"content_filter_profile": "strict"}})
+    # the override is read from the typed field, never from the resolved variables
+    stale = pmi.gateway.model_copy(update={"vars": {"content_filter_profile": "standard"}})
+    assert lists.filter_settings(pmi, stale).profile == "pmi"
+    bad = pmi.gateway.model_copy(update={"content_filter_profile": "strict"})
     with pytest.raises(ConfigError, match=r"content_filter_profile 'strict': not a profile"):
         lists.filter_settings(pmi, bad)
 

@@ -105,7 +105,10 @@ def inventory_names_read_by_roles() -> set[str]:
         found |= set(re.findall(r"\b((?:site|device|monitor)_[a-z0-9_]+)\b", p.read_text("utf-8")))
     playbooks = sorted((REPO / "playbooks").glob("*.yml"))
     internal = _set_internally([*files, *playbooks])
-    facts = {"ansible_facts", "ansible_managed", "ansible_check_mode", "ansible_mitogen"}
+    facts = {"ansible_facts", "ansible_managed", "ansible_check_mode", "ansible_mitogen",
+             "ansible_inventory_sources"}  # Ansible's own (magic) variables
+    # set only by the lab's generated overlay (fleet/lab/sshconf.py), never by an inventory
+    facts |= {"lab_site"}
     return {n for n in found
             if n.startswith(prefixes) and n not in internal and n not in facts
             and not n.startswith("ansible_facts")}
