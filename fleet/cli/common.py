@@ -1,16 +1,21 @@
-"""What every CLI command shares: the error boundary, console, JSON output."""
+"""What every CLI command shares: the error boundary, console, JSON output, and the one helper
+that opens and closes the store for a command (:func:`opened_store`)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from fleet.errors import FleetError, InventoryError
+
+if TYPE_CHECKING:
+    from fleet.store import Store
 
 
 def console(stderr: bool = False) -> Console:
@@ -24,23 +29,37 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print a one-line red error and return the Exit to raise."""
-    console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text shown through rich: brackets are not markup."""
     return text.replace("[", r"\[")
+
+
+@contextmanager
+def opened_store(db: str | None) -> Iterator[Store]:
+    """The store of one command: opened at the start, always disposed at the end (also when the
+    command fails).  Every command that needs the store uses this, nothing else."""
+    from fleet.store import open_store
+
+    store = open_store(db)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def report_error(exc: FleetError) -> int:
     err = console(stderr=True)
     if isinstance(exc, InventoryError):
         for problem in exc.problems:
-            err.print(f"[bold red]error:[/] {_escape(str(problem))}")
+            err.print(f"[bold red]error:[/] {escape(str(problem))}")
         n = len(exc.problems)
         err.print(f"[red]{n} problem{'s' if n != 1 else ''} found[/]")
     else:
-        err.print(f"[bold red]error:[/] {_escape(str(exc))}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
     return exc.exit_code
 
 
@@ -64,7 +83,7 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             message = exc.format_message()
             if message:  # empty when the help was shown for a bare group
-                console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
+                console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
             return int(exc.exit_code)
         raise
     # Without standalone mode, click hands a raised typer.Exit back as the return value.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 import fleet
 from fleet import settings
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.deploy import (
     DeployOptions,
     DeployOutcome,
@@ -24,9 +25,8 @@ from fleet.deploy import (
 from fleet.deploy import wipe as wipe_engine
 from fleet.deploy.record import DeployRecorder
 from fleet.errors import ConfigError, DeployError
-from fleet.inventory import load_inventory
+from fleet.inventory import Inventory, load_inventory
 from fleet.lab.paths import LabPaths
-from fleet.store.db import open_store
 
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red",
           "running": "cyan"}
@@ -105,24 +105,11 @@ def deploy(
     tag_list = tuple(t for item in (tags or []) for t in item.split(",") if t)
     options = DeployOptions(check=check, limit=limit, tags=tag_list, verify=verify,
                             extra_inventories=tuple(overlays), ssh_config=ssh_config or lab_ssh)
-    recorder: DeployRecorder = NullRecorder()
-    if record:
-        recorder = StoreRecorder(open_store(db))
-    out = console()
-    states: dict[str, HostState] = {}
-    if json:
-        result = deploy_site(inv, site, repo=repo_root(), options=options, recorder=recorder)
-    else:
-        title = f"fleet deploy {site}" + (" --check" if check else "")
-        with Live(_table(states, title), console=out, refresh_per_second=4) as live:
-
-            def on_host(state: HostState) -> None:
-                states[state.hostname] = state
-                live.update(_table(states, title))
-
-            result = deploy_site(inv, site, repo=repo_root(), options=options,
-                                 recorder=recorder, on_host=on_host)
-            live.update(_table(dict(result.hosts), title))
+    with contextlib.ExitStack() as stack:
+        recorder: DeployRecorder = NullRecorder()
+        if record:
+            recorder = StoreRecorder(stack.enter_context(opened_store(db)))
+        result = _run(inv, site, options, recorder, check, json)
     if json:
         print_json(result.to_json())
     else:
@@ -132,6 +119,24 @@ def deploy(
         raise DeployError(f"{site}: deploy {result.outcome}"
                           + (f", {len(failed)} host(s) not accepted: {', '.join(failed)}"
                              if failed else ""))
+
+
+def _run(inv: Inventory, site: str, options: DeployOptions, recorder: DeployRecorder, check: bool,
+         as_json: bool) -> DeployOutcome:
+    if as_json:
+        return deploy_site(inv, site, repo=repo_root(), options=options, recorder=recorder)
+    states: dict[str, HostState] = {}
+    title = f"fleet deploy {site}" + (" --check" if check else "")
+    with Live(_table(states, title), console=console(), refresh_per_second=4) as live:
+
+        def on_host(state: HostState) -> None:
+            states[state.hostname] = state
+            live.update(_table(states, title))
+
+        result = deploy_site(inv, site, repo=repo_root(), options=options,
+                             recorder=recorder, on_host=on_host)
+        live.update(_table(dict(result.hosts), title))
+    return result
 
 
 def _print_summary(result: DeployOutcome) -> None:

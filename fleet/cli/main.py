@@ -7,7 +7,19 @@ import sys
 
 import typer
 
-from fleet.cli import blocklists, demo, deploy, inventory, lab, monitor, portal, snmp
+from fleet.cli import (
+    blocklists,
+    demo,
+    deploy,
+    incidents,
+    inventory,
+    lab,
+    maintenance,
+    poll,
+    portal,
+    snmp,
+    status,
+)
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -23,10 +35,10 @@ app.command("demo")(demo.demo)
 app.add_typer(inventory.app, name="inventory")
 # (other areas add their line below)
 app.add_typer(lab.app, name="lab")
-app.command("poll")(monitor.poll)
-app.command("status")(monitor.status)
-app.add_typer(monitor.incidents_app, name="incidents")
-app.add_typer(monitor.maintenance_app, name="maintenance")
+app.command("poll")(poll.poll)
+app.command("status")(status.status)
+app.add_typer(incidents.app, name="incidents")
+app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(snmp.app, name="snmp")
 app.command("deploy")(deploy.deploy)
 app.command("wipe")(deploy.wipe)
