@@ -15,37 +15,7 @@ from pathlib import Path
 from fleet.errors import LabError
 from fleet.inventory.models import SnmpCredentials
 from fleet.lab.plan import FAKENET_IP, Node, NodeKind, SitePlan
-
-FAKENET_HTTP = r'''#!/usr/bin/python3
-"""Relais lab fake internet: serves /srv/www (the apt repository is under /debian); any other
-path answers 200 with a small page naming the host asked for, like a reachable website."""
-import http.server, os, sys
-
-ROOT = "/srv/www"
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, directory=ROOT, **kw)
-
-    def send_head(self):
-        path = self.translate_path(self.path)
-        if self.path.startswith("/debian/") or os.path.isfile(path):
-            return super().send_head()
-        host = self.headers.get("Host", "?")
-        body = (f"<html><body><h1>Relais lab fake internet</h1><p>{host}{self.path}</p>"
-                "</body></html>").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        import io
-        return io.BytesIO(body)
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
-
-http.server.ThreadingHTTPServer(("", 80), Handler).serve_forever()
-'''
+from fleet.lab.programs import program
 
 
 def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> Path:
@@ -148,7 +118,8 @@ def _prepare_fakenet(root: Path) -> None:
     _write(root, "etc/dnsmasq.d/relais-lab.conf",
            "# every name resolves to the fake internet itself\n"
            f"no-resolv\naddress=/#/{FAKENET_IP}\ninterface=eth0\nbind-dynamic\n")
-    _write(root, "usr/local/bin/relais-fakenet-http", FAKENET_HTTP, 0o755)
+    _write(root, "usr/local/bin/relais-fakenet-http",
+           program("fakenet_http").read_text("utf-8"), 0o755)
     _write(root, "srv/www/index.html",
            "<html><body><h1>Relais lab fake internet</h1></body></html>\n")
     (root / "srv/www/debian").mkdir(parents=True, exist_ok=True)

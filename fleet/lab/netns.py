@@ -137,6 +137,15 @@ def processes_in(names: list[str], procs: list[ProcInfo] | None = None) -> list[
     return [p for p in (procs if procs is not None else processes()) if p.netns_inode in inodes]
 
 
+def container_init(netns_name: str, procs: list[ProcInfo]) -> int | None:
+    """The pid (in this machine's pid namespace) of the init of the container living in a
+    network namespace: the process that is pid 1 of its own pid namespace."""
+    for p in processes_in([netns_name], procs):
+        if p.ns_pid == 1 and p.pid != 1:
+            return p.pid
+    return None
+
+
 def listening(pid: int, proto: str, port: int) -> bool:
     """Whether the network namespace of ``pid`` has a socket bound to ``port`` (tcp: LISTEN)."""
     for table in (proto, proto + "6"):

@@ -1,0 +1,39 @@
+"""The lab switch: the fake-switches IOS simulator serving its CLI over SSH on one address.
+
+Run by ``fleet lab up`` (:mod:`fleet.lab.up`) in the switch's network namespace with the
+interpreter of the simulator's own virtualenv, in isolated mode, by path::
+
+    ip netns exec relais-<switch> <lab_root>/tools/fake-switches/bin/python -I fake_switch.py NAME IP
+
+The login comes from the environment (``RELAIS_SWITCH_USERNAME``, ``RELAIS_SWITCH_PASSWORD``),
+never from the command line, and is removed from the environment once read.  Imports only the
+simulator (fake_switches, Twisted): this file runs outside the ``fleet`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: fake_switch.py HOSTNAME IP\n")
+        return 2
+    hostname, ip = argv
+    from fake_switches import switch_factory
+    from fake_switches.transports.ssh_service import SwitchSshService
+    from twisted.internet import reactor
+
+    password = os.environ.pop("RELAIS_SWITCH_PASSWORD")
+    username = os.environ.pop("RELAIS_SWITCH_USERNAME")
+    # the enable password is compared with the typed line (str); the SSH login takes bytes
+    core = switch_factory.SwitchFactory().get("cisco_generic", hostname, password)
+    SwitchSshService(ip=ip, port=22, switch_core=core,
+                     users={username: password.encode()}).hook_to_reactor(reactor)
+    reactor.run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
