@@ -31,8 +31,12 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(\+1)?$")
 
 
-class HoursError(ValueError):
-    """The opening-hours file is unusable."""
+try:  # on the controller an HoursError is a FleetError; on the gateway (stdlib only) a ValueError
+    from fleet.errors import HoursError
+except ImportError:  # pragma: no cover - only on the gateway
+
+    class HoursError(ValueError):  # type: ignore[no-redef]
+        """The opening-hours file is unusable."""
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -60,13 +60,11 @@ SAFESEARCH: Mapping[str, tuple[str, ...]] = {
 
 
 try:  # on the controller a ListError is a FleetError; on the gateway (stdlib only) a ValueError
-    from fleet.errors import ConfigError as _ErrorBase
+    from fleet.errors import ListError
 except ImportError:  # pragma: no cover - only on the gateway
-    _ErrorBase = ValueError  # type: ignore[misc,assignment]
 
-
-class ListError(_ErrorBase):
-    """A list set or an argument is unusable; the message names the file and value."""
+    class ListError(ValueError):  # type: ignore[no-redef]
+        """A list set or an argument is unusable; the message names the file and value."""
 
 
 @dataclass(frozen=True, slots=True)

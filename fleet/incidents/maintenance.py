@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.incidents.lifecycle import IncidentError
+from fleet.errors import IncidentError
 from fleet.store.db import Store
 from fleet.store.models import MaintenanceWindow
 

@@ -18,15 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.errors import LabError
+from fleet.errors import NetnsError
 from fleet.lab.proc import run
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
-
-
-class NetnsError(LabError):
-    """A network namespace is missing or cannot be entered."""
 
 
 def _setns(fd: int, nstype: int) -> None:

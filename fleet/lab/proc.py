@@ -8,16 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fleet.errors import LabError
-
-
-class NotRootError(LabError, PermissionError):
-    """The lab needs root (namespaces, mounts, systemd-nspawn)."""
-
-
-class MissingToolError(LabError, FileNotFoundError):
-    """A system tool the lab needs is not installed."""
-
+from fleet.errors import LabError, MissingToolError, NotRootError
 
 TOOLS_PACKAGES: Mapping[str, str] = {
     "debootstrap": "debootstrap",

@@ -19,11 +19,7 @@ from pyinfra.api.inventory import Inventory
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import State
 
-from fleet.errors import FleetError
-
-
-class RemoteError(FleetError, RuntimeError):
-    """A remote action could not run at all (not: one host failed, which is a result)."""
+from fleet.errors import RemoteError
 
 
 @dataclass(frozen=True, slots=True)
