@@ -45,7 +45,7 @@ class Store:
             try:
                 yield session
             except SQLAlchemyError as exc:
-                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+                raise store_error(self.safe_url, exc) from exc
             finally:
                 session.rollback()
 
@@ -65,7 +65,7 @@ class Store:
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
-                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+                raise store_error(self.safe_url, exc) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -77,6 +77,18 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def store_error(where: str, exc: SQLAlchemyError) -> StoreError:
+    """One line: the database's own error class and the first line of its message (SQLAlchemy
+    adds the SQL statement and a link on the lines after it)."""
+    orig = getattr(exc, "orig", None)
+    source: BaseException = orig if isinstance(orig, BaseException) else exc
+    lines = [ln.strip() for ln in str(source).splitlines() if ln.strip()]
+    first = lines[0] if lines else "(no message)"
+    if orig is None and first.startswith("(") and ") " in first:
+        first = first.split(") ", 1)[1]  # "(sqlite3.OperationalError) msg" from SQLAlchemy itself
+    return StoreError(f"store {where}: {source.__class__.__name__}: {first}")
 
 
 def lock_key(name: str) -> int:
@@ -152,7 +164,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store migration failed: {exc.__class__.__name__}: {exc}") from exc
+        raise store_error(f"{_safe(str(engine.url))} (migration)", exc) from exc
 
 
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
