@@ -80,15 +80,15 @@ class Store:
 
 
 def store_error(where: str, exc: SQLAlchemyError) -> StoreError:
-    """One line: the database's own error class and the first line of its message (SQLAlchemy
-    adds the SQL statement and a link on the lines after it)."""
+    """One line: the kind of error (SQLAlchemy's name, the same on every backend) and the first
+    line of the database's own message (SQLAlchemy adds the SQL statement and a link after it)."""
     orig = getattr(exc, "orig", None)
     source: BaseException = orig if isinstance(orig, BaseException) else exc
     lines = [ln.strip() for ln in str(source).splitlines() if ln.strip()]
     first = lines[0] if lines else "(no message)"
     if orig is None and first.startswith("(") and ") " in first:
         first = first.split(") ", 1)[1]  # "(sqlite3.OperationalError) msg" from SQLAlchemy itself
-    return StoreError(f"store {where}: {source.__class__.__name__}: {first}")
+    return StoreError(f"store {where}: {exc.__class__.__name__}: {first}")
 
 
 def lock_key(name: str) -> int:
