@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from fleet.errors import ConfigError
@@ -59,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("color", _bool, True, "Coloured terminal output."),
 )
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+_BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})
 
 
 def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:

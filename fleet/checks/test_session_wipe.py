@@ -12,7 +12,7 @@ import pytest
 from fleet.checks.model import HostExpect
 
 RECORD = "/var/log/relais/wipe.jsonl"
-RECORD_KEYS = {"time", "host", "trigger", "outcome", "items", "duration_ms", "session_seconds"}
+RECORD_KEYS = frozenset({"time", "host", "trigger", "outcome", "items", "duration_ms", "session_seconds"})
 
 
 @pytest.mark.ref("RGPD art. 5.1.c/e (Relais session wipe)")

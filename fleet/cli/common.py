@@ -78,13 +78,11 @@ def run_app(app: typer.Typer, argv: Sequence[str]) -> int:
         return 130
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
+    except typer.TyperException as exc:
         # Usage errors from typer's (vendored) click: one line, click's exit code (2).
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            message = exc.format_message()
-            if message:  # empty when the help was shown for a bare group
-                console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
-            return int(exc.exit_code)
-        raise
+        message = exc.format_message()
+        if message:  # empty when the help was shown for a bare group
+            console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+        return int(exc.exit_code)
     # Without standalone mode, click hands a raised typer.Exit back as the return value.
     return rv if isinstance(rv, int) else 0

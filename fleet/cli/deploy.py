@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated
 
 import typer
@@ -28,8 +29,8 @@ from fleet.errors import ConfigError, DeployError
 from fleet.inventory import Inventory, load_inventory
 from fleet.lab.paths import LabPaths
 
-_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red",
-          "running": "cyan"}
+_STYLE = MappingProxyType({"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red",
+          "running": "cyan"})
 
 
 def repo_root() -> Path:

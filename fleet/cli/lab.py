@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from fleet.cli.common import console, print_json
-from fleet.errors import LabError
+from fleet.errors import FleetError, LabError
 from fleet.inventory import load_inventory
 from fleet.lab import build, down, down_all, exec_argv, find_site, make_lab, plan_site, status, up
 
@@ -104,8 +104,8 @@ def down_cmd(
         plan = None
         try:
             plan = plan_site(find_site(load_inventory(inventory, check_secrets=False), site))
-        except Exception:
-            plan = None
+        except FleetError:
+            plan = None  # a broken inventory must not stop a clean-up: down() scans for leftovers
         result = down(lab, site, plan=plan, keep_state=keep_state)
     if json:
         print_json({"sites": result.site_ids, "killed": result.killed,

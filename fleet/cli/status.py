@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Annotated
 
 import typer
@@ -19,8 +20,10 @@ from fleet.inventory.models import Device, Site
 from fleet.monitor.cycle import system_clock
 from fleet.store import Store
 
-_STATE_STYLE = {"up": "green", "down": "red", "degraded": "yellow", "unknown": "dim"}
-_SUMMARY_STYLE = {"ok": "green", "incident": "red", "watch": "yellow", "expected": "cyan", "unknown": "dim"}
+_STATE_STYLE = MappingProxyType({"up": "green", "down": "red", "degraded": "yellow", "unknown": "dim"})
+_SUMMARY_STYLE = MappingProxyType(
+    {"ok": "green", "incident": "red", "watch": "yellow", "expected": "cyan", "unknown": "dim"}
+)
 
 
 def status(

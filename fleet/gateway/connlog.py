@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -430,8 +430,6 @@ def as_dict(r: Record) -> dict[str, Any]:
 
 __all__ = ["Collector", "Record", "RecordError", "as_dict", "merge_sessions", "parse_record",
            "purge", "read_records"]
-
-_unused: Mapping[str, str] = {}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -134,6 +135,11 @@ class _Ctx:
         self.root = root
         self.problems: list[Problem] = []
         self.role_prefixes = role_prefixes
+
+    @cached_property
+    def timezones(self) -> set[str]:
+        """The IANA names of tzdata, read once per load (not kept between loads)."""
+        return available_timezones()
 
     def add(self, file: str, line: int | None, field: str, value: object, msg: str) -> None:
         self.problems.append(Problem(file, line, field, value, msg))
@@ -458,15 +464,6 @@ def _pyd(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
 
 
-_TZ_CACHE: list[set[str]] = []
-
-
-def _timezones() -> set[str]:
-    if not _TZ_CACHE:
-        _TZ_CACHE.append(available_timezones())
-    return _TZ_CACHE[0]
-
-
 def _build_site(
     ctx: _Ctx, display: str, sg_name: str, v: Mapping[str, Any], gline: int | None
 ) -> Site | None:
@@ -497,12 +494,12 @@ def _build_site(
         kind = None
     tzname = str(v["site_timezone"])
     try:
-        if tzname not in _timezones():
+        if tzname not in ctx.timezones:
             raise ZoneInfoNotFoundError(tzname)
         ZoneInfo(tzname)
     except (ZoneInfoNotFoundError, ValueError):
         ctx.add(display, L("site_timezone"), where + "site_timezone", tzname,
-                f"invalid timezone{_hint(tzname, _timezones())} (IANA name, e.g. Europe/Paris)")
+                f"invalid timezone{_hint(tzname, ctx.timezones)} (IANA name, e.g. Europe/Paris)")
         tzname = ""
     coords = v["site_coordinates"]
     coordinates = None

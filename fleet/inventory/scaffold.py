@@ -11,13 +11,17 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from fleet.errors import ConfigError
 from fleet.inventory.hours import parse_range
 from fleet.inventory.models import WEEKDAYS, DeviceKind, SiteKind, site_group
 
-PLAN = {"gateway": 1, "switch": 2, "ap": 3, "public_pc": 11, "borne": 21, "printer": 31, "ups": 41}
-SUFFIX = {
+PLAN: Mapping[str, int] = MappingProxyType(
+    {"gateway": 1, "switch": 2, "ap": 3, "public_pc": 11, "borne": 21, "printer": 31, "ups": 41}
+)
+SUFFIX: Mapping[str, str] = MappingProxyType({
     "gateway": "gw",
     "switch": "sw",
     "ap": "ap",
@@ -25,7 +29,7 @@ SUFFIX = {
     "borne": "borne",
     "printer": "prn",
     "ups": "ups",
-}
+})
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from fleet.errors import LabError, MissingToolError, NotRootError
 
-TOOLS_PACKAGES: Mapping[str, str] = {
+TOOLS_PACKAGES: Mapping[str, str] = MappingProxyType({
     "debootstrap": "debootstrap",
     "systemd-nspawn": "systemd-container",
     "ip": "iproute2",
@@ -21,7 +22,7 @@ TOOLS_PACKAGES: Mapping[str, str] = {
     "nsenter": "util-linux",
     "snmpget": "snmp",
     "apt-get": "apt",
-}
+})
 
 
 def require_root() -> None:
