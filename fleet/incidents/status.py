@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from fleet.errors import ConfigError
 from fleet.incidents.lifecycle import IncidentView, view
 from fleet.incidents.maintenance import Window, active_windows, covering
-from fleet.inventory.hours import intervals, next_opening
+from fleet.inventory.hours import is_open, next_opening
 from fleet.inventory.models import Device, Inventory, Site
 from fleet.store.db import Store
 from fleet.store.models import OPEN_STATUSES, DeviceEvent, Incident, Observation
@@ -84,6 +84,8 @@ class DeviceStatus:
 class SiteStatus:
     id: str
     name: str
+    timezone: str
+    """The site's IANA timezone: its times are shown in it (``fleet status``, the dashboard)."""
     open: bool
     next_opening: datetime | None
     maintenance: str | None
@@ -115,6 +117,7 @@ class SiteStatus:
         return {
             "site": self.id,
             "name": self.name,
+            "timezone": self.timezone,
             "open": self.open,
             "next_opening": _iso(self.next_opening),
             "maintenance": self.maintenance,
@@ -197,7 +200,7 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
         windows = active_windows(session, now)
         out = []
         for site in sites:
-            is_open = _site_open(site, now)
+            site_open = is_open(site, now)
             site_window = next((w for w in windows if w.device is None and w.site_id == site.id), None)
             devices = tuple(
                 _device_status(
@@ -205,7 +208,7 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
                     obs.get(d.hostname, []),
                     incs.get(d.hostname, []),
                     covering(windows, site.id, d.hostname, now),
-                    is_open,
+                    site_open,
                 )
                 for d in site.devices
             )
@@ -213,8 +216,9 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
                 SiteStatus(
                     id=site.id,
                     name=site.name,
-                    open=is_open,
-                    next_opening=None if is_open else next_opening(site, now),
+                    timezone=site.timezone,
+                    open=site_open,
+                    next_opening=None if site_open else next_opening(site, now),
                     maintenance=site_window.label if site_window else None,
                     devices=devices,
                 )
@@ -240,11 +244,7 @@ def device_detail(store: Store, site: Site, device: Device, now: datetime) -> De
             )
         )
         window = covering(active_windows(session, now), site.id, device.hostname, now)
-        return _device_status(device, rows, incidents, window, _site_open(site, now), events)
-
-
-def _site_open(site: Site, now: datetime) -> bool:
-    return any(o <= now < c for o, c in intervals(site, now, now + timedelta(seconds=1)))
+        return _device_status(device, rows, incidents, window, is_open(site, now), events)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
