@@ -73,7 +73,8 @@ def test_the_tree_keeps_its_built_in_mixins() -> None:
     from fleet import errors
 
     assert issubclass(errors.IncidentError, ValueError) and errors.IncidentError.exit_code == 2
-    assert issubclass(errors.NotRootError, PermissionError) and issubclass(errors.NotRootError, errors.LabError)
+    assert issubclass(errors.NotRootError, PermissionError)
+    assert issubclass(errors.NotRootError, errors.LabError)
     assert issubclass(errors.ListError, errors.ConfigError) and issubclass(errors.BerError, ValueError)
     for name in DECLARED - {"Problem"}:
         assert issubclass(getattr(errors, name), errors.FleetError), name

@@ -15,6 +15,7 @@ from pathlib import Path
 from fleet.errors import LabError
 from fleet.inventory.models import SnmpCredentials
 from fleet.lab.plan import FAKENET_IP, Node, NodeKind, SitePlan
+from fleet.lab.proc import run
 from fleet.lab.programs import program
 
 
@@ -69,6 +70,23 @@ def snmpd_config(snmp: SnmpCredentials | None) -> tuple[str, str]:
     elif snmp is not None and snmp.community is not None:
         main.append(f"rocommunity {snmp.community.get_secret_value()}")
     return "\n".join(main) + "\n", persist
+
+
+def ssh_host_key(key: Path, comment: str) -> str:
+    """An SSH host key (ed25519) at ``key``, made if missing; returns its public half as
+    ``ssh-ed25519 AAAA...`` for the lab's known_hosts."""
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key],
+            what=f"{comment}: ssh-keygen")
+    fields = Path(f"{key}.pub").read_text("utf-8").split()
+    return " ".join(fields[:2])
+
+
+def host_key(root: Path, comment: str) -> str:
+    """A booted host's own SSH host key, made in its root before it boots (the image has none,
+    and sshd's ``ssh-keygen -A`` keeps an existing one)."""
+    return ssh_host_key(root / "etc/ssh/ssh_host_ed25519_key", comment)
 
 
 def prepare_host(root: Path, node: Node, plan: SitePlan, pubkey: str) -> None:

@@ -21,7 +21,7 @@ from fleet.lab import netns as ns
 from fleet.lab.build import tool_bin
 from fleet.lab.creds import device_var
 from fleet.lab.down import down
-from fleet.lab.hostconf import prepare_host, prepare_snmpsim
+from fleet.lab.hostconf import host_key, prepare_host, prepare_snmpsim, ssh_host_key
 from fleet.lab.paths import CTL_NETNS
 from fleet.lab.plan import GATEWAY_WAN_IP, Node, NodeKind, SitePlan, check_conflicts, plan_site
 from fleet.lab.proc import require_root, require_tools, run
@@ -67,7 +67,7 @@ def up(
         progress(f"{site.id}: networks")
         _create_networks(plan)
         progress(f"{site.id}: filesystems")
-        _prepare_roots(lab, plan, pubkey, keep_state)
+        host_keys = _prepare_roots(lab, plan, pubkey, keep_state)
         progress(f"{site.id}: starting {len(plan.nodes)} hosts")
         pids = _start_nodes(lab, plan)
         for key, pid in pids.items():
@@ -77,7 +77,7 @@ def up(
                 state["nodes"][name]["pid"] = pid
         write_state(lab, site.id, state)
         _wait_ready(lab, plan, pids, progress)
-        write_site_files(lab.paths, plan, lab.secrets)
+        write_site_files(lab.paths, plan, lab.secrets, host_keys)
         state["status"] = "up"
         state["up_seconds"] = round(time.monotonic() - t0, 2)
         write_state(lab, site.id, state)
@@ -151,8 +151,11 @@ def _create_networks(plan: SitePlan) -> None:
                  "net.ipv4.ip_unprivileged_port_start=0"], what=f"{node.name}: sysctl")
 
 
-def _prepare_roots(lab: Lab, plan: SitePlan, pubkey: str, keep_state: bool) -> None:
+def _prepare_roots(lab: Lab, plan: SitePlan, pubkey: str, keep_state: bool) -> dict[str, str]:
+    """Mount and configure every host's root; returns the SSH host key of each host and switch
+    (for the site's known_hosts)."""
     images = lab.images
+    keys: dict[str, str] = {}
     for node in plan.nodes:
         if node.booted and node.layer is not None:
             state = lab.paths.host_state(plan.site_id, node.name)
@@ -172,14 +175,20 @@ def _prepare_roots(lab: Lab, plan: SitePlan, pubkey: str, keep_state: bool) -> N
                 what=f"{node.name}: mount overlay")
             if fresh:
                 prepare_host(root, node, plan, pubkey)
+            if node.kind is NodeKind.HOST:
+                keys[node.name] = host_key(root, node.name)
         elif node.kind in (NodeKind.SNMPSIM, NodeKind.SWITCH):
             data = lab.paths.site_run(plan.site_id) / "snmp" / node.name
             prepare_snmpsim(data, lab.recordings, node)
             cache = lab.paths.site_run(plan.site_id) / "snmp-cache" / node.name
             cache.mkdir(parents=True, exist_ok=True)
             os.chown(cache, 65534, 65534)
+            if node.kind is NodeKind.SWITCH:
+                keys[node.name] = ssh_host_key(lab.paths.switch_host_key(plan.site_id, node.name),
+                                               node.name)
     for d in (lab.paths.root, lab.paths.run, lab.paths.site_run(plan.site_id)):
         d.chmod(0o755)
+    return keys
 
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
@@ -228,7 +237,9 @@ def _start_nodes(lab: Lab, plan: SitePlan) -> dict[str, int]:
                        "RELAIS_SWITCH_USERNAME": device_var(node.device, "netdev_username",
                                                             lab.secrets, "admin"),
                        "RELAIS_SWITCH_PASSWORD": device_var(node.device, "netdev_password",
-                                                            lab.secrets, "admin")}
+                                                            lab.secrets, "admin"),
+                       "RELAIS_SWITCH_HOST_KEY": str(lab.paths.switch_host_key(plan.site_id,
+                                                                               node.name))}
                 pids[node.name] = _spawn(switch_argv(lab, node), log, env)
     return pids
 

@@ -19,7 +19,8 @@ def test_a_database_error_is_one_line_with_the_databases_first_line(store: Store
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"store {store.safe_url}: ")
-    wanted = "no such table: incidents" if store.dialect == "sqlite" else 'relation "incidents" does not exist'
+    wanted = {"sqlite": "no such table: incidents",
+              "postgresql": 'relation "incidents" does not exist'}[store.dialect]
     assert message.endswith(wanted), message
     assert "[SQL:" not in message and "sqlalche.me" not in message
 
