@@ -81,6 +81,13 @@ class StoreError(FleetError, RuntimeError):
     """The store (database) failed or is in an unexpected state."""
 
 
+class StoreMissingError(StoreError, FileNotFoundError):
+    """No store where one was named (a mistyped ``--db``, another state directory, no poll yet):
+    read commands never create one."""
+
+    exit_code = 2
+
+
 class PostgresUnavailable(StoreError):
     """The PostgreSQL server binaries are not installed (throwaway test clusters)."""
 

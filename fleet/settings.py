@@ -50,12 +50,36 @@ SETTINGS: tuple[Setting, ...] = (
         "FLEET_VAULT_PASSWORD is set.",
     ),
     Setting(
+        "state_dir",
+        Path,
+        Path("/var/lib/relais"),
+        "Where Relais keeps its state on this machine: the default store (`fleet.sqlite`), the "
+        "demo's store, the blocklists. An absolute path, so every command finds the same store "
+        "from any directory.",
+    ),
+    Setting(
         "db_url",
         str,
-        "sqlite:///var/fleet.sqlite",
-        "Store URL: a SQLite file (default) or postgresql+psycopg://user@host/db.",
+        None,
+        "Store URL: a SQLite file or postgresql+psycopg://user@host/db. Default: "
+        "`sqlite:///<state_dir>/fleet.sqlite`. Only `fleet poll` (and deploy records, the "
+        "connection-log import, the demo) create a store; every other command refuses a URL "
+        "where there is none (a mistyped `--db` is an error, not an empty store).",
     ),
-    Setting("state_dir", Path, Path("var"), "Where runtime state (store, lab, caches) lives."),
+    Setting(
+        "poll_interval",
+        float,
+        60.0,
+        "Seconds between poll cycles (`fleet poll --daemon`); `fleet status` calls data older "
+        "than 3 intervals stale.",
+    ),
+    Setting(
+        "lang",
+        str,
+        None,
+        "Language of the CLI's messages: `fr` or `en`. Default: English when the locale "
+        "(LC_ALL, LC_MESSAGES, LANG) is English, else French.",
+    ),
     Setting("lab_root", Path, Path("/var/lib/relais-lab"), "Lab images and per-host layers."),
     Setting("color", _bool, True, "Coloured terminal output."),
 )
@@ -107,7 +131,8 @@ def docs_table() -> str:
     """The settings table for docs/settings.md."""
     rows = ["| setting | environment | default | description |", "|---|---|---|---|"]
     for s in SETTINGS:
-        rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.description} |")
+        default = "—" if s.default is None else f"`{s.default}`"
+        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {s.description} |")
     return "\n".join(rows) + "\n"
 
 

@@ -39,12 +39,16 @@ def escape(text: str) -> str:
 
 
 @contextmanager
-def opened_store(db: str | None) -> Iterator[Store]:
+def opened_store(db: str | None, *, create: bool = False) -> Iterator[Store]:
     """The store of one command: opened at the start, always disposed at the end (also when the
-    command fails).  Every command that needs the store uses this, nothing else."""
+    command fails).  Every command that needs the store uses this, nothing else.
+
+    Only the commands that own the store's content pass ``create`` (``fleet poll``, deploy
+    records, the connection-log import): any other command refuses a store that is not there
+    (a mistyped ``--db`` is an error, never a new empty store that says "no incidents")."""
     from fleet.store import open_store
 
-    store = open_store(db)
+    store = open_store(db, create=create)
     try:
         yield store
     finally:

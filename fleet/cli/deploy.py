@@ -109,7 +109,7 @@ def deploy(
     with contextlib.ExitStack() as stack:
         recorder: DeployRecorder = NullRecorder()
         if record:
-            recorder = StoreRecorder(stack.enter_context(opened_store(db)))
+            recorder = StoreRecorder(stack.enter_context(opened_store(db, create=True)))
         result = _run(inv, site, options, recorder, check, json)
     if json:
         print_json(result.to_json())

@@ -112,7 +112,7 @@ def poll(
     deadline = min(default_deadline(timeout, retries), max(0.5, interval * 0.6))
     retention = timedelta(days=retention_days)
     hostnames = [d.hostname for s in sites for d in s.devices]
-    with opened_store(db) as store:
+    with opened_store(db, create=True) as store:
         poller = Poller(profiles, timeout=timeout, retries=retries, concurrency=concurrency,
                         deadline=deadline, clock=the_clock)  # fmt: skip
 

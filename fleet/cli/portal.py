@@ -78,7 +78,7 @@ def collect_cmd(
     s = _site(site, inventory)
     gw = _gateway(s)
     now = _now()
-    with opened_store(db) as store:
+    with opened_store(db, create=True) as store:
         if from_dir is not None:
             result = collect.import_dir(store, s.id, gw.hostname, from_dir, now)
             message = "imported"

@@ -52,7 +52,7 @@ def test_the_monitoring_commands_live_in_their_own_modules() -> None:
 
 
 def test_the_helper_disposes_the_store_also_when_the_command_fails(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), opened_store(f"sqlite:///{tmp_path}/s.sqlite") as store:
+    with pytest.raises(RuntimeError), opened_store(f"sqlite:///{tmp_path}/s.sqlite", create=True) as store:
         pool = store.engine.pool
         with store.read() as session:
             session.connection()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fleet.cli.main import main
+from fleet.store import open_store
 from tests.incidents.samples import REPO
 from tests.monitor.agents import FIXTURES, Agent, snmpsim
 
@@ -77,6 +78,7 @@ def env(tmp_path: Path, agent: Agent, monkeypatch: pytest.MonkeyPatch) -> dict[s
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)
+    open_store(values["FLEET_DB_URL"]).dispose()  # the poller's store (readers never create one)
     return values
 
 
