@@ -135,10 +135,16 @@ def N_(message: str) -> str:
     return message
 
 
+def NC_(context: str, message: str) -> tuple[str, str]:
+    """Mark a message with its context (see :func:`pgettext`) without translating it now."""
+    return context, message
+
+
 _ = gettext
 
 KEYWORDS: Mapping[str, Any] = MappingProxyType(
-    {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None}
+    {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
+     "NC_": ((1, "c"), 2)}
 )
 """Babel extraction keywords (the functions above)."""
 
@@ -157,6 +163,12 @@ def extract() -> object:
         template.add(message, None, [(f"fleet/{filename}", lineno)], auto_comments=comments,
                      context=context)
     return template
+
+
+def _translated(string: object) -> bool:
+    if isinstance(string, tuple | list):
+        return bool(string) and all(string)
+    return bool(string)
 
 
 def update() -> list[str]:
@@ -181,8 +193,8 @@ def update() -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             write_po(fh, cat, width=100, sort_output=False, omit_header=False,
-                     ignore_obsolete=True)
-        missing += [str(m.id) for m in cat if m.id and not m.string]
+                     ignore_obsolete=True, include_lineno=False)
+        missing += [str(m.id) for m in cat if m.id and not _translated(m.string)]
     return missing
 
 

@@ -21,6 +21,9 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
         if key.startswith("FLEET_"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    # Tests read the CLI's messages in English, whatever this machine's locale; the tests of the
+    # languages themselves (tests/cli, tests/test_i18n.py) choose theirs, French included.
+    monkeypatch.setenv("FLEET_LANG", "en")
 
 
 @pytest.fixture
