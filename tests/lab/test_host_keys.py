@@ -22,12 +22,13 @@ def _ssh(site: LabSite, *extra: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60, check=False)
 
 
-def _wrong_known_hosts(site: LabSite, tmp_path: Path) -> Path:
+def _wrong_known_hosts(site: LabSite, tmp_path: Path, host: str = HOST) -> Path:
+    """A known_hosts file giving ``host`` another key than its own."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
                    check=True)
     wrong = tmp_path / "known_hosts"
     other = (tmp_path / "other.pub").read_text().split()
-    wrong.write_text(f"{HOST},{site.device(HOST).ip} {other[0]} {other[1]}\n")
+    wrong.write_text(f"{host},{site.device(host).ip} {other[0]} {other[1]}\n")
     return wrong
 
 
@@ -50,11 +51,13 @@ def test_ssh_checks_the_host_key(lab_site: LabSite, tmp_path: Path) -> None:
 
 def test_pyinfra_checks_the_host_key(lab_site: LabSite, tmp_path: Path) -> None:
     paths = lab_site.lab.paths
-    ip = str(lab_site.device(HOST).ip)
-    good = Target(HOST, ip, "relais", paths.ssh_key, paths.ssh_config)
-    [reached] = run([good], lambda state: None)
-    assert reached.ok, reached.message  # positive control
-    bad = Target(HOST, ip, "relais", paths.ssh_key, paths.ssh_config,
-                 known_hosts=_wrong_known_hosts(lab_site, tmp_path))
-    [refused] = run([bad], lambda state: None)
+    other = "florac-fs-pc2"
+    good = Target(HOST, str(lab_site.device(HOST).ip), "relais", paths.ssh_key, paths.ssh_config)
+    bad = Target(other, str(lab_site.device(other).ip), "relais", paths.ssh_key, paths.ssh_config,
+                 known_hosts=_wrong_known_hosts(lab_site, tmp_path, other))
+    reached, refused = run([good, bad], lambda state: None)
+    assert reached.ok, reached.message  # positive control, in the same run
     assert not refused.ok and refused.message == "unreachable"
+    [again] = run([Target(other, bad.address, "relais", paths.ssh_key, paths.ssh_config)],
+                  lambda state: None)
+    assert again.ok, again.message  # the same host, with the site's known_hosts
