@@ -16,7 +16,7 @@ from rich.text import Text
 
 from fleet.cli.common import console, opened_store, print_json
 from fleet.cli.contacts import print_contacts
-from fleet.cli.lookup import known_device, known_site
+from fleet.cli.lookup import inventory_for_reading, known_device, known_site
 from fleet.cli.options import ByOpt, ClockOpt, DbOpt, InventoryOpt, JsonOpt
 from fleet.cli.render import Cell, Column, paragraph, table, terminal_width
 from fleet.cli.timefmt import ago, operator, parse_instant, site_time
@@ -42,11 +42,11 @@ def _inventory(path: Path | None) -> Inventory:
     return load_inventory(path, check_secrets=False)
 
 
-def _site_of(inv: Inventory, site_id: str) -> Site | None:
-    return next((s for s in inv.sites if s.id == site_id), None)
+def _site_of(inv: Inventory | None, site_id: str) -> Site | None:
+    return None if inv is None else next((s for s in inv.sites if s.id == site_id), None)
 
 
-def _tz(inv: Inventory, site_id: str) -> tzinfo:
+def _tz(inv: Inventory | None, site_id: str) -> tzinfo:
     site = _site_of(inv, site_id)
     return site.tz if site is not None else UTC
 
@@ -66,10 +66,10 @@ def incidents_list(
     from fleet.incidents import list_incidents
     from fleet.incidents.status import last_poll
 
-    inv = _inventory(inventory)
-    if site is not None:
+    inv = inventory_for_reading(inventory)
+    if site is not None and inv is not None:
         known_site(inv, site)
-    if device is not None:
+    if device is not None and inv is not None:
         known_device(inv, device)
     with opened_store(db) as store:
         rows = list_incidents(store, site_id=site, device=device,
@@ -116,7 +116,7 @@ def incidents_show(
 ) -> None:
     from fleet.incidents import get_incident
 
-    inv = _inventory(inventory)
+    inv = inventory_for_reading(inventory)
     with opened_store(db) as store:
         inc = get_incident(store, incident_id)
     site = _site_of(inv, inc.site_id)
@@ -139,7 +139,7 @@ def incidents_show(
     paragraph(out, ", ".join(facts), width=width)
     if site is not None:
         print_contacts(out, site, width)
-    else:
+    elif inv is not None:
         paragraph(out, _("Site {site} is not in the inventory: no contact to show.").format(
             site=inc.site_id), width=width)
     columns = [Column(_("when"), "short"), Column(_("what"), "short"), Column(_("who"), "short"),

@@ -16,6 +16,7 @@ import typer
 from rich.text import Text
 
 from fleet.cli.common import console, opened_store, print_json
+from fleet.cli.lookup import inventory_for_reading
 from fleet.cli.options import ByOpt, ClockOpt, DbOpt, InventoryOpt, JsonOpt
 from fleet.cli.render import Cell, Column, table, terminal_width
 from fleet.cli.timefmt import days, operator, parse_instant, parse_site_time, site_time
@@ -122,7 +123,6 @@ def maintenance_list(
     clock: ClockOpt = None,
 ) -> None:
     from fleet.incidents import list_windows
-    from fleet.inventory import load_inventory
 
     with opened_store(db) as store:
         windows = list_windows(store, at=parse_instant(clock, "--clock") if clock else _now(),
@@ -133,7 +133,8 @@ def maintenance_list(
     if not windows:
         console().print(_("no maintenance windows"))
         return
-    sites = {s.id: s for s in load_inventory(inventory, check_secrets=False).sites}
+    inv = inventory_for_reading(inventory)
+    sites = {s.id: s for s in inv.sites} if inv is not None else {}
     rows: list[list[Cell]] = []
     for w in windows:
         site = _site_of(sites, w.site_id, w.device)

@@ -241,3 +241,24 @@ def test_an_empty_store_says_no_poll_has_run(polled: Polled, tmp_path: Path,
     code, out, err = fleet(capsys, "incidents", "list", "--db", url)
     assert code == 0, err
     assert "No poll has written to this store yet" in out and "no open incidents" not in out
+
+
+def test_the_incident_log_stays_readable_while_the_inventory_is_broken(
+    store: str, polled: Polled, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broken = tmp_path / "inventory"
+    shutil.copytree(polled.inventory, broken)
+    shutil.copy2(polled.root / "vault-password", tmp_path / "vault-password")
+    site = broken / "sites" / "st-germain-calberte.yml"
+    site.write_text(site.read_text().replace("127.0.0.14", "127.0.0.300"))  # a technician's typo
+    monkeypatch.setenv("FLEET_INVENTORY", str(broken))
+    code, out, err = fleet(capsys, "status")
+    assert code == 2 and "127.0.0.300" in err  # the status needs the inventory: it says why
+    code, out, err = fleet(capsys, "incidents", "list", "--json")
+    assert code == 0 and len(json.loads(out)) == 3
+    assert err.startswith("warning: the inventory cannot be read") and "127.0.0.300" in err
+    code, out, err = fleet(capsys, "incidents", "show", "1")
+    assert code == 0 and "st-germain-calberte-prn1" in out and "UTC" in out
+    code, out, err = fleet(capsys, "maintenance", "list", "--all")
+    assert code == 0 and "st-germain-calberte-ups1" in out
