@@ -1,8 +1,13 @@
-"""One error root for the whole engine.
+"""One error root for the whole engine, and every error class of it, here.
 
 Every error a user can cause is a :class:`FleetError`; subtrees also inherit the matching
 built-in so callers may catch either.  Third-party exceptions are translated at the boundary
-with ``raise ... from exc``.  Only the CLI turns these into a one-line message and an exit code.
+with ``raise ... from exc``.  Only the CLI turns these into a one-line message and an exit code
+(``exit_code``: 1 the command ran and failed, 2 the input is wrong; see ``fleet/cli/exits.py``).
+
+The programs shipped to a gateway (``fleet/gateway/ut1.py``, ``connlog.py``, ``portalhours.py``
+run there on the standard library alone) import their error from here and, only where ``fleet``
+is not installed, fall back to a plain ``ValueError`` of the same name.
 """
 
 from __future__ import annotations
@@ -79,12 +84,65 @@ class LabError(FleetError, RuntimeError):
     """The lab could not be built, brought up or down."""
 
 
+class NotRootError(LabError, PermissionError):
+    """The lab needs root (namespaces, mounts, systemd-nspawn)."""
+
+
+class MissingToolError(LabError, FileNotFoundError):
+    """A system tool the lab needs is not installed."""
+
+
+class NetnsError(LabError):
+    """A network namespace is missing or cannot be entered."""
+
+
 class StoreError(FleetError, RuntimeError):
     """The store (database) failed or is in an unexpected state."""
 
 
+class StoreMissingError(StoreError, FileNotFoundError):
+    """No store where one was named (a mistyped ``--db``, another state directory, no poll yet):
+    read commands never create one."""
+
+    exit_code = 2
+
+
+class PostgresUnavailable(StoreError):
+    """The PostgreSQL server binaries are not installed (throwaway test clusters)."""
+
+
+class IncidentError(FleetError, ValueError):
+    """An incident operation is not possible (unknown id, wrong status)."""
+
+    exit_code = 2
+
+
+class RemoteError(FleetError, RuntimeError):
+    """A remote action could not run at all (not: one host failed, which is a result)."""
+
+
 class DeployError(FleetError, RuntimeError):
     """A deploy could not run (not: a host failed, which is a per-host result)."""
+
+
+class ListError(ConfigError):
+    """A blocklist set (UT1 format) or an argument is unusable; names the file and value."""
+
+
+class RecordError(ConfigError):
+    """A line of the gateway's connection log is not a valid record; names the file and line."""
+
+
+class HoursError(ConfigError):
+    """The gateway's opening-hours file is unusable."""
+
+
+class BerError(FleetError, ValueError):
+    """The bytes are not a well-formed SNMP message."""
+
+
+class BerUnsupported(BerError):
+    """Legal BER perhaps, but outside the fast decoder's subset: let pysnmp decode it."""
 
 
 SnmpReason = Literal[

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from fleet.errors import ConfigError
@@ -73,12 +74,36 @@ SETTINGS: tuple[Setting, ...] = (
         "FLEET_VAULT_PASSWORD is set.",
     ),
     Setting(
+        "state_dir",
+        Path,
+        Path("/var/lib/relais"),
+        "Where Relais keeps its state on this machine: the default store (`fleet.sqlite`), the "
+        "demo's store, the blocklists. An absolute path, so every command finds the same store "
+        "from any directory.",
+    ),
+    Setting(
         "db_url",
         str,
-        "sqlite:///var/fleet.sqlite",
-        "Store URL: a SQLite file (default) or postgresql+psycopg://user@host/db.",
+        None,
+        "Store URL: a SQLite file or postgresql+psycopg://user@host/db. Default: "
+        "`sqlite:///<state_dir>/fleet.sqlite`. Only `fleet poll` (and deploy records, the "
+        "connection-log import, the demo) create a store; every other command refuses a URL "
+        "where there is none (a mistyped `--db` is an error, not an empty store).",
     ),
-    Setting("state_dir", Path, Path("var"), "Where runtime state (store, lab, caches) lives."),
+    Setting(
+        "poll_interval",
+        float,
+        60.0,
+        "Seconds between poll cycles (`fleet poll --daemon`); `fleet status` calls data older "
+        "than 3 intervals stale.",
+    ),
+    Setting(
+        "lang",
+        str,
+        None,
+        "Language of the CLI's messages: `fr` or `en`. Default: English when the locale "
+        "(LC_ALL, LC_MESSAGES, LANG) is English, else French.",
+    ),
     Setting("lab_root", Path, Path("/var/lib/relais-lab"), "Lab images and per-host layers."),
     Setting("color", _bool, True, "Coloured terminal output."),
     # --- SAV hand-off (fleet/handoff, docs/operations.md): empty GLPI URL / SMTP host = off --
@@ -118,7 +143,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+_BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})
 
 
 def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -184,7 +209,8 @@ def docs_table() -> str:
         what = s.description
         if s.secret:
             what += f" Secret: never printed; may also be `vault_{s.name}` in the vault."
-        rows.append(f"| `{s.name}` | `{s.env}` | `{s.default}` | {what} |")
+        default = "—" if s.default is None else f"`{s.default}`"
+        rows.append(f"| `{s.name}` | `{s.env}` | {default} | {what} |")
     return "\n".join(rows) + "\n"
 
 

@@ -14,11 +14,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's own FLEET_* environment."""
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read the developer's own FLEET_* environment, and never write the machine's
+    state directory (/var/lib/relais): each test has its own."""
     for key in list(os.environ):
         if key.startswith("FLEET_"):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    # Tests read the CLI's messages in English, whatever this machine's locale; the tests of the
+    # languages themselves (tests/cli, tests/test_i18n.py) choose theirs, French included.
+    monkeypatch.setenv("FLEET_LANG", "en")
 
 
 @pytest.fixture

@@ -43,3 +43,15 @@ def test_usage_error_exit_2(capsys) -> None:  # type: ignore[no-untyped-def]
 
 def test_success_is_zero() -> None:
     assert run_app(_app(), ["ok"]) == 0
+
+
+def test_with_json_an_error_is_one_json_document_on_stdout(capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    assert run_app(_app(), ["bad"], as_json=True) == 2
+    out = capsys.readouterr()
+    assert out.err == ""
+    assert json.loads(out.out) == {"error": {"code": 2, "kind": "ConfigError",
+                                             "message": "--foo 'x': not a foo"}}
+    assert run_app(_app(), ["nope"], as_json=True) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "UsageError"

@@ -10,7 +10,7 @@ from fleet.errors import ConfigError
 
 def test_precedence_argument_env_file_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert settings.get("db_url") == "sqlite:///var/fleet.sqlite"
+    assert settings.get("db_url") is None  # the store then lives in the state directory
     (tmp_path / "fleet.toml").write_text('[fleet]\ndb_url = "sqlite:///from-file.sqlite"\n')
     assert settings.get("db_url") == "sqlite:///from-file.sqlite"
     monkeypatch.setenv("FLEET_DB_URL", "sqlite:///from-env.sqlite")

@@ -10,7 +10,7 @@ from fleet.checks.model import HostExpect
 
 pytestmark = pytest.mark.kinds("public_pc", "borne")
 
-ADMIN_GROUPS = {"sudo", "adm", "root", "wheel", "lpadmin", "disk", "shadow", "systemd-journal"}
+ADMIN_GROUPS = frozenset({"sudo", "adm", "root", "wheel", "lpadmin", "disk", "shadow", "systemd-journal"})
 
 
 @pytest.mark.ref("ANSSI-BP-028 R39", "ANSSI-BP-028 R42")

@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.kinds("public_pc", "borne")
 
-FORCED = {"nosuid", "nodev", "noexec"}
+FORCED = frozenset({"nosuid", "nodev", "noexec"})
 
 
 @pytest.mark.ref("ANSSI-BP-028 R28", "CIS 1.1.x")

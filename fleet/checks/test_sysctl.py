@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from fleet.checks.plugin import not_applicable
 
 pytestmark = pytest.mark.kinds("public_pc", "borne")
 
-NETWORK = {
+NETWORK = MappingProxyType({
     "net.ipv4.ip_forward": 0,
     "net.ipv4.conf.all.accept_redirects": 0,
     "net.ipv4.conf.all.secure_redirects": 0,
@@ -21,7 +22,7 @@ NETWORK = {
     "net.ipv4.icmp_echo_ignore_broadcasts": 1,
     "net.ipv4.tcp_syncookies": 1,
     "net.ipv6.conf.all.accept_redirects": 0,
-}
+})
 KERNEL = ("kernel.kptr_restrict", "kernel.dmesg_restrict", "kernel.yama.ptrace_scope",
           "fs.protected_symlinks", "fs.protected_hardlinks", "fs.suid_dumpable")
 

@@ -39,7 +39,7 @@ def update(
     ] = None,
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push to the gateways.")] = True,
     lab: Annotated[bool, typer.Option("--lab", help="Reach the lab copies of the sites.")] = False,
-    inventory: Annotated[Path | None, typer.Option("--inventory", "-i")] = None,
+    inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Load the lists into the controller's list store (what every deploy pushes), report

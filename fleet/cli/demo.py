@@ -26,10 +26,13 @@ from rich.table import Table
 from fleet import settings
 from fleet.cli.common import console
 from fleet.errors import FleetError, LabError
+from fleet.i18n import N_
 from fleet.inventory import DeviceKind, Inventory, is_open, load_inventory, next_opening
 from fleet.lab import build, down, exec_argv, make_lab, up
 
 DEMO_SITE = "florac-fs"
+
+app = typer.Typer()
 
 
 def _summary(inv: Inventory, now: datetime) -> None:
@@ -65,17 +68,18 @@ def _run(argv: list[str], cwd: Path, check: bool = True) -> int:
     return done.returncode
 
 
+@app.command("demo", help=N_("Validate the demo network, rehearse one site in the lab, poll it "
+                             "into SQLite, simulate a failure and show what the hotline sees."))
 def demo(
-    inventory: Annotated[Path | None, typer.Option("--inventory", "-i")] = None,
-    site_id: Annotated[str, typer.Option("--site", help="The site to rehearse.")] = DEMO_SITE,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Store URL (default: a fresh var/demo.sqlite).")
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", "-i", help=N_("Inventory directory (default: FLEET_INVENTORY or ./inventory)."))
     ] = None,
-    no_lab: Annotated[bool, typer.Option("--no-lab", help="Only validate and summarise.")] = False,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the lab site up at the end.")] = False,
+    site_id: Annotated[str, typer.Option("--site", help=N_("The site to rehearse."))] = DEMO_SITE,
+    db: Annotated[str | None, typer.Option(
+        "--db", help=N_("Store URL (default: a fresh demo.sqlite in the state directory)."))] = None,
+    no_lab: Annotated[bool, typer.Option("--no-lab", help=N_("Only validate and summarise."))] = False,
+    keep: Annotated[bool, typer.Option("--keep", help=N_("Leave the lab site up at the end."))] = False,
 ) -> None:
-    """Validate the demo network, rehearse one site in the lab, poll it into SQLite, simulate a
-    failure and show what the hotline sees."""
     out = console()
     inv = load_inventory(inventory)
     root = Path(inv.root).resolve()

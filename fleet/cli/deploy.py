@@ -1,8 +1,15 @@
-"""`fleet deploy SITE` and `fleet wipe HOST|SITE`: parse, call fleet.deploy, print."""
+"""`fleet deploy SITE` and `fleet wipe HOST|SITE`: parse, call fleet.deploy, print.
+
+``fleet wipe SITE`` wipes every station of the site at once: it asks first (``--yes`` to skip
+the question; without a terminal, ``--yes`` is required).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated
 
 import typer
@@ -11,7 +18,8 @@ from rich.table import Table
 
 import fleet
 from fleet import settings
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
+from fleet.cli.exits import ExitCode
 from fleet.deploy import (
     DeployOptions,
     DeployOutcome,
@@ -23,13 +31,18 @@ from fleet.deploy import (
 )
 from fleet.deploy import wipe as wipe_engine
 from fleet.deploy.record import DeployRecorder
+from fleet.deploy.service import WIPED_KINDS
 from fleet.errors import ConfigError, DeployError
-from fleet.inventory import load_inventory
+from fleet.i18n import N_
+from fleet.i18n import gettext as _
+from fleet.inventory import Inventory, load_inventory
 from fleet.lab.paths import LabPaths
-from fleet.store.db import open_store
 
-_STYLE = {"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red",
-          "running": "cyan"}
+_STYLE = MappingProxyType({"ok": "green", "changed": "yellow", "failed": "red", "unreachable": "red",
+          "running": "cyan"})
+
+deploy_app = typer.Typer()
+wipe_app = typer.Typer()
 
 
 def repo_root() -> Path:
@@ -87,20 +100,28 @@ def _acceptance(out: DeployOutcome) -> Table:
     return table
 
 
+@deploy_app.command("deploy", help=N_("Provision and harden a site's public PCs, bornes and gateway, "
+                                      "record the deploy, verify it."))
 def deploy(
-    site: Annotated[str, typer.Argument(help="Site id, as in inventory/sites/<site>.yml.")],
-    check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
-    limit: Annotated[str | None, typer.Option("--limit", help="Only these hosts (Ansible pattern).")] = None,
-    tags: Annotated[list[str] | None, typer.Option("--tags", help="Only these tags (repeatable).")] = None,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Run fleet/checks after.")] = True,
-    lab: Annotated[bool, typer.Option("--lab", help="Deploy to the lab copy of the site.")] = False,
-    inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")] = None,
-    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="SSH config (checks).")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Store URL (default: setting db_url).")] = None,
-    record: Annotated[bool, typer.Option("--record/--no-record", help="Write a deploy record.")] = True,
-    json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    site: Annotated[str, typer.Argument(help=N_("Site id, as in inventory/sites/<site>.yml."))],
+    check: Annotated[bool, typer.Option("--check", help=N_("Dry run: report what would change."))] = False,
+    limit: Annotated[str | None, typer.Option(
+        "--limit", help=N_("Only these hosts (Ansible pattern)."))] = None,
+    tags: Annotated[list[str] | None, typer.Option(
+        "--tags", help=N_("Only these tags (repeatable)."))] = None,
+    verify: Annotated[bool, typer.Option(
+        "--verify/--no-verify", help=N_("Run fleet/checks after."))] = True,
+    lab: Annotated[bool, typer.Option("--lab", help=N_("Deploy to the lab copy of the site."))] = False,
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", "-i", help=N_("Inventory directory."))] = None,
+    ssh_config: Annotated[Path | None, typer.Option(
+        "--ssh-config", help=N_("SSH config (checks)."))] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help=N_("Store URL (default: setting db_url)."))] = None,
+    record: Annotated[bool, typer.Option(
+        "--record/--no-record", help=N_("Write a deploy record."))] = True,
+    json: Annotated[bool, typer.Option("--json", help=N_("Machine-readable output."))] = False,
 ) -> None:
-    """Provision and harden a site's public PCs and bornes, record the deploy, verify it."""
     inv = load_inventory(inventory)
     resolve_targets(inv, site, limit)  # a bad site or limit fails before anything starts
     overlays, lab_ssh = _lab_files(site, lab)
@@ -108,24 +129,11 @@ def deploy(
     options = DeployOptions(check=check, limit=limit, tags=tag_list, verify=verify,
                             extra_inventories=tuple(overlays), ssh_config=ssh_config or lab_ssh,
                             lab=lab)
-    recorder: DeployRecorder = NullRecorder()
-    if record:
-        recorder = StoreRecorder(open_store(db))
-    out = console()
-    states: dict[str, HostState] = {}
-    if json:
-        result = deploy_site(inv, site, repo=repo_root(), options=options, recorder=recorder)
-    else:
-        title = f"fleet deploy {site}" + (" --check" if check else "")
-        with Live(_table(states, title), console=out, refresh_per_second=4) as live:
-
-            def on_host(state: HostState) -> None:
-                states[state.hostname] = state
-                live.update(_table(states, title))
-
-            result = deploy_site(inv, site, repo=repo_root(), options=options,
-                                 recorder=recorder, on_host=on_host)
-            live.update(_table(dict(result.hosts), title))
+    with contextlib.ExitStack() as stack:
+        recorder: DeployRecorder = NullRecorder()
+        if record:
+            recorder = StoreRecorder(stack.enter_context(opened_store(db, create=True)))
+        result = _run(inv, site, options, recorder, check, json)
     if json:
         print_json(result.to_json())
     else:
@@ -135,6 +143,24 @@ def deploy(
         raise DeployError(f"{site}: deploy {result.outcome}"
                           + (f", {len(failed)} host(s) not accepted: {', '.join(failed)}"
                              if failed else ""))
+
+
+def _run(inv: Inventory, site: str, options: DeployOptions, recorder: DeployRecorder, check: bool,
+         as_json: bool) -> DeployOutcome:
+    if as_json:
+        return deploy_site(inv, site, repo=repo_root(), options=options, recorder=recorder)
+    states: dict[str, HostState] = {}
+    title = f"fleet deploy {site}" + (" --check" if check else "")
+    with Live(_table(states, title), console=console(), refresh_per_second=4) as live:
+
+        def on_host(state: HostState) -> None:
+            states[state.hostname] = state
+            live.update(_table(states, title))
+
+        result = deploy_site(inv, site, repo=repo_root(), options=options,
+                             recorder=recorder, on_host=on_host)
+        live.update(_table(dict(result.hosts), title))
+    return result
 
 
 def _print_summary(result: DeployOutcome) -> None:
@@ -156,21 +182,43 @@ def _print_summary(result: DeployOutcome) -> None:
         out.print(f"  [red]{host}[/]: {why}")
 
 
+def confirm_site_wipe(site_id: str, stations: int, yes: bool) -> None:
+    """Every station of a site at once: asked first, unless ``--yes``."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(_("wipe {site}: every station of the site ({n}) at once; add --yes to "
+                            "confirm (no terminal to ask)").format(site=site_id, n=stations))
+    if not typer.confirm(_("Wipe the guest session of every station of {site} now ({n} stations, "
+                           "the guests' open work is lost)?").format(site=site_id, n=stations),
+                         default=False):
+        console().print(_("nothing wiped"))
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@wipe_app.command("wipe", help=N_("Wipe the guest session now (RGPD) on one station, or on every "
+                                  "station of a site (asks first), and show each wipe record."))
 def wipe(
-    target: Annotated[str, typer.Argument(help="A PC/borne hostname, or a site id (all of them).")],
-    lab: Annotated[bool, typer.Option("--lab", help="Target the lab copy of the site.")] = False,
-    inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    target: Annotated[str, typer.Argument(
+        help=N_("A PC/borne hostname, or a site id (all of its stations)."))],
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help=N_("Do not ask before wiping every station of a site."))] = False,
+    lab: Annotated[bool, typer.Option("--lab", help=N_("Target the lab copy of the site."))] = False,
+    inventory: Annotated[Path | None, typer.Option(
+        "--inventory", "-i", help=N_("Inventory directory."))] = None,
+    json: Annotated[bool, typer.Option("--json", help=N_("Machine-readable output."))] = False,
 ) -> None:
-    """Wipe the guest session now (RGPD), and show each host's wipe record."""
     inv = load_inventory(inventory)
     site_id = target if target in {s.id for s in inv.sites} else None
+    if site_id is not None:
+        stations = [d for d in inv.site(site_id).devices if d.kind in WIPED_KINDS]
+        confirm_site_wipe(site_id, len(stations), yes)
     if site_id is None and lab:
         try:
             site_id = inv.device(target).site_id
         except KeyError:
             site_id = None
-    overlays, _ = _lab_files(site_id, lab)
+    overlays, _lab_ssh = _lab_files(site_id, lab)
     results = wipe_engine(inv, target, repo=repo_root(), extra_inventories=overlays)
     if json:
         print_json([{"host": r.hostname, "ok": r.ok, "record": r.record, "message": r.message}

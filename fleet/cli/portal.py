@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from fleet import settings
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError
 from fleet.gateway import collect
 from fleet.inventory import Site, load_inventory
@@ -20,7 +20,6 @@ from fleet.inventory.models import Device
 from fleet.lab.paths import LabPaths
 from fleet.remote.connlog import fetch_connlog
 from fleet.remote.pyinfra_run import Target
-from fleet.store.db import open_store
 
 app = typer.Typer(help="Public wifi: the legal connection log (collect, list, export).",
                   no_args_is_help=True)
@@ -81,20 +80,20 @@ def collect_cmd(
     older than 365 days."""
     s = _site(site, inventory)
     gw = _gateway(s)
-    store = open_store(db)
     now = _now()
-    if from_dir is not None:
-        result = collect.import_dir(store, s.id, gw.hostname, from_dir, now)
-        message = "imported"
-    else:
-        with tempfile.TemporaryDirectory(prefix="relais-connlog-") as tmp:
-            outcome = fetch_connlog([target_for(gw, lab)], Path(tmp))[0]
-            if not outcome.ok:
-                raise ConfigError(f"{gw.hostname}: cannot fetch the connection log: "
-                                  f"{outcome.message}")
-            result = collect.import_dir(store, s.id, gw.hostname, Path(tmp) / gw.hostname, now)
-            message = outcome.message
-    purged = collect.purge(store, now)
+    with opened_store(db, create=True) as store:
+        if from_dir is not None:
+            result = collect.import_dir(store, s.id, gw.hostname, from_dir, now)
+            message = "imported"
+        else:
+            with tempfile.TemporaryDirectory(prefix="relais-connlog-") as tmp:
+                outcome = fetch_connlog([target_for(gw, lab)], Path(tmp))[0]
+                if not outcome.ok:
+                    raise ConfigError(f"{gw.hostname}: cannot fetch the connection log: "
+                                      f"{outcome.message}")
+                result = collect.import_dir(store, s.id, gw.hostname, Path(tmp) / gw.hostname, now)
+                message = outcome.message
+        purged = collect.purge(store, now)
     data = {"site": s.id, "gateway": gw.hostname, "files": result.files,
             "records": result.records, "inserted": result.inserted, "updated": result.updated,
             "purged": purged, "message": message}
@@ -120,7 +119,8 @@ def sessions_cmd(
     s = _site(site, inventory)
     zone = collect.parse_zone(tz, s.timezone)
     a, b = collect.parse_period(start, end, zone)
-    rows = collect.sessions(open_store(db), s.id, a, b)
+    with opened_store(db) as store:
+        rows = collect.sessions(store, s.id, a, b)
     if json:
         print_json([collect.row_dict(r) for r in rows])
         return
@@ -154,7 +154,8 @@ def export_cmd(
     s = _site(site, inventory)
     zone = collect.parse_zone(tz, s.timezone) if tz is not None else None
     a, b = collect.parse_period(start, end, zone)
-    rows = collect.records(open_store(db), s.id, a, b)
+    with opened_store(db) as store:
+        rows = collect.records(store, s.id, a, b)
     collect.write_export(out, collect.export_csv(rows, s.id, a, b, _now(), zone))
     console().print(f"{out}: {len(rows)} records of {s.id} (mode 0600: personal data)")
 
@@ -162,7 +163,8 @@ def export_cmd(
 @app.command("purge")
 def purge_cmd(db: DbOpt = None, json: JsonOpt = False) -> None:
     """Delete stored records older than 365 days (also done by every collect)."""
-    n = collect.purge(open_store(db), _now())
+    with opened_store(db) as store:
+        n = collect.purge(store, _now())
     if json:
         print_json({"purged": n})
         return

@@ -3,35 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleet.cli.common import console, print_json
+from fleet.cli.exits import ExitCode
+from fleet.cli.options import InventoryOpt, JsonOpt
 from fleet.errors import ConfigError, SnmpError
+from fleet.i18n import N_
 from fleet.inventory import load_inventory
 from fleet.monitor.snmp import probe
 
-app = typer.Typer(help="SNMP checks against inventory devices.", no_args_is_help=True)
-
-InventoryOpt = Annotated[
-    Path | None,
-    typer.Option("--inventory", "-i", help="Inventory directory (default: FLEET_INVENTORY or ./inventory)."),
-]
+app = typer.Typer(help=N_("SNMP checks against inventory devices."), no_args_is_help=True)
 
 
-@app.command("test")
+@app.command("test", help=N_("Ask the device for sysDescr/sysName/sysUpTime with its inventory "
+                             "credentials and say precisely why it fails: timeout, port closed, "
+                             "unknown user, wrong auth or priv key, time window."))
 def test(
-    host: Annotated[str, typer.Argument(help="Device hostname, as in the inventory.")],
+    host: Annotated[str, typer.Argument(help=N_("Device hostname, as in the inventory."))],
     inventory: InventoryOpt = None,
-    timeout: Annotated[float, typer.Option(min=0.1, max=30, help="Seconds per try.")] = 2.0,
-    retries: Annotated[int, typer.Option(min=0, max=5)] = 1,
-    json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, max=30, help=N_("Seconds per try."))] = 2.0,
+    retries: Annotated[int, typer.Option(min=0, max=5, help=N_("Tries after a timeout."))] = 1,
+    json: JsonOpt = False,
 ) -> None:
-    """Ask the device for sysDescr/sysName/sysUpTime with its inventory credentials and say
-    precisely why it fails: timeout, port closed, unknown user, wrong auth or priv key, time
-    window."""
     inv = load_inventory(inventory)
     try:
         device = inv.device(host)
@@ -56,7 +52,9 @@ def test(
             "uptime_s": result.uptime_s,
         })
     if not result.ok:
-        # FleetError: the CLI boundary prints one line and exits 1 (after the JSON, if any)
+        if json:  # the JSON above says why; one document on stdout
+            raise typer.Exit(ExitCode.FAILED)
+        # FleetError: the CLI boundary prints one line and exits 1
         raise SnmpError(f"{where}: {result.reason}: {result.message}", result.reason or "error")
     if json:
         return

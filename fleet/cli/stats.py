@@ -42,7 +42,7 @@ def stats(
         if bad:
             raise ConfigError(f"--site {bad[0]!r}: no such site in {inv.root}")
         chosen = [s for s in inv.sites if s.id in site]
-    store = open_store(db)
+    store = open_store(db, create=False)  # a reader: never a new empty store
     try:
         result = compute(store, chosen, first, last)
     finally:
@@ -81,3 +81,7 @@ def stats(
         f"{sum(s.people for s in result.sites)} personnes reçues sur {len(result.sites)} site(s)"
         + (f"; graphique : {chart}" if chart else "")
     )
+
+
+app = typer.Typer()
+app.command("stats", help=((stats.__doc__ or "").split("\n\n")[0]))(stats)

@@ -47,3 +47,7 @@ def web(
         uvicorn.run(app, host=bind, port=listen, proxy_headers=False, server_header=False, log_level="info")
     finally:
         store.dispose()
+
+
+app = typer.Typer()
+app.command("web", help=((web.__doc__ or "").split("\n\n")[0]))(web)

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from fleet.store.deploys import HostResult
 
 # ansible-runner event names -> the counter they bump
-_COUNTERS = {
+_COUNTERS = MappingProxyType({
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
     "runner_on_unreachable": "unreachable",
     "runner_on_skipped": "skipped",
-}
+})
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,12 +42,11 @@ FIELDS = frozenset({
 })  # fmt: skip
 
 try:  # on the controller a RecordError is a FleetError; on the gateway (stdlib only) a ValueError
-    from fleet.errors import ConfigError as _ErrorBase
+    from fleet.errors import RecordError
 except ImportError:  # pragma: no cover - only on the gateway
-    _ErrorBase = ValueError  # type: ignore[misc,assignment]
 
-class RecordError(_ErrorBase):
-    """A log line is not a valid connection record; the message names the file and line."""
+    class RecordError(ValueError):  # type: ignore[no-redef]
+        """A log line is not a valid connection record; the message names the file and line."""
 
 Clock = Callable[[], datetime]
 

@@ -32,8 +32,12 @@ from typing import Any
 FORMAT = 2  # fleet.gateway.hoursfile.FORMAT
 
 
-class HoursError(ValueError):
-    """The opening-hours file is unusable."""
+try:  # on the controller an HoursError is a FleetError; on the gateway (stdlib only) a ValueError
+    from fleet.errors import HoursError
+except ImportError:  # pragma: no cover - only on the gateway
+
+    class HoursError(ValueError):  # type: ignore[no-redef]
+        """The opening-hours file is unusable."""
 
 
 def parse_instant(text: object, where: str) -> datetime:

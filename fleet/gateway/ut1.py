@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 
 # A DNS name as it appears in the lists: labels of letters, digits, '-', '_' (some real list
 # entries carry '_'), at least two labels, no trailing dot.
@@ -32,7 +33,7 @@ _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
 NAME_RE = re.compile(rf"^(?:{_LABEL}\.)+{_LABEL}$")
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
-PROFILES: Mapping[str, tuple[str, ...]] = {
+PROFILES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     # every site: threats to the visitor's device and to the filtering itself
     "standard": ("malware", "phishing", "cryptojacking", "doh", "stalkerware", "ddos"),
     # child areas (PMI): the standard set plus content unsuitable for children and the tools
@@ -42,11 +43,11 @@ PROFILES: Mapping[str, tuple[str, ...]] = {
         "adult", "mixed_adult", "gambling", "dating", "agressif", "dangerous_material",
         "drogue", "vpn", "redirector", "strict_redirector", "sexual_education_adult",
     ),
-}  # fmt: skip
+})  # fmt: skip
 """Categories blocked by each profile.  A category missing from a list set is skipped (and
 reported), so a small sample set and the full UT1 archive both work."""
 
-SAFESEARCH: Mapping[str, tuple[str, ...]] = {
+SAFESEARCH: Mapping[str, tuple[str, ...]] = MappingProxyType({
     # The search engines' documented "forced SafeSearch" addresses: the name is answered with
     # the engine's strict front end (DNS only: nothing is contacted while building).
     # forcesafesearch.google.com
@@ -55,18 +56,16 @@ SAFESEARCH: Mapping[str, tuple[str, ...]] = {
                        "youtube.googleapis.com", "www.youtube-nocookie.com"),  # restrictmoderate.youtube.com
     "204.79.197.220": ("www.bing.com", "bing.com"),  # strict.bing.com
     "52.142.124.215": ("duckduckgo.com", "www.duckduckgo.com"),  # safe.duckduckgo.com
-}  # fmt: skip
+})  # fmt: skip
 """Forced SafeSearch records of the ``pmi`` profile: address -> names answered with it."""
 
 
 try:  # on the controller a ListError is a FleetError; on the gateway (stdlib only) a ValueError
-    from fleet.errors import ConfigError as _ErrorBase
+    from fleet.errors import ListError
 except ImportError:  # pragma: no cover - only on the gateway
-    _ErrorBase = ValueError  # type: ignore[misc,assignment]
 
-
-class ListError(_ErrorBase):
-    """A list set or an argument is unusable; the message names the file and value."""
+    class ListError(ValueError):  # type: ignore[no-redef]
+        """A list set or an argument is unusable; the message names the file and value."""
 
 
 @dataclass(frozen=True, slots=True)

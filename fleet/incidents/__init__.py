@@ -3,9 +3,9 @@ closed, every step an event) and maintenance windows, on top of :mod:`fleet.stor
 
 from __future__ import annotations
 
+from fleet.errors import IncidentError
 from fleet.incidents.lifecycle import (
     EventView,
-    IncidentError,
     IncidentView,
     acknowledge,
     assign,

@@ -22,17 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from fleet.errors import FleetError
+from fleet.errors import IncidentError
 from fleet.inventory.models import Supplier
 from fleet.store.db import Store
 from fleet.store.models import OPEN_STATUSES, Incident, IncidentEvent
 from fleet.store.outbox import enqueue_event
 
 SYSTEM_ACTOR = "monitor"
-
-
-class IncidentError(FleetError, ValueError):
-    """An incident operation is not possible (unknown id, wrong status)."""
 
 
 @dataclass(frozen=True, slots=True)

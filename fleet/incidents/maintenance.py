@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from fleet.incidents.lifecycle import IncidentError
+from fleet.errors import IncidentError
 from fleet.inventory.hours import wall_to_utc
 from fleet.store.db import Store
 from fleet.store.models import MaintenanceWindow

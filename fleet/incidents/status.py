@@ -1,28 +1,40 @@
 """Status at a glance: per site, per device, with open incidents.  Read-only.
 
-"Is the borne at Florac France Services up?" -> :func:`status_of` with the site or the device.
+"Is the borne at Florac France Services up?" -> :func:`site_status` / :func:`device_detail`.
 The CLI (`fleet status`) and the dashboard call these same functions, so they never disagree.
+
+Stale data never looks current: each device says when it was last polled, each site when its
+last poll was, and anything older than ``stale_after`` (the CLI passes three poll intervals) is
+``stale``; a site whose devices were never polled is ``unknown``, and :func:`last_poll` says
+whether any poll ever wrote to the store.  The explanations are English (stable in JSON);
+the faces translate them (they are in the message catalogue).
 """
 
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fleet.errors import ConfigError
+from fleet.i18n import N_
+from fleet.i18n import gettext as _
 from fleet.incidents.lifecycle import IncidentView, view
 from fleet.incidents.maintenance import Window, active_windows, covering
-from fleet.inventory.hours import intervals, next_opening
+from fleet.inventory.hours import is_open, next_opening
 from fleet.inventory.models import Device, Inventory, Site
 from fleet.store.db import Store
 from fleet.store.models import OPEN_STATUSES, DeviceEvent, Incident, Observation
 
 REACHABILITY = "reachability"
+BEHIND_PARENT = N_("behind a gateway/switch that is down")
+SITE_CLOSED = N_("site closed")
+OPENING_GRACE = N_("site just opened: grace period")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +64,19 @@ class DeviceStatus:
     hostname: str
     kind: str
     site_id: str
+    address: str
     state: str
-    """up | down | degraded (answers, but a check fails) | unknown (never polled)."""
+    """up | down | degraded (answers, but a check fails) | unknown (never polled): the last
+    state seen, which is ``stale`` when that was long ago."""
     reason: str | None
     since: datetime | None
     last_seen: datetime | None
+    stale: bool
+    """The last poll of this device is older than ``stale_after``: its state may be wrong."""
     explanation: str | None
     """Why a failure is expected: closed, maintenance, parent (behind a down gateway/switch)."""
+    window: Window | None
+    """The maintenance window covering the device now, if any."""
     checks: tuple[CheckStatus, ...]
     incidents: tuple[IncidentView, ...]
     events: tuple[tuple[datetime, str, str], ...] = ()
@@ -68,10 +86,12 @@ class DeviceStatus:
             "device": self.hostname,
             "kind": self.kind,
             "site": self.site_id,
+            "address": self.address,
             "state": self.state,
             "reason": self.reason,
             "since": _iso(self.since),
             "last_seen": _iso(self.last_seen),
+            "stale": self.stale,
             "explanation": self.explanation,
             "failing_checks": [c.check for c in self.checks if c.status == "down"],
             "checks": [c.to_json() for c in self.checks],
@@ -84,10 +104,25 @@ class DeviceStatus:
 class SiteStatus:
     id: str
     name: str
+    timezone: str
+    """The site's IANA timezone: its times are shown in it (``fleet status``, the dashboard)."""
     open: bool
     next_opening: datetime | None
     maintenance: str | None
+    window: Window | None
+    """The maintenance window on the whole site now, if any (``maintenance`` is its label)."""
     devices: tuple[DeviceStatus, ...]
+    stale_after: timedelta | None = None
+
+    @property
+    def last_poll(self) -> datetime | None:
+        """The last time any device of the site was polled (None: never)."""
+        return max((d.last_seen for d in self.devices if d.last_seen is not None), default=None)
+
+    @property
+    def stale(self) -> bool:
+        """Polled once, but not for longer than ``stale_after``: what it shows may be old."""
+        return any(d.stale for d in self.devices)
 
     @property
     def incidents(self) -> tuple[IncidentView, ...]:
@@ -98,9 +133,12 @@ class SiteStatus:
 
     @property
     def summary(self) -> str:
-        """ok | incident | expected (failures explained by hours/maintenance) | unknown."""
+        """incident | stale (not polled for too long) | unknown (never polled) | expected
+        (failures explained by hours/maintenance) | watch (failing, no incident yet) | ok."""
         if self.incidents:
             return "incident"
+        if self.stale:
+            return "stale"
         if all(d.state == "unknown" for d in self.devices):
             return "unknown"
         if any(d.state in ("down", "degraded") for d in self.devices):
@@ -115,9 +153,12 @@ class SiteStatus:
         return {
             "site": self.id,
             "name": self.name,
+            "timezone": self.timezone,
             "open": self.open,
             "next_opening": _iso(self.next_opening),
             "maintenance": self.maintenance,
+            "last_poll": _iso(self.last_poll),
+            "stale": self.stale,
             "summary": self.summary,
             "devices_up": self.count("up"),
             "devices_down": self.count("down"),
@@ -138,6 +179,8 @@ def _device_status(
     incidents: Sequence[Incident],
     window: Window | None,
     site_open: bool,
+    now: datetime,
+    stale_after: timedelta | None,
     events: Iterable[DeviceEvent] = (),
 ) -> DeviceStatus:
     checks = tuple(
@@ -159,28 +202,41 @@ def _device_status(
         if window is not None:
             explanation = window.label
         elif reach is not None and reach.suppressed == "parent":
-            explanation = "behind a gateway/switch that is down"
+            explanation = BEHIND_PARENT
         elif state == "down" and not site_open:
-            explanation = "site closed"
+            explanation = SITE_CLOSED
         elif reach is not None and reach.suppressed == "opening_grace":
-            explanation = "site just opened: grace period"
+            explanation = OPENING_GRACE
+    last_seen = max((c.at for c in checks), default=None)
     return DeviceStatus(
         hostname=device.hostname,
         kind=device.kind.value,
         site_id=device.site_id,
+        address=str(device.ip),
         state=state,
         reason=reason,
         since=since,
-        last_seen=max((c.at for c in checks), default=None),
+        last_seen=last_seen,
+        stale=last_seen is not None and stale_after is not None and now - last_seen > stale_after,
         explanation=explanation,
+        window=window,
         checks=checks,
         incidents=tuple(view(i) for i in incidents),
         events=tuple((e.at, e.kind, e.detail) for e in events),
     )
 
 
-def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[SiteStatus]:
-    """The status of each site and each of its devices."""
+def last_poll(store: Store) -> datetime | None:
+    """The last time any poll wrote to the store (None: no poll has run on it)."""
+    with store.read() as session:
+        return session.scalar(select(func.max(Observation.at)))
+
+
+def site_status(
+    store: Store, sites: Sequence[Site], now: datetime, *, stale_after: timedelta | None = None
+) -> list[SiteStatus]:
+    """The status of each site and each of its devices (data older than ``stale_after`` is
+    flagged stale)."""
     hostnames = [d.hostname for s in sites for d in s.devices]
     with store.read() as session:
         obs: dict[str, list[Observation]] = {}
@@ -197,7 +253,7 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
         windows = active_windows(session, now)
         out = []
         for site in sites:
-            is_open = _site_open(site, now)
+            site_open = is_open(site, now)
             site_window = next((w for w in windows if w.device is None and w.site_id == site.id), None)
             devices = tuple(
                 _device_status(
@@ -205,7 +261,9 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
                     obs.get(d.hostname, []),
                     incs.get(d.hostname, []),
                     covering(windows, site.id, d.hostname, now),
-                    is_open,
+                    site_open,
+                    now,
+                    stale_after,
                 )
                 for d in site.devices
             )
@@ -213,16 +271,21 @@ def site_status(store: Store, sites: Sequence[Site], now: datetime) -> list[Site
                 SiteStatus(
                     id=site.id,
                     name=site.name,
-                    open=is_open,
-                    next_opening=None if is_open else next_opening(site, now),
+                    timezone=site.timezone,
+                    open=site_open,
+                    next_opening=None if site_open else next_opening(site, now),
                     maintenance=site_window.label if site_window else None,
+                    window=site_window,
                     devices=devices,
+                    stale_after=stale_after,
                 )
             )
         return out
 
 
-def device_detail(store: Store, site: Site, device: Device, now: datetime) -> DeviceStatus:
+def device_detail(
+    store: Store, site: Site, device: Device, now: datetime, *, stale_after: timedelta | None = None
+) -> DeviceStatus:
     """One device with every check, open incidents and its last device events."""
     with store.read() as session:
         rows = list(session.scalars(select(Observation).where(Observation.device == device.hostname)))
@@ -240,11 +303,8 @@ def device_detail(store: Store, site: Site, device: Device, now: datetime) -> De
             )
         )
         window = covering(active_windows(session, now), site.id, device.hostname, now)
-        return _device_status(device, rows, incidents, window, _site_open(site, now), events)
-
-
-def _site_open(site: Site, now: datetime) -> bool:
-    return any(o <= now < c for o, c in intervals(site, now, now + timedelta(seconds=1)))
+        return _device_status(device, rows, incidents, window, is_open(site, now), now, stale_after,
+                              events)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
@@ -252,8 +312,17 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[i : i + size]
 
 
+def fold(text: str) -> str:
+    """For matching what a person types: no accents, no case, punctuation as spaces
+    (``Nouméa`` -> ``noumea``, ``St-Germain`` -> ``st germain``)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join("".join(c if c.isalnum() else " " for c in plain.casefold()).split())
+
+
 def resolve_target(inventory: Inventory, target: str) -> Site | tuple[Site, Device]:
-    """A site id, a hostname, or an unambiguous piece of either (``florac``, ``borne``...)."""
+    """A site id, a hostname, or an unambiguous search: every word of ``target`` found in a site's
+    id, name, commune or postcode, or in a device's hostname — without accents or case
+    (``Noumea``, ``florac borne``)."""
     for site in inventory.sites:
         if site.id == target:
             return site
@@ -261,18 +330,27 @@ def resolve_target(inventory: Inventory, target: str) -> Site | tuple[Site, Devi
         for d in site.devices:
             if d.hostname == target:
                 return site, d
-    low = target.lower()
-    sites = [s for s in inventory.sites if low in s.id.lower() or low in s.name.lower()]
+    words = fold(target).split()
+    if not words:
+        raise ConfigError(_("an empty name is neither a site nor a device"))
+
+    def hit(*fields: str) -> bool:
+        hay = " ".join(fold(f) for f in fields)
+        return all(w in hay for w in words)
+
+    sites = [s for s in inventory.sites if hit(s.id, s.name, s.commune, s.postcode)]
     if len(sites) == 1:
         return sites[0]
-    devices = [(s, d) for s in inventory.sites for d in s.devices if low in d.hostname.lower()]
-    if len(devices) == 1:
+    devices = [(s, d) for s in inventory.sites for d in s.devices if hit(d.hostname)]
+    if not sites and len(devices) == 1:
         return devices[0]
-    candidates = [s.id for s in sites] + [d.hostname for _, d in devices]
+    candidates = [s.id for s in sites] + [d.hostname for _s, d in devices]
     if candidates:
         shown = ", ".join(candidates[:8]) + (" ..." if len(candidates) > 8 else "")
-        raise ConfigError(f"{target!r} is ambiguous: {shown}")
+        raise ConfigError(_("{target!r} is ambiguous: {candidates}").format(
+            target=target, candidates=shown))
     names = [s.id for s in inventory.sites] + [d.hostname for d in inventory.devices]
     hint = difflib.get_close_matches(target, names, n=1)
-    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise ConfigError(f"{target!r} is neither a site nor a device of the inventory{suffix}")
+    suffix = _(" (did you mean {name!r}?)").format(name=hint[0]) if hint else ""
+    raise ConfigError(_("{target!r} is neither a site nor a device of the inventory").format(
+        target=target) + suffix)

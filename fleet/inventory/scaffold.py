@@ -12,14 +12,18 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from fleet.errors import ConfigError, Problem
 from fleet.inventory.hours import parse_range
 from fleet.inventory.models import WEEKDAYS, DeviceKind, SiteKind, site_group
 from fleet.inventory.variables import SITE_ID
 
-PLAN = {"gateway": 1, "switch": 2, "ap": 3, "public_pc": 11, "borne": 21, "printer": 31, "ups": 41}
-SUFFIX = {
+PLAN: Mapping[str, int] = MappingProxyType(
+    {"gateway": 1, "switch": 2, "ap": 3, "public_pc": 11, "borne": 21, "printer": 31, "ups": 41}
+)
+SUFFIX: Mapping[str, str] = MappingProxyType({
     "gateway": "gw",
     "switch": "sw",
     "ap": "ap",
@@ -27,7 +31,7 @@ SUFFIX = {
     "borne": "borne",
     "printer": "prn",
     "ups": "ups",
-}
+})
 
 
 @dataclass(frozen=True)

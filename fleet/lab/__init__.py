@@ -15,21 +15,13 @@ from fleet.errors import LabError
 from fleet.inventory.models import Inventory, Site
 from fleet.lab.build import Images, build
 from fleet.lab.creds import load_vault
+from fleet.lab.down import down, down_all, leftovers
 from fleet.lab.netns import in_netns
 from fleet.lab.paths import CTL_NETNS, LabPaths
 from fleet.lab.plan import SitePlan, plan_site
-from fleet.lab.site import (
-    DownResult,
-    Lab,
-    SiteStatus,
-    UpResult,
-    down,
-    down_all,
-    exec_argv,
-    leftovers,
-    status,
-    up,
-)
+from fleet.lab.state import DownResult, Lab, UpResult
+from fleet.lab.status import SiteStatus, exec_argv, status
+from fleet.lab.up import up
 
 
 def make_lab(

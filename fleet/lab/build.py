@@ -15,10 +15,11 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 from fleet.errors import LabError
 from fleet.lab.paths import LabPaths
@@ -45,13 +46,13 @@ LAYERS: tuple[Layer, ...] = (
     Layer("client", "base"),
     Layer("fakenet", "base"),
 )
-ROLE_LAYER: dict[str, str] = {
+ROLE_LAYER: Mapping[str, str] = MappingProxyType({
     "public_pc": "base",
     "borne": "base",
     "gateway": "gateway",
     "client": "client",
     "fakenet": "fakenet",
-}
+})
 
 
 Progress = Callable[[str], None]
@@ -275,12 +276,12 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 """Tools get their own virtualenvs on Debian's python3 (package python3-venv): snmpsim drops
 privileges to ``nobody``, who must be able to read its interpreter's standard library."""
 
-TOOLS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
+TOOLS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], str]] = MappingProxyType({
     # name: (packages with deps, packages installed --no-deps, entry point that proves it)
     "fake-switches": (("twisted[conch]>=22", "tftpy", "netaddr", "lxml"),
                       ("fake-switches==1.5.0",), "fake-switches"),
     "snmpsim": (("snmpsim==1.2.2", "pysmi>=1.5"), (), "snmpsim-command-responder"),
-}
+})
 
 
 def tool_bin(paths: LabPaths, tool: str) -> Path:

@@ -17,6 +17,8 @@ from typing import Final
 from fleet.errors import LabError
 from fleet.inventory.models import DeviceKind, SnmpCredentials
 from fleet.lab.plan import FAKENET_IP, Node, NodeKind, SitePlan
+from fleet.lab.proc import run
+from fleet.lab.programs import program
 
 # The processes monitoring/profiles/<kind>.yml watch through prTable: the factory agent of a
 # bare lab site answers for them too (tests/incidents watches stand-ins of them).
@@ -24,37 +26,6 @@ WATCHED_PROCESSES: Final[Mapping[DeviceKind | None, tuple[str, ...]]] = {
     DeviceKind.PUBLIC_PC: ("relais-wipe",),
     DeviceKind.BORNE: ("chromium", "relais-wipe"),
 }
-
-FAKENET_HTTP = r'''#!/usr/bin/python3
-"""Relais lab fake internet: serves /srv/www (the apt repository is under /debian); any other
-path answers 200 with a small page naming the host asked for, like a reachable website."""
-import http.server, os, sys
-
-ROOT = "/srv/www"
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *a, **kw):
-        super().__init__(*a, directory=ROOT, **kw)
-
-    def send_head(self):
-        path = self.translate_path(self.path)
-        if self.path.startswith("/debian/") or os.path.isfile(path):
-            return super().send_head()
-        host = self.headers.get("Host", "?")
-        body = (f"<html><body><h1>Relais lab fake internet</h1><p>{host}{self.path}</p>"
-                "</body></html>").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        import io
-        return io.BytesIO(body)
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
-
-http.server.ThreadingHTTPServer(("", 80), Handler).serve_forever()
-'''
 
 
 def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> Path:
@@ -113,6 +84,23 @@ def snmpd_config(
     return "\n".join(main) + "\n", persist
 
 
+def ssh_host_key(key: Path, comment: str) -> str:
+    """An SSH host key (ed25519) at ``key``, made if missing; returns its public half as
+    ``ssh-ed25519 AAAA...`` for the lab's known_hosts."""
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key],
+            what=f"{comment}: ssh-keygen")
+    fields = Path(f"{key}.pub").read_text("utf-8").split()
+    return " ".join(fields[:2])
+
+
+def host_key(root: Path, comment: str) -> str:
+    """A booted host's own SSH host key, made in its root before it boots (the image has none,
+    and sshd's ``ssh-keygen -A`` keeps an existing one)."""
+    return ssh_host_key(root / "etc/ssh/ssh_host_ed25519_key", comment)
+
+
 def prepare_host(root: Path, node: Node, plan: SitePlan, pubkey: str) -> None:
     """Write the lab's factory configuration into a freshly mounted (empty-upper) host root."""
     _write(root, "etc/hostname", node.name + "\n")
@@ -161,7 +149,8 @@ def _prepare_fakenet(root: Path) -> None:
     _write(root, "etc/dnsmasq.d/relais-lab.conf",
            "# every name resolves to the fake internet itself\n"
            f"no-resolv\naddress=/#/{FAKENET_IP}\ninterface=eth0\nbind-dynamic\n")
-    _write(root, "usr/local/bin/relais-fakenet-http", FAKENET_HTTP, 0o755)
+    _write(root, "usr/local/bin/relais-fakenet-http",
+           program("fakenet_http").read_text("utf-8"), 0o755)
     _write(root, "srv/www/index.html",
            "<html><body><h1>Relais lab fake internet</h1></body></html>\n")
     (root / "srv/www/debian").mkdir(parents=True, exist_ok=True)

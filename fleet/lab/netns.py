@@ -18,15 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.errors import LabError
+from fleet.errors import NetnsError
 from fleet.lab.proc import run
 
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
-
-
-class NetnsError(LabError):
-    """A network namespace is missing or cannot be entered."""
 
 
 def _setns(fd: int, nstype: int) -> None:
@@ -135,6 +131,15 @@ def processes_in(names: list[str], procs: list[ProcInfo] | None = None) -> list[
     if not inodes:
         return []
     return [p for p in (procs if procs is not None else processes()) if p.netns_inode in inodes]
+
+
+def container_init(netns_name: str, procs: list[ProcInfo]) -> int | None:
+    """The pid (in this machine's pid namespace) of the init of the container living in a
+    network namespace: the process that is pid 1 of its own pid namespace."""
+    for p in processes_in([netns_name], procs):
+        if p.ns_pid == 1 and p.pid != 1:
+            return p.pid
+    return None
 
 
 def listening(pid: int, proto: str, port: int) -> bool:

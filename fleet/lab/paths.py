@@ -5,8 +5,8 @@ Everything lives under one injected root (setting ``lab_root``, default /var/lib
 - ``images/<layer>-<hash>/``  cached image layers (rootfs directories), ``images/apt-repo-<hash>/``
 - ``ssh/``                    the lab's own SSH keypair (never in git)
 - ``hosts/<site>/<host>/``    per-host overlay upper + work dirs (kept with ``--keep-state``)
-- ``run/<site>/``             runtime: state file, merged roots, logs, generated SSH config and
-                              Ansible inventory overlay
+- ``run/<site>/``             runtime: state file, merged roots, logs, generated SSH config,
+                              known_hosts and Ansible inventory overlay
 - ``run/ssh_config``          includes every up site's SSH config
 - ``tools/fake-switches/``    the IOS simulator's own virtualenv
 """
@@ -79,6 +79,14 @@ class LabPaths:
 
     def site_ssh_config(self, site_id: str) -> Path:
         return self.site_run(site_id) / "ssh_config"
+
+    def site_known_hosts(self, site_id: str) -> Path:
+        """The site's hosts' SSH host keys (written by ``up``; the SSH config checks them)."""
+        return self.site_run(site_id) / "known_hosts"
+
+    def switch_host_key(self, site_id: str, hostname: str) -> Path:
+        """The SSH host key of a lab switch (the simulator's own is the same for everyone)."""
+        return self.site_run(site_id) / "switch-keys" / hostname
 
     def site_inventory(self, site_id: str) -> Path:
         return self.site_run(site_id) / "inventory.yml"

@@ -12,9 +12,11 @@ Network layout of one site (every address exists only inside lab namespaces)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from types import MappingProxyType
 
 from fleet.errors import LabError
 from fleet.inventory.models import Device, DeviceKind, Site
@@ -25,12 +27,12 @@ WAN_NETWORK = IPv4Network("198.18.0.0/24")
 FAKENET_IP = IPv4Address("198.18.0.1")
 GATEWAY_WAN_IP = IPv4Address("198.18.0.2")
 
-DEFAULT_RECORDINGS: dict[DeviceKind, str] = {
+DEFAULT_RECORDINGS: Mapping[DeviceKind, str] = MappingProxyType({
     DeviceKind.PRINTER: "printers/brother",
     DeviceKind.UPS: "ups/eatonupsm2_9px",
     DeviceKind.AP: "aps/unifi_nanohd",
     DeviceKind.SWITCH: "switches/ios_nac",
-}
+})
 
 
 class NodeKind(StrEnum):

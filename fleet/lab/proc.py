@@ -7,19 +7,11 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
-from fleet.errors import LabError
+from fleet.errors import LabError, MissingToolError, NotRootError
 
-
-class NotRootError(LabError, PermissionError):
-    """The lab needs root (namespaces, mounts, systemd-nspawn)."""
-
-
-class MissingToolError(LabError, FileNotFoundError):
-    """A system tool the lab needs is not installed."""
-
-
-TOOLS_PACKAGES: Mapping[str, str] = {
+TOOLS_PACKAGES: Mapping[str, str] = MappingProxyType({
     "debootstrap": "debootstrap",
     "systemd-nspawn": "systemd-container",
     "ip": "iproute2",
@@ -30,7 +22,7 @@ TOOLS_PACKAGES: Mapping[str, str] = {
     "nsenter": "util-linux",
     "snmpget": "snmp",
     "apt-get": "apt",
-}
+})
 
 
 def require_root() -> None:

@@ -26,7 +26,7 @@ from fleet.inventory.models import Device, Inventory, Site
 from fleet.lab import build, down, exec_argv, make_lab, plan_site, up
 from fleet.lab.paths import CTL_NETNS
 from fleet.lab.plan import SitePlan
-from fleet.lab.site import Lab
+from fleet.lab.state import Lab
 
 LAB_SITE = "florac-fs"
 LAB_TOOLS = ("ip", "systemd-nspawn", "debootstrap", "nc", "ssh", "snmpget", "nsenter",

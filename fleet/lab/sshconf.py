@@ -32,6 +32,8 @@ def ensure_keypair(paths: LabPaths) -> str:
 
 
 def host_block(name: str, ip: str, user: str, paths: LabPaths, site_id: str) -> str:
+    """One host: reached through the controller namespace, its host key checked against the
+    site's known_hosts (written by ``up`` from the keys it gave the hosts), never trusted blindly."""
     cm = paths.site_run(site_id) / "cm"
     return "\n".join([
         f"Host {name} {ip}",
@@ -39,8 +41,8 @@ def host_block(name: str, ip: str, user: str, paths: LabPaths, site_id: str) -> 
         f"  User {user}",
         f"  IdentityFile {paths.ssh_key}",
         "  IdentitiesOnly yes",
-        "  StrictHostKeyChecking no",
-        "  UserKnownHostsFile /dev/null",
+        "  StrictHostKeyChecking yes",
+        f"  UserKnownHostsFile {paths.site_known_hosts(site_id)}",
         "  LogLevel ERROR",
         f"  ProxyCommand ip netns exec {CTL_NETNS} nc %h %p",
         "  ControlMaster auto",
@@ -51,8 +53,15 @@ def host_block(name: str, ip: str, user: str, paths: LabPaths, site_id: str) -> 
     ])
 
 
-def write_site_files(paths: LabPaths, plan: SitePlan, secrets: Mapping[str, str]) -> None:
+def write_site_files(paths: LabPaths, plan: SitePlan, secrets: Mapping[str, str],
+                     host_keys: Mapping[str, str]) -> None:
+    """The site's SSH config, known_hosts (``host_keys``: hostname -> public host key) and
+    Ansible inventory overlay."""
     (paths.site_run(plan.site_id) / "cm").mkdir(parents=True, exist_ok=True)
+    known = [f"{n.name},{n.ip} {host_keys[n.name]}" for n in plan.nodes
+             if n.name in host_keys and n.ip is not None]
+    paths.site_known_hosts(plan.site_id).write_text(
+        "".join(line + "\n" for line in known), "utf-8")
     blocks = [f"# fleet lab: site {plan.site_id} (generated; do not edit)\n"]
     hosts: dict[str, dict[str, object]] = {}
     for node in plan.nodes:

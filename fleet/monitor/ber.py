@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from fleet import errors
+
 # Universal and SNMP application tags (RFC 3416, RFC 2578)
 INTEGER: Final = 0x02
 OCTET_STRING: Final = 0x04
@@ -66,12 +68,8 @@ VarBind = tuple[Oid, int, Value]
 """``(oid, tag, value)``."""
 
 
-class BerError(ValueError):
-    """The bytes are not a well-formed SNMP message."""
-
-
-class Unsupported(BerError):
-    """Legal BER perhaps, but outside the fast subset: let pysnmp decode it."""
+BerError = errors.BerError
+Unsupported = errors.BerUnsupported
 
 
 @dataclass(frozen=True, slots=True)

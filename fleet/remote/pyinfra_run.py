@@ -3,6 +3,11 @@
 One :class:`Target` per host; :func:`run` connects, queues the operations a callback adds,
 runs them and returns one :class:`HostOutcome` per host (results, not exceptions: a host that
 fails or cannot be reached is marked, the others go on).
+
+Host keys are always checked (``StrictHostKeyChecking yes``): a host whose key is not in the
+known_hosts file — the target's own, else the one its SSH config names (the lab writes its own,
+see :mod:`fleet.lab.sshconf`), else ``~/.ssh/known_hosts`` — is unreachable, never trusted on
+first sight.
 """
 
 from __future__ import annotations
@@ -19,11 +24,7 @@ from pyinfra.api.inventory import Inventory
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import State
 
-from fleet.errors import FleetError
-
-
-class RemoteError(FleetError, RuntimeError):
-    """A remote action could not run at all (not: one host failed, which is a result)."""
+from fleet.errors import RemoteError
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Target:
     user: str = "relais"
     ssh_key: Path | None = None
     ssh_config: Path | None = None
+    known_hosts: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,9 @@ def _inventory(targets: Sequence[Target]) -> Inventory:
     hosts: list[tuple[str, dict[str, Any]]] = []
     for t in targets:
         data: dict[str, Any] = {"ssh_hostname": t.address, "ssh_user": t.user,
-                                "ssh_strict_host_key_checking": "no",
-                                "ssh_known_hosts_file": "/dev/null"}
+                                "ssh_strict_host_key_checking": "yes"}
+        if t.known_hosts is not None:
+            data["ssh_known_hosts_file"] = str(t.known_hosts)
         if t.ssh_key is not None:
             data["ssh_key"] = str(t.ssh_key)
         if t.ssh_config is not None:

@@ -1,4 +1,11 @@
-"""Opening the store: engine, migrations, sessions and write transactions."""
+"""Opening the store: engine, migrations, sessions and write transactions.
+
+Where: the ``db_url`` setting, else ``sqlite:///<state_dir>/fleet.sqlite`` (:func:`resolve_url`;
+``state_dir`` is absolute by default, so every command finds the same store from any directory).
+Only the writers that own the store create it (``open_store(create=True)``: the poller, deploy
+records, the connection-log import); readers open it with ``create=False`` and get a
+:class:`~fleet.errors.StoreMissingError` where there is none, never a new empty store.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import settings
-from fleet.errors import StoreError
+from fleet.errors import StoreError, StoreMissingError
+from fleet.i18n import gettext as _
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 READONLY = "fleet_readonly"
@@ -47,7 +55,7 @@ class Store:
             try:
                 yield session
             except SQLAlchemyError as exc:
-                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+                raise store_error(self.safe_url, exc) from exc
             finally:
                 session.rollback()
 
@@ -67,7 +75,7 @@ class Store:
                 session.commit()
             except SQLAlchemyError as exc:
                 session.rollback()
-                raise StoreError(f"store {self.safe_url}: {exc.__class__.__name__}: {exc}") from exc
+                raise store_error(self.safe_url, exc) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -81,18 +89,31 @@ class Store:
         self.engine.dispose()
 
 
+def store_error(where: str, exc: SQLAlchemyError) -> StoreError:
+    """One line: the kind of error (SQLAlchemy's name, the same on every backend) and the first
+    line of the database's own message (SQLAlchemy adds the SQL statement and a link after it)."""
+    orig = getattr(exc, "orig", None)
+    source: BaseException = orig if isinstance(orig, BaseException) else exc
+    lines = [ln.strip() for ln in str(source).splitlines() if ln.strip()]
+    first = lines[0] if lines else "(no message)"
+    if orig is None and first.startswith("(") and ") " in first:
+        first = first.split(") ", 1)[1]  # "(sqlite3.OperationalError) msg" from SQLAlchemy itself
+    return StoreError(f"store {where}: {exc.__class__.__name__}: {first}")
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for ``pg_advisory_xact_lock``."""
     return zlib.crc32(name.encode()) | (0x5245 << 32)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, create: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if create:  # WAL is a property of the file, set by its writer (a reader writes nothing)
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
@@ -131,9 +152,33 @@ def _private_sqlite_file(database: str, shown: str) -> None:
         raise StoreError(f"db_url {shown!r}: cannot create the store file: {exc}") from exc
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates a SQLite file (private, see
-    :func:`_private_sqlite_file`) and its directory."""
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None: not SQLite, in memory, or a ``file:`` URI)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def default_url() -> str:
+    """``sqlite:///<state_dir>/fleet.sqlite``, absolute."""
+    state = Path(settings.get("state_dir")).expanduser().resolve()
+    return f"sqlite:///{state / 'fleet.sqlite'}"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The store's URL: ``url``, else the ``db_url`` setting, else :func:`default_url`."""
+    chosen: str | None = settings.get("db_url", url)
+    return chosen or default_url()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; with ``create``, makes the parent directory of a SQLite file."""
     shown = _safe(url)
     try:
         parsed = make_url(url)
@@ -143,10 +188,10 @@ def make_engine(url: str) -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if create and database and database != ":memory:" and not database.startswith("file:"):
             _private_sqlite_file(database, shown)
         engine = create_engine(url, connect_args={"timeout": 60})
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, create)
         return engine
     if parsed.get_backend_name() == "postgresql":
         try:
@@ -171,15 +216,53 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"store migration failed: {exc.__class__.__name__}: {exc}") from exc
+        raise store_error(f"{_safe(str(engine.url))} (migration)", exc) from exc
 
 
-def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
-    """Open the store at ``url`` (default: the ``db_url`` setting) and bring its schema to head."""
-    resolved: str = settings.get("db_url", url)
-    engine = make_engine(resolved)
-    if migrate:
+def _check_existing(engine: Engine, url: str) -> None:
+    """A store a reader may use: it exists and its schema is this version's."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    shown = _safe(url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise store_error(shown, exc) from exc
+    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    if not current:
+        engine.dispose()
+        raise StoreMissingError(_("no Relais store at {url} (a database without its tables): check "
+                                  "--db or FLEET_DB_URL").format(url=shown))
+    if current != heads:
+        engine.dispose()
+        raise StoreError(_("store {url} is at schema {current}, this version of fleet reads {head}: "
+                           "run 'fleet poll' once to upgrade it").format(
+            url=shown, current=", ".join(sorted(current)), head=", ".join(sorted(heads))))
+
+
+def open_store(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Store:
+    """Open the store at ``url`` (default: :func:`resolve_url`).
+
+    ``create`` (writers that own the store): make it if missing and bring its schema to head
+    (unless ``migrate`` is false).  Without ``create`` (readers, and the hotline's actions on
+    existing incidents): the store must exist with this version's schema, else
+    :class:`~fleet.errors.StoreMissingError` (or :class:`~fleet.errors.StoreError`) — never a new
+    empty store that would make "no incidents" look true."""
+    resolved = resolve_url(url)
+    if not create:
+        path = _sqlite_file(resolved)
+        if path is not None and not path.is_file():
+            raise StoreMissingError(_(
+                "no store at {path}: no poll has written one there (run 'fleet poll'), or the "
+                "path is wrong (--db, FLEET_DB_URL, FLEET_STATE_DIR)").format(path=path))
+    engine = make_engine(resolved, create=create)
+    if create and migrate:
         upgrade(engine)
+    elif not create:
+        _check_existing(engine, resolved)
     sessions = sessionmaker(engine, expire_on_commit=False)
     readers = sessionmaker(engine.execution_options(**{READONLY: True}), expire_on_commit=False)
     return Store(resolved, engine, sessions, readers)

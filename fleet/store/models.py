@@ -7,7 +7,9 @@ The schema itself is created and evolved by the Alembic migrations in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -27,13 +29,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from fleet.store.types import UtcDateTime
 
-NAMING = {
+NAMING: Mapping[str, str] = MappingProxyType({
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
-}
+})
 
 #: Incident statuses, in lifecycle order.  The last two are "not open".
 INCIDENT_STATUSES = ("open", "acknowledged", "in_progress", "resolved", "closed")
@@ -43,7 +45,7 @@ OPEN_PREDICATE = "status NOT IN ('resolved', 'closed')"
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = MetaData(naming_convention=dict(NAMING))
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UtcDateTime(),
         dict[str, Any]: JSON(),

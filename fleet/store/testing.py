@@ -19,9 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class PostgresUnavailable(RuntimeError):
-    """The PostgreSQL server binaries are not installed."""
+from fleet.errors import PostgresUnavailable
 
 
 def find_bindir() -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -223,6 +225,9 @@ def test_cli_blocklists_update_refuses_pmi_gateways_from_sample_lists(
 def test_connlog_module_is_the_gateway_tool() -> None:
     # the role installs this very file on the gateway: it must not need the fleet package
     src = Path(connlog.__file__).read_text()
-    assert "from fleet.errors import ConfigError as _ErrorBase" in src
+    assert "from fleet.errors import RecordError" in src
+    alone = subprocess.run([sys.executable, "-I", "-S", "-c", src.replace("__main__", "_"), "--help"],
+                           capture_output=True, text=True, check=False)  # no site-packages, no fleet
+    assert alone.returncode == 0, alone.stderr
     assert (Path(__file__).resolve().parents[2] / "roles/captive_portal/files/relais-connlog"
             ).resolve() == Path(connlog.__file__).resolve()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fleet.cli.main import main
+from fleet.store import open_store
 from tests.incidents.samples import REPO
 from tests.monitor.agents import FIXTURES, Agent, snmpsim
 
@@ -77,6 +78,7 @@ def env(tmp_path: Path, agent: Agent, monkeypatch: pytest.MonkeyPatch) -> dict[s
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)
+    open_store(values["FLEET_DB_URL"]).dispose()  # the poller's store (readers never create one)
     return values
 
 
@@ -114,8 +116,9 @@ def test_poll_status_and_the_hotline_workflow(
     assert prn["state"] == "degraded" and prn["failing_checks"] == ["printer_jam"]
     sites = fleet_json(capsys, "status")
     assert sites == [
-        {k: v for k, v in status.items() if k != "devices"}  # type: ignore[union-attr]
+        {k: v for k, v in status.items() if k not in ("devices", "contacts")}  # type: ignore[union-attr]
     ]
+    assert status["contacts"]["sav"]["contract"] == "LOOP-1"  # type: ignore[index]
     device = fleet_json(capsys, "status", "loop-prn1")
     assert isinstance(device, dict) and device["incidents"][0]["check"] == "printer_jam"
     assert "loop-prn1" in fleet_ok(capsys, "status", "loop")
@@ -159,8 +162,8 @@ def test_maintenance_commands(env: dict[str, str], capsys: pytest.CaptureFixture
         (["maintenance", "add", "loop", "--why", "x", "--for", "soon"], "--for 'soon'"),
         (["poll", "--once", "--daemon"], "exclude each other"),
         (["poll", "--shard", "3/2"], "--shard '3/2'"),
-        (["poll", "--clock", "2026-11-23T23:00"], "give a timezone"),
-        (["poll", "--rules", "nope.yml"], "nope.yml: cannot read rules"),
+        (["poll", "--clock", "2026-11-23T23:00"], "give its offset"),
+        (["poll", "--rules", "nope.yml"], "nope.yml: cannot read"),
     ],
 )
 def test_mistakes_give_one_line_errors(

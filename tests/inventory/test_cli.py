@@ -17,6 +17,7 @@ FLEET = [sys.executable, "-m", "fleet.cli.main"]
 def run(*args: str, cwd: Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     env["NO_COLOR"] = "1"
+    env["FLEET_LANG"] = "en"  # the CLI speaks French by default
     env["COLUMNS"] = str(columns)
     return subprocess.run([*FLEET, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120)

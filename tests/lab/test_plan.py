@@ -94,9 +94,16 @@ def test_generated_ssh_config_and_ansible_overlay(inventory: Inventory, tmp_path
     paths = LabPaths(tmp_path)
     plan = plan_site(inventory.site("florac-fs"))
     paths.site_run(plan.site_id).mkdir(parents=True)
-    write_site_files(paths, plan, {})
+    write_site_files(paths, plan, {}, {"florac-fs-pc1": "ssh-ed25519 AAAAkey1",
+                                       "florac-fs-sw1": "ssh-ed25519 AAAAkey2"})
     config = paths.site_ssh_config(plan.site_id).read_text()
     assert "Host florac-fs-pc1 10.48.12.11" in config
+    # host keys are checked, against the site's own known_hosts (never /dev/null)
+    assert "StrictHostKeyChecking no" not in config and "/dev/null" not in config
+    assert config.count("StrictHostKeyChecking yes") == config.count("Host ")
+    assert f"UserKnownHostsFile {paths.site_known_hosts(plan.site_id)}" in config
+    assert sorted(paths.site_known_hosts(plan.site_id).read_text().splitlines()) == [
+        "florac-fs-pc1,10.48.12.11 ssh-ed25519 AAAAkey1", "florac-fs-sw1,10.48.12.2 ssh-ed25519 AAAAkey2"]
     assert "ProxyCommand ip netns exec relais-ctl nc %h %p" in config
     assert "ControlMaster auto" in config and "ControlPersist" in config
     assert f"Include {paths.run}/*/ssh_config" in paths.ssh_config.read_text()

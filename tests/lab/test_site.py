@@ -14,7 +14,9 @@ from fleet.inventory.models import DeviceKind
 from fleet.lab import in_netns, up
 from fleet.lab.netns import NetnsError
 from fleet.lab.plan import FAKENET_IP, NodeKind
+from fleet.lab.programs import program
 from fleet.lab.pytest_plugin import LabSite
+from fleet.lab.state import read_state
 
 pytestmark = pytest.mark.lab
 
@@ -140,6 +142,21 @@ def test_switch_cli_answers_over_ssh(lab_site: LabSite) -> None:
             return s.recv(64)
 
     assert banner().startswith(b"SSH-2.0-")
+
+
+def test_the_lab_programs_run_from_their_modules(lab_site: LabSite) -> None:
+    # the switch simulator: the process recorded for the switch runs fake_switch.py by path
+    state = read_state(lab_site.lab, lab_site.site.id)
+    assert state is not None
+    pid = state["nodes"]["florac-fs-sw1"]["pid"]
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert str(program("fake_switch")).encode() in cmdline and b"-I" in cmdline
+    # the fake internet's server: the module's text, installed in the host and answering
+    inet = lab_site.plan.fakenet_name
+    installed = lab_site.exec(inet, "cat", "/usr/local/bin/relais-fakenet-http")
+    assert installed.stdout == program("fakenet_http").read_text("utf-8")
+    page = lab_site.exec(lab_site.plan.client_name, "curl", "-sS", "-m", "10", "http://example.org/x")
+    assert "Relais lab fake internet" in page.stdout and "example.org/x" in page.stdout
 
 
 def _thread_netns() -> int:

@@ -1,0 +1,67 @@
+"""Opening the store: errors a technician can read (one line, the database's own words)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from fleet.errors import StoreError, StoreMissingError
+from fleet.store import Store, open_store
+from fleet.store.db import resolve_url
+from fleet.store.models import Incident
+
+
+def test_a_database_error_is_one_line_with_the_databases_first_line(store: Store) -> None:
+    with store.write() as session:
+        session.execute(text("DROP TABLE incident_events"))
+        session.execute(text("DROP TABLE incidents"))
+    with pytest.raises(StoreError) as caught, store.read() as session:
+        session.execute(select(Incident)).all()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"store {store.safe_url}: ")
+    wanted = {"sqlite": "no such table: incidents",
+              "postgresql": 'relation "incidents" does not exist'}[store.dialect]
+    assert message.endswith(wanted), message
+    assert "[SQL:" not in message and "sqlalche.me" not in message
+
+
+def test_a_failed_write_keeps_the_first_line_too(store: Store) -> None:
+    with pytest.raises(StoreError) as caught, store.write() as session:
+        session.execute(text("INSERT INTO no_such_table VALUES (1)"))
+    assert "\n" not in str(caught.value) and "no_such_table" in str(caught.value)
+
+
+def test_the_default_store_is_in_the_state_directory_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEET_STATE_DIR", str(tmp_path / "state"))
+    urls = set()
+    for cwd in (tmp_path, Path("/")):
+        monkeypatch.chdir(cwd)
+        urls.add(resolve_url())
+    assert urls == {f"sqlite:///{tmp_path / 'state' / 'fleet.sqlite'}"}
+    monkeypatch.setenv("FLEET_DB_URL", "sqlite:////elsewhere/x.sqlite")
+    assert resolve_url() == "sqlite:////elsewhere/x.sqlite"
+    assert resolve_url("sqlite:////arg.sqlite") == "sqlite:////arg.sqlite"
+
+
+def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "fleet.sqlit"
+    with pytest.raises(StoreMissingError, match=f"no store at {missing}"):
+        open_store(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()  # a SQLite file, but not a Relais store
+    before = empty.read_bytes()
+    with pytest.raises(StoreMissingError, match="no Relais store"):
+        open_store(f"sqlite:///{empty}", create=False)
+    assert empty.read_bytes() == before
+    # positive control: once a writer made it, a reader opens it
+    open_store(f"sqlite:///{missing}").dispose()
+    reader = open_store(f"sqlite:///{missing}", create=False)
+    reader.dispose()
+    assert StoreMissingError.exit_code == 2
