@@ -22,7 +22,7 @@ LAYERS = {
     "web": 7,
     "cli": 7,
 }
-COMMON = {"errors", "settings", "__init__"}
+COMMON = {"errors", "settings", "permissions", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:

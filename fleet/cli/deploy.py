@@ -21,7 +21,6 @@ from fleet.deploy import (
     deploy_site,
     resolve_targets,
 )
-from fleet.deploy import wipe as wipe_engine
 from fleet.deploy.record import DeployRecorder
 from fleet.errors import ConfigError, DeployError
 from fleet.inventory import load_inventory
@@ -157,28 +156,8 @@ def wipe(
     inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Wipe the guest session now (RGPD), and show each host's wipe record."""
-    inv = load_inventory(inventory)
-    site_id = target if target in {s.id for s in inv.sites} else None
-    if site_id is None and lab:
-        try:
-            site_id = inv.device(target).site_id
-        except KeyError:
-            site_id = None
-    overlays, _ = _lab_files(site_id, lab)
-    results = wipe_engine(inv, target, repo=repo_root(), extra_inventories=overlays)
-    if json:
-        print_json([{"host": r.hostname, "ok": r.ok, "record": r.record, "message": r.message}
-                    for r in results])
-    else:
-        out = console()
-        for r in results:
-            if r.ok and r.record is not None:
-                items = len(r.record.get("items", {}))
-                out.print(f"[green]{r.hostname}[/]: wiped ({items} items, "
-                          f"{r.record.get('duration_ms')} ms, record at {r.record.get('time')})")
-            else:
-                out.print(f"[red]{r.hostname}[/]: {r.message}")
-    bad = [r.hostname for r in results if not r.ok]
-    if bad:
-        raise DeployError(f"wipe failed on {', '.join(bad)}")
+    """Wipe the guest session now (RGPD), and show each host's wipe record: the remote action
+    `fleet act wipe-now TARGET --yes` (recorded on the devices' events)."""
+    from fleet.cli import act
+
+    act.act("wipe-now", target, yes=True, lab=lab, inventory=inventory, json=json)

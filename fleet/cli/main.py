@@ -7,7 +7,20 @@ import sys
 
 import typer
 
-from fleet.cli import blocklists, demo, deploy, handoff, inventory, lab, monitor, portal, snmp
+from fleet.cli import (
+    act,
+    blocklists,
+    demo,
+    deploy,
+    diag,
+    handoff,
+    inventory,
+    lab,
+    monitor,
+    portal,
+    power,
+    snmp,
+)
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -33,6 +46,9 @@ app.command("wipe")(deploy.wipe)
 app.add_typer(portal.app, name="portal")
 app.add_typer(blocklists.app, name="blocklists")
 app.add_typer(handoff.app, name="handoff")
+app.command("act")(act.act)
+app.add_typer(power.app, name="power")
+app.command("diag")(diag.diag)
 
 
 def main(argv: list[str] | None = None) -> int:

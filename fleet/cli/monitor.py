@@ -49,6 +49,7 @@ from fleet.monitor.cycle import (
 )
 from fleet.monitor.poller import Poller, Sample, default_deadline, load_profiles
 from fleet.monitor.rules import REACHABILITY, load_rules
+from fleet.remote.power import wake_due
 from fleet.store import Store, open_store
 from fleet.store.models import Observation
 
@@ -201,6 +202,8 @@ def poll(
             started = time.monotonic()
             report = await run_cycle(store, sites, poll_fn, rules, the_clock, retention=retention)
             _print_report(report, json)
+            if daemon:  # power by opening hours (issue 12): send the wakes due, do not wait
+                wake_due(store, sites, the_clock(), wait=False)
             n += 1
             if not daemon or (cycles and n >= cycles):
                 return

@@ -48,6 +48,7 @@ from fleet.inventory.models import (
     Supplier,
     site_group,
 )
+from fleet.inventory.power import parse_site_power
 from fleet.inventory.secrets import (
     DEMO_VAULT_PASSWORD,
     REQUIRED_SECRETS,
@@ -79,7 +80,7 @@ SITE_REQUIRED = (
     "site_referent",
     "site_sav",
 )
-SITE_OPTIONAL = ("site_closures", "site_pmi", "site_portal_url", "site_notes")
+SITE_OPTIONAL = ("site_closures", "site_pmi", "site_portal_url", "site_notes", "site_power")
 DEVICE_KEYS = (
     "ansible_host",
     "device_pmr",
@@ -538,6 +539,7 @@ def _build_site(
     referent = _contact(ctx, display, where + "site_referent", v["site_referent"],
                         L("site_referent"), Contact)
     sav = _contact(ctx, display, where + "site_sav", v["site_sav"], L("site_sav"), Supplier)
+    power = parse_site_power(v.get("site_power"), display, L("site_power"), where + "site_power", ctx.problems)
     pmi = v.get("site_pmi", False)
     if not isinstance(pmi, bool):
         ctx.add(display, L("site_pmi"), where + "site_pmi", pmi, "must be true or false")
@@ -560,6 +562,7 @@ def _build_site(
         guest=guest,
         referent=referent,
         sav=sav,
+        power=power,
         vars=dict(v),
         source=Source(file=display, line=gline),
     )

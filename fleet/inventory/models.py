@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from fleet.inventory.power import SitePower
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -170,6 +172,7 @@ class Site(Frozen):
     guest: IPv4Network | None = None
     referent: Contact
     sav: Supplier
+    power: SitePower | None = None  # site_power: fleet/inventory/power.py
     devices: tuple[Device, ...] = ()
     vars: Mapping[str, Any] = Field(default_factory=dict)
     source: Source
