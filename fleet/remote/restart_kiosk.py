@@ -1,5 +1,6 @@
-"""``restart-kiosk`` (borne): restart the kiosk browser unit and check that it runs again with
-a new main process that stays up.  Always a change (a restart is the point)."""
+"""``restart-kiosk`` (borne): restart the kiosk browser unit and check that it runs again: the
+unit is active with a new main process, which exists.  Always a change (a restart is the
+point)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from fleet.remote.base import ActionSpec, Request, Result, fact, outcome_of, rea
 from fleet.remote.pyinfra_run import HostReport, run
 
 UNIT = "relais-kiosk.service"
-STABLE_S = 2.0  # the new process must still be the same this long after it started
 
 SPEC = ActionSpec(
     "restart-kiosk", frozenset({DeviceKind.BORNE}),
@@ -53,13 +53,10 @@ def perform(req: Request) -> list[Result]:
                 seen = _main(host, req.timeout)
                 active, pid, comm = seen
                 if active == "active" and pid not in ("0", "", old) and comm:
-                    time.sleep(STABLE_S)
-                    again = _main(host, req.timeout)
-                    if again[:2] == seen[:2]:
-                        out[host.name] = HostReport(
-                            f"kiosk restarted: PID {old} -> {pid} ({comm}), running",
-                            changed=True, data={"pid_before": old, "pid_after": pid, "process": comm})
-                        break
+                    out[host.name] = HostReport(
+                        f"kiosk restarted: PID {old} -> {pid} ({comm}), running",
+                        changed=True, data={"pid_before": old, "pid_after": pid, "process": comm})
+                    break
                 time.sleep(0.5)
             else:
                 out[host.name] = HostReport(
