@@ -253,12 +253,16 @@ class Bundle:
                 "failed": [i.name for i in self.failures]}
 
 
+SIGPIPE_STATUS = 141
+"""The command's status when ``head`` stopped reading (its output was cut): not a failure."""
+
+
 def capped(command: str, limit: int, keep: str) -> str:
     """``command`` run by root, its output (both streams) capped on the host to ``limit`` bytes
-    (+1, to know it was cut)."""
+    (+1, to know it was cut); the exit status is the command's, not the cutter's."""
     cut = "tail" if keep == "tail" else "head"
-    inner = f"( {command} ) 2>&1 | {cut} -c {limit + 1}"
-    return f"sudo -n sh -c {shlex.quote(inner)}"
+    inner = f"( {command} ) 2>&1 | {cut} -c {limit + 1}; exit ${{PIPESTATUS[0]}}"
+    return f"sudo -n bash -c {shlex.quote(inner)}"
 
 
 def collect(run_command: Runner, device: Device, redactor: Redactor, *, max_bytes: int,
@@ -300,7 +304,7 @@ def collect(run_command: Runner, device: Device, redactor: Redactor, *, max_byte
         text, counts = redact(raw.decode("utf-8", errors="replace"), redactor, browser=item.browser)
         data = text.encode("utf-8")[:limit]
         contents[item.name] = data
-        ok = status == 0
+        ok = status == 0 or (status == SIGPIPE_STATUS and truncated)
         last = (text.strip().splitlines() or [""])[-1][:200]
         error = "" if ok else f"exit status {status}: {last}"
         results.append(ItemResult(item.name, item.command, ok, len(data), clock() - t0, truncated,

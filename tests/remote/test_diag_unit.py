@@ -97,7 +97,24 @@ def test_items_are_independent_and_failures_listed() -> None:
     assert by["system/disk.txt"].ok and contents["system/disk.txt"] == b"fine\n"
     # public PC: no gateway or kiosk items; every command is read-only and capped on the host
     assert not any(n.startswith(("gateway/", "kiosk/")) for n in by)
-    assert all(c.startswith("sudo -n sh -c") and "-c " in c for c in host.calls)  # type: ignore[attr-defined]
+    assert all(c.startswith("sudo -n bash -c") for c in host.calls)  # type: ignore[attr-defined]
+
+
+def test_capped_keeps_the_commands_status(tmp_path: Path) -> None:
+    """Run the wrapper for real (without sudo): the status is the command's, and cut output
+    is one byte over the limit so the cut is seen."""
+    import subprocess
+
+    def local(cmd: str) -> tuple[int, str]:
+        inner = cmd.removeprefix("sudo -n ")
+        p = subprocess.run(["sh", "-c", inner], capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout
+
+    assert local(diag.capped("echo hello; exit 3", 100, "head")) == (3, "hello\n")
+    status, out = local(diag.capped("yes abc | head -c 100000", 10, "head"))
+    assert len(out) == 11
+    status, out = local(diag.capped("seq 1 100000", 12, "tail"))
+    assert status == 0 and out.endswith("100000\n") and len(out) == 13
 
 
 def test_size_bound_holds_whatever_the_host_sends(tmp_path: Path) -> None:
