@@ -18,6 +18,7 @@ from fleet.deploy import DeployOptions, NullRecorder, deploy_site
 from fleet.incidents.lifecycle import open_incident
 from fleet.lab import wol
 from fleet.lab.pytest_plugin import LabSite, lab_site
+from fleet.remote.base import probe, target_for
 from fleet.store import Store, open_store
 
 __all__ = ["Deployed", "deployed", "lab_site"]
@@ -44,6 +45,11 @@ class Deployed:
         done = self.sh(host, script)
         assert done.returncode == 0, f"{host}: {script}: {done.stderr[-500:]}"
         return done.stdout.strip()
+
+    def answer(self, host: str, command: str = "hostname") -> str | None:
+        """``command``'s output over SSH as the actions connect (paramiko, no ControlMaster that
+        a powered-off host could leave stale), None when the host does not answer."""
+        return probe([target_for(self.site.device(host), True)], command, timeout=10)[host]
 
     @property
     def power_dir(self) -> Path:
