@@ -95,6 +95,7 @@ def _ops(state: State, host: Any) -> tuple[OpResult, ...]:
     return tuple(out)
 
 
+NO_HOSTS_LEFT = "No hosts remaining"
 AfterFn = Callable[[State], Mapping[str, "str | HostReport"]]
 
 
@@ -114,9 +115,15 @@ def run(targets: Sequence[Target], queue: Callable[[State], None],
     config = Config(SUDO=True, CONNECT_TIMEOUT=connect)  # type: ignore[no-untyped-call]
     state = State(_inventory(targets), config)
     try:
-        connect_all(state)
-        queue(state)
-        run_ops(state)
+        try:
+            connect_all(state)
+            queue(state)
+            run_ops(state)
+        except PyinfraError as exc:
+            # pyinfra gives up when its last host fails (to connect or in an operation): that
+            # is a result per host here, not an error of the run
+            if NO_HOSTS_LEFT not in str(exc):
+                raise
         messages = after(state) if after is not None else {}
         ops = {h.name: _ops(state, h) for h in state.inventory}
     except PyinfraError as exc:

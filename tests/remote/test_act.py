@@ -161,3 +161,18 @@ def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert by["restart-kiosk"]["kinds"] == ["borne"] and by["wake"]["confirm"] is False
     assert by["restart-service"]["argument"] == "NAME"
     assert "hotline" in by["wipe-now"]["roles"] and "hotline" not in by["collect-connlog"]["roles"]
+
+
+def test_an_unreachable_host_is_a_result_not_an_error(tmp_path: Path) -> None:
+    """pyinfra gives up ("No hosts remaining!") when its only host cannot be reached: the runner
+    turns that into that host's outcome.  The host is this machine's loopback on a closed port
+    (nothing leaves the machine)."""
+    from fleet.remote.base import probe
+    from fleet.remote.pyinfra_run import Target, run
+
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text("Host closed-port\n  HostName 127.0.0.1\n  Port 9\n")
+    target = Target("closed-port", "closed-port", ssh_config=cfg)
+    [o] = run([target], lambda _state: None, timeout=5)
+    assert (o.hostname, o.ok, o.message) == ("closed-port", False, "unreachable")
+    assert probe([target], timeout=5) == {"closed-port": None}
