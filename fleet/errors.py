@@ -165,3 +165,16 @@ class SnmpError(FleetError, RuntimeError):
     def __init__(self, message: str, reason: SnmpReason = "error") -> None:
         super().__init__(message)
         self.reason: SnmpReason = reason
+
+
+class ActionRefused(FleetError, ValueError):
+    """A remote action or diagnostic is refused before it starts: unknown action or device, a
+    device of the wrong kind, a service not on the allowlist, an incident about another device."""
+
+    exit_code = 2
+
+
+class PermissionDenied(FleetError, PermissionError):
+    """The actor's role may not do this (fleet/permissions.yml)."""
+
+    exit_code = 3  # ExitCode.FORBIDDEN (fleet/cli/exits.py)

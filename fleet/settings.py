@@ -56,6 +56,20 @@ def _port(value: str) -> int:
     return port
 
 
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds <= 86400:
+        raise ValueError("seconds, more than 0 and at most 86400")
+    return seconds
+
+
+def _size(value: str) -> int:
+    size = int(value)
+    if size < 64 * 1024:
+        raise ValueError("bytes, at least 65536")
+    return size
+
+
 def _name(value: str) -> str:
     text = value.strip()
     if not text or not all(c.isalnum() or c in "-_" for c in text):
@@ -141,6 +155,25 @@ SETTINGS: tuple[Setting, ...] = (
         "believed (HTTPS detection for Secure cookies, client address for the login throttle); "
         "empty: none.",
     ),
+    # --- remote actions, diagnostics, permissions (fleet/remote, fleet/permissions.py) -------
+    Setting("user", str, None, "Who acts, recorded on each remote action (`--as` wins; default: OS login)."),
+    Setting(
+        "user_roles",
+        str,
+        None,
+        "Roles of the actors, `USER:ROLE,USER:ROLE` (roles: auditor, hotline, technician, admin; "
+        "the matrix is `fleet/permissions.yml`).",
+    ),
+    Setting("default_role", str, "technician", "Role of an actor not listed in `user_roles`."),
+    Setting("remote_timeout", _seconds, 120.0, "Seconds a remote action's connection and commands may take."),
+    Setting(
+        "remote_boot_timeout",
+        _seconds,
+        300.0,
+        "Seconds `reboot` and `wake` wait for the host to answer again.",
+    ),
+    Setting("diag_max_bytes", _size, 20 * 1024 * 1024, "Largest diagnostics bundle (`fleet diag`), bytes."),
+    Setting("diag_timeout", _seconds, 60.0, "Seconds a diagnostics bundle may take to collect."),
 )
 
 _BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})

@@ -29,7 +29,6 @@ from fleet.deploy import (
     deploy_site,
     resolve_targets,
 )
-from fleet.deploy import wipe as wipe_engine
 from fleet.deploy.record import DeployRecorder
 from fleet.deploy.service import WIPED_KINDS
 from fleet.errors import ConfigError, DeployError
@@ -209,29 +208,10 @@ def wipe(
     json: Annotated[bool, typer.Option("--json", help=N_("Machine-readable output."))] = False,
 ) -> None:
     inv = load_inventory(inventory)
-    site_id = target if target in {s.id for s in inv.sites} else None
-    if site_id is not None:
-        stations = [d for d in inv.site(site_id).devices if d.kind in WIPED_KINDS]
-        confirm_site_wipe(site_id, len(stations), yes)
-    if site_id is None and lab:
-        try:
-            site_id = inv.device(target).site_id
-        except KeyError:
-            site_id = None
-    overlays, _lab_ssh = _lab_files(site_id, lab)
-    results = wipe_engine(inv, target, repo=repo_root(), extra_inventories=overlays)
-    if json:
-        print_json([{"host": r.hostname, "ok": r.ok, "record": r.record, "message": r.message}
-                    for r in results])
-    else:
-        out = console()
-        for r in results:
-            if r.ok and r.record is not None:
-                items = len(r.record.get("items", {}))
-                out.print(f"[green]{r.hostname}[/]: wiped ({items} items, "
-                          f"{r.record.get('duration_ms')} ms, record at {r.record.get('time')})")
-            else:
-                out.print(f"[red]{r.hostname}[/]: {r.message}")
-    bad = [r.hostname for r in results if not r.ok]
-    if bad:
-        raise DeployError(f"wipe failed on {', '.join(bad)}")
+    if target in {s.id for s in inv.sites}:
+        stations = [d for d in inv.site(target).devices if d.kind in WIPED_KINDS]
+        confirm_site_wipe(target, len(stations), yes)
+    # the remote action `fleet act wipe-now TARGET --yes` (recorded on the devices' events)
+    from fleet.cli import act
+
+    act.act("wipe-now", target, yes=True, lab=lab, inventory=inventory, json=json)

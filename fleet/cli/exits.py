@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1
     USAGE = 2
+    FORBIDDEN = 3
     INTERRUPTED = 130
 
 
@@ -36,6 +37,9 @@ EXIT_CODES: tuple[ExitInfo, ...] = (
              N_("unknown option or bad value, invalid inventory, unknown site or device, no store "
                 "where one was named, an incident in the wrong state, `--yes` missing for a "
                 "whole site")),
+    ExitInfo(ExitCode.FORBIDDEN, N_("not allowed: your role may not do this (nothing was done)"),
+             N_("a hotline agent asking for a reboot during opening hours, a read-only account "
+                "acting (fleet/permissions.yml)")),
     ExitInfo(ExitCode.INTERRUPTED, N_("interrupted (Ctrl-C)"), N_("nothing more was done")),
 )
 

@@ -141,6 +141,10 @@ def poll(
                 started = time.monotonic()
                 report = await run_cycle(store, sites, poll_fn, rules, the_clock, retention=retention)
                 _print_report(report, json)
+                if daemon:  # power by opening hours (issue 12): send the wakes due, do not wait
+                    from fleet.remote.power import wake_due
+
+                    wake_due(store, sites, the_clock(), wait=False)
                 failures = failures or bool(report.failures)
                 n += 1
                 if not daemon or (cycles and n >= cycles):

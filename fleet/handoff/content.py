@@ -198,6 +198,8 @@ def event_sentence(entry: EntryView, ctx: Context) -> str:
         line = f"Rouvert par {_who(entry)} le {when}."
     elif entry.kind == "closed":
         line = f"Clos dans Relais par {_who(entry)} le {when}."
+    elif entry.kind == "action":  # a remote action (fleet act, fleet diag), issue 12
+        return f"Action à distance par {_who(entry)} le {when} :\n{entry.text}"
     elif entry.kind == "resolved":
         if data.get("auto"):
             line = f"Résolu le {when} : la supervision constate le retour à la normale."

@@ -38,7 +38,8 @@ from fleet.handoff.models import STATUS_ASSIGNED, STATUS_CLOSED, STATUS_SOLVED
 from fleet.incidents.lifecycle import IncidentView
 from fleet.store.outbox import EntryView
 
-FOLLOWUP_KINDS = frozenset({"acknowledged", "assigned", "sav_handoff", "note", "reopened", "closed"})
+FOLLOWUP_KINDS = frozenset({"acknowledged", "assigned", "sav_handoff", "note", "reopened", "closed",
+                            "action"})
 
 
 @dataclass(frozen=True, slots=True)

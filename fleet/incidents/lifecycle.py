@@ -366,6 +366,7 @@ def record_action(
     outcome: str,
     at: datetime,
     data: Mapping[str, Any] | None = None,
+    text: str = "",
 ) -> None:
     """A remote action taken for this incident (restart kiosk, wipe, reboot...) and its result."""
     who = _actor(who)
@@ -377,7 +378,7 @@ def record_action(
             at=at,
             kind="action",
             actor=who,
-            text=f"{action}: {outcome}",
+            text=text or f"{action}: {outcome}",
             data={"action": action, "outcome": outcome, **dict(data or {})},
         )
 

@@ -449,6 +449,7 @@ def _build_site(
         kiosk_allowlist=v.site_kiosk_allowlist,
         ntp_servers=v.site_ntp_servers,
         notes=v.site_notes,
+        power=v.site_power,
         devices=tuple(devices),
         vars=dict(raw),
         source=Source(file=display, line=gline),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from fleet.errors import NotFoundError
+from fleet.inventory.power import SitePower
 
 
 class Frozen(BaseModel):
@@ -225,6 +226,7 @@ class Site(Frozen):
     """``site_ntp_servers``: time servers (None: the hardening role's default pool)."""
     notes: str = ""
     """``site_notes``: free text for the hotline (access, keys, parking)."""
+    power: SitePower | None = None  # site_power: fleet/inventory/power.py
     devices: tuple[Device, ...] = ()
     vars: Mapping[str, Any] = Field(default_factory=dict)
     """The site group's variables as written, for Ansible parity only (read the typed fields)."""

@@ -54,6 +54,7 @@ from fleet.inventory.models import (
     SiteKind,
     site_group,
 )
+from fleet.inventory.power import SitePower
 from fleet.inventory.roles import RoleSpecs
 from fleet.inventory.secrets import SECRET_KEY, VAULT_REF
 from fleet.inventory.validate import FieldError, describe, hint
@@ -491,6 +492,7 @@ class SiteVars(CommonVars):
     site_kiosk_allowlist: NonEmptyTexts | None = None
     site_ntp_servers: NonEmptyTexts | None = None
     site_notes: Text = ""
+    site_power: SitePower | None = None
 
     @field_validator("site_kind", mode="before")
     @classmethod
@@ -661,7 +663,7 @@ TYPED: Mapping[str, str] = {
     "site_closures": "Site.hours", "site_networks": "Site.management",
     "site_referent": "Site.referent", "site_sav": "Site.sav", "site_pmi": "Site.pmi",
     "site_portal_url": "Site.portal_url", "site_kiosk_allowlist": "Site.kiosk_allowlist",
-    "site_ntp_servers": "Site.ntp_servers", "site_notes": "Site.notes",
+    "site_ntp_servers": "Site.ntp_servers", "site_notes": "Site.notes", "site_power": "Site.power",
     # host → Device
     "ansible_host": "Device.ip", "ansible_user": "Device.admin_user",
     "device_pmr": "Device.pmr", "device_model": "Device.model", "device_mac": "Device.mac",

@@ -18,6 +18,7 @@ from pathlib import Path
 from fleet.errors import LabError
 from fleet.inventory.models import Site
 from fleet.lab import netns as ns
+from fleet.lab import wol
 from fleet.lab.build import tool_bin
 from fleet.lab.creds import device_var
 from fleet.lab.down import down
@@ -221,6 +222,10 @@ def _start_nodes(lab: Lab, plan: SitePlan) -> dict[str, int]:
                     "--capability=CAP_NET_ADMIN,CAP_NET_RAW"]
             if node.kind is NodeKind.FAKENET:
                 argv.append(f"--bind-ro={lab.images.apt_repo}:/srv/www/debian")
+            if node.kind is NodeKind.HOST:  # reboot and Wake-on-LAN stand-in (fleet/lab/wol.py)
+                argv = wol.supply_argv(argv, host=node.name, netns=node.netns, site_netns=plan.netns,
+                                       mac=node.device.mac if node.device else None,
+                                       state_dir=lab.paths.site_run(plan.site_id) / "power")
             pids[node.name] = _spawn(argv, log)
         elif node.kind in (NodeKind.SNMPSIM, NodeKind.SWITCH):
             data = lab.paths.site_run(plan.site_id) / "snmp" / node.name

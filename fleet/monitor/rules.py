@@ -524,7 +524,9 @@ def _reboot(before: CheckState | None, outcome: _Outcome | None, ctx: Context) -
         if abs((old + elapsed) - UPTIME_WRAP_S - new) < max(600.0, elapsed * 0.1):
             return None  # the 32-bit TimeTicks counter wrapped
     booted = ctx.now - timedelta(seconds=new)
-    because = ctx.deploy or ctx.maintenance
+    # off while the site was closed (power by opening hours, issue 12): back on is no surprise
+    closed = "an outage while the site was closed" if before.closed_seen else None
+    because = ctx.deploy or ctx.maintenance or closed
     data = {
         "uptime_before_s": old,
         "uptime_after_s": new,

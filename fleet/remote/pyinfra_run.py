@@ -12,13 +12,13 @@ first sight.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pyinfra.api.config import Config
-from pyinfra.api.connect import connect_all
+from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.operations import run_ops
@@ -38,10 +38,35 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class OpResult:
+    """What one pyinfra operation did on one host."""
+
+    name: str
+    changed: bool
+    ok: bool
+    output: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostReport:
+    """What an ``after`` callback says about one host (richer than a message)."""
+
+    message: str = ""
+    ok: bool = True
+    changed: bool | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class HostOutcome:
     hostname: str
     ok: bool
     message: str = ""
+    changed: bool | None = None
+    """Something changed on the host (None: the caller's ``after`` did not say and no
+    operation ran)."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    ops: tuple[OpResult, ...] = ()
 
 
 def _inventory(targets: Sequence[Target]) -> Inventory:
@@ -59,29 +84,74 @@ def _inventory(targets: Sequence[Target]) -> Inventory:
     return Inventory((hosts, {}))  # type: ignore[no-untyped-call]
 
 
+def _ops(state: State, host: Any) -> tuple[OpResult, ...]:
+    out = []
+    for op_hash in state.get_op_order():  # type: ignore[no-untyped-call]
+        data = state.ops.get(host, {}).get(op_hash)
+        if data is None or not data.operation_meta.is_complete():
+            continue
+        meta = data.operation_meta
+        names = sorted(state.get_op_meta(op_hash).names)
+        output = "\n".join(meta.stdout_lines + meta.stderr_lines)
+        out.append(OpResult(names[0] if names else op_hash, meta.did_change(), meta.did_succeed(),
+                            output[-8000:]))
+    return tuple(out)
+
+
+NO_HOSTS_LEFT = "No hosts remaining"
+AfterFn = Callable[[State], Mapping[str, "str | HostReport"]]
+
+
 def run(targets: Sequence[Target], queue: Callable[[State], None],
-        after: Callable[[State], dict[str, str]] | None = None) -> list[HostOutcome]:
+        after: AfterFn | None = None, *, timeout: float | None = None) -> list[HostOutcome]:
     """Connect to ``targets``, let ``queue`` add operations, run them; ``after`` may read
-    from the still-connected hosts (e.g. fetch files) and return per-host messages."""
+    from the still-connected hosts (e.g. fetch files) and return per-host messages or
+    :class:`HostReport`.
+
+    Each outcome also carries what every operation did on its host (``ops``: name, changed,
+    ok, output), so an action can say "no change" honestly.  Every connection is closed when
+    this returns.  ``timeout`` (seconds) bounds the SSH connection; commands are bounded by
+    the operations' own ``_timeout``."""
     if not targets:
         return []
-    config = Config(SUDO=True, CONNECT_TIMEOUT=15)  # type: ignore[no-untyped-call]
+    connect = 15 if timeout is None else max(1, min(15, int(timeout)))
+    config = Config(SUDO=True, CONNECT_TIMEOUT=connect)  # type: ignore[no-untyped-call]
     state = State(_inventory(targets), config)
     try:
-        connect_all(state)
-        queue(state)
-        run_ops(state)
+        try:
+            connect_all(state)
+            queue(state)
+            run_ops(state)
+        except PyinfraError as exc:
+            # pyinfra gives up when its last host fails (to connect or in an operation): that
+            # is a result per host here, not an error of the run
+            if NO_HOSTS_LEFT not in str(exc):
+                raise
         messages = after(state) if after is not None else {}
+        ops = {h.name: _ops(state, h) for h in state.inventory}
     except PyinfraError as exc:
         raise RemoteError(f"pyinfra: {exc}") from exc
+    finally:
+        disconnect_all(state)
     failed = {h.name for h in state.failed_hosts}
     active = {h.name for h in state.activated_hosts}
     out = []
     for t in targets:
+        done = ops.get(t.hostname, ())
+        changed = any(o.changed for o in done) if done else None
         if t.hostname not in active:
-            out.append(HostOutcome(t.hostname, False, "unreachable"))
-        elif t.hostname in failed:
-            out.append(HostOutcome(t.hostname, False, "operation failed"))
+            out.append(HostOutcome(t.hostname, False, "unreachable", None))
+            continue
+        if t.hostname in failed:
+            bad = next((o for o in done if not o.ok), None)
+            why = f"operation failed: {bad.name}: {bad.output.strip()[-300:]}" if bad else "operation failed"
+            out.append(HostOutcome(t.hostname, False, why, changed, {}, done))
+            continue
+        said = messages.get(t.hostname, "")
+        if isinstance(said, HostReport):
+            out.append(HostOutcome(t.hostname, said.ok, said.message,
+                                   changed if said.changed is None else said.changed,
+                                   dict(said.data), done))
         else:
-            out.append(HostOutcome(t.hostname, True, messages.get(t.hostname, "")))
+            out.append(HostOutcome(t.hostname, True, said, changed, {}, done))
     return out

@@ -57,7 +57,7 @@ GLPI = "glpi"
 EMAIL = "email"
 CHANNELS = (GLPI, EMAIL)
 GLPI_KINDS = frozenset(
-    {"opened", "acknowledged", "assigned", "sav_handoff", "note", "resolved", "reopened", "closed"}
+    {"opened", "acknowledged", "assigned", "sav_handoff", "note", "resolved", "reopened", "closed", "action"}
 )
 #: E-mail: the hand-off to the SAV supplier, and the follow-up when it is resolved.
 EMAIL_START = "sav_handoff"
