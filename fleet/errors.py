@@ -74,3 +74,12 @@ class SnmpError(FleetError, RuntimeError):
     def __init__(self, message: str, reason: str = "error") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class NetdevError(FleetError, RuntimeError):
+    """A network device (switch, access point) could not be reached, logged into or configured;
+    ``reason`` is a short machine-readable cause (timeout, auth, prompt, connection_lost...)."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import blocklists, demo, deploy, inventory, lab, monitor, portal, snmp
+from fleet.cli import blocklists, demo, deploy, inventory, lab, monitor, netdev, portal, snmp
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command("deploy")(deploy.deploy)
 app.command("wipe")(deploy.wipe)
 app.add_typer(portal.app, name="portal")
 app.add_typer(blocklists.app, name="blocklists")
+app.add_typer(netdev.app, name="netdev")
 
 
 def main(argv: list[str] | None = None) -> int:

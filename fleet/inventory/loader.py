@@ -33,6 +33,7 @@ from pydantic import SecretStr, ValidationError
 from fleet import settings
 from fleet.errors import InventoryError, Problem, SecretError
 from fleet.inventory.hours import parse_week
+from fleet.inventory.network import network_of_site
 from fleet.inventory.models import (
     Closure,
     Contact,
@@ -424,9 +425,11 @@ def _load_site(
         if host not in hosts:
             ctx.add(display, hline, f"{gname}.hosts.{host}", host,
                     f"host listed in kind group {gname} but not in site group {sg_name}")
+    network, network_problems = network_of_site(ctx.root, site, devices, svars, group_vars, secrets)
+    ctx.problems += network_problems
     if site is None or len(ctx.problems) > before:
         return None
-    return site.model_copy(update={"devices": tuple(devices)})
+    return site.model_copy(update={"devices": tuple(devices), "network": network})
 
 
 def _req(ctx: _Ctx, display: str, where: str, m: Mapping[str, Any], key: str, line: int | None) -> Any:

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from fleet.inventory.network import SiteNetwork
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -173,6 +175,8 @@ class Site(Frozen):
     devices: tuple[Device, ...] = ()
     vars: Mapping[str, Any] = Field(default_factory=dict)
     source: Source
+    network: SiteNetwork | None = None
+    """The intended network (VLANs, ports, SSIDs...), see :mod:`fleet.inventory.network`."""
 
     @property
     def group(self) -> str:
