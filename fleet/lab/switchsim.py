@@ -85,7 +85,7 @@ class Config(ConfigCommandProcessor):
         conf.relais_globals = [g for g in conf.relais_globals if not (g == line or g.startswith(line + " "))]
         if len(conf.relais_globals) != before:
             _touch(conf)
-        return any(line.startswith(p) for p in GLOBAL)
+        return any((line + " ").startswith(p) for p in GLOBAL)
 
     def parse_and_execute_command(self, line):
         words = line.strip()
@@ -215,16 +215,17 @@ def start_simulators(
     host: str = "127.0.0.1",
     timeout: float = 60.0,
     prefix: str = "sim-sw",
+    names: list[str] | None = None,
 ) -> Simulators:
-    """Start ``count`` simulators (hostnames ``sim-sw1``...) on ``host``; returns when every one
-    listens (each announces its port)."""
+    """Start ``count`` simulators (hostnames ``names``, else ``sim-sw1``...) on ``host``;
+    returns when every one listens (each announces its port)."""
     python = paths.fake_switches_venv / "bin" / "python"
     if not python.exists():
         raise LabError(f"{python} missing: run 'fleet lab build' (it builds fake-switches)")
     sims = Simulators(host)
     try:
         for i in range(1, count + 1):
-            name = f"{prefix}{i}"
+            name = names[i - 1] if names else f"{prefix}{i}"
             proc = subprocess.Popen(launcher_argv(paths, name, host, 0), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     start_new_session=True, env=launcher_env(username, password))

@@ -138,12 +138,32 @@ def _mask(dialect: Dialect, line: str, header: str | None = None) -> str:
     return line
 
 
+def _join(raw: list[str], dialect: Dialect) -> list[str]:
+    """Continued lines joined: ``key=\\<newline>    value`` → ``key=value`` (the backslash,
+    the line break and the next line's indentation go; a space, if any, was written before the
+    backslash)."""
+    if dialect.continuation is None:
+        return raw
+    joined: list[str] = []
+    buf: str | None = None
+    for ln in raw:
+        part = ln if buf is None else ln.lstrip()
+        if part.endswith(dialect.continuation):
+            buf = (buf or "") + part[: -len(dialect.continuation)]
+            continue
+        joined.append(part if buf is None else buf + part)
+        buf = None
+    if buf is not None:
+        joined.append(buf)
+    return joined
+
+
 def mask_text(text: str, dialect: Dialect) -> str:
-    """The configuration as the device showed it, secrets masked, layout kept (what a backup
-    stores)."""
+    """The configuration as the device showed it, secrets masked, layout kept (continued lines
+    joined, so no secret is split across two): what a backup stores."""
     out: list[str] = []
     header: str | None = None
-    for ln in _clean(text):
+    for ln in _join(_clean(text), dialect):
         body = ln.strip()
         top = body.startswith("/") if dialect.path_headers else (bool(body) and not ln[:1].isspace())
         masked = _mask(dialect, body, None if top else header)
@@ -158,19 +178,7 @@ def mask_text(text: str, dialect: Dialect) -> str:
 
 def normalise(text: str, dialect: Dialect) -> Normalised:
     """Parse and normalise a configuration text (see the module docstring)."""
-    raw = _clean(text)
-    if dialect.continuation is not None:
-        joined: list[str] = []
-        buf = ""
-        for ln in raw:
-            if ln.endswith(dialect.continuation):
-                buf += ln[: -len(dialect.continuation)].rstrip() + " "
-                continue
-            joined.append(buf + ln.strip() if buf else ln)
-            buf = ""
-        if buf:
-            joined.append(buf.strip())
-        raw = joined
+    raw = _join(_clean(text), dialect)
     order: list[str] = []
     headers: dict[str, Line] = {}
     children: dict[str, list[Line]] = {}

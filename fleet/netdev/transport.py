@@ -51,6 +51,10 @@ class Timeouts:
     auth: float = 15.0
     read: float = 60.0
     """Longest wait for one command's answer (a long running configuration included)."""
+    every_read: float | None = None
+    """Caps *every* wait of netmiko for a prompt, its own internal ones included (netmiko's
+    ``read_timeout_override``): a device that never shows a prompt then fails in seconds
+    rather than netmiko's 20 s per attempt.  Unset by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,7 @@ def open_netmiko(
                 auth_timeout=timeouts.auth,
                 allow_agent=False,
                 use_keys=False,
+                read_timeout_override=timeouts.every_read,
                 **extra,
             )
         except BaseException:

@@ -196,6 +196,7 @@ class _Shell:
         self.chan = chan
         self.stack: list[str] = []  # config sub-mode prompts; empty = enable mode
         self.in_config = False
+        self.logging_out = False
 
     def send(self, text: str) -> None:
         self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
@@ -251,8 +252,14 @@ class _Shell:
             self.send(self.prompt())
             return True
         config = self.t.get("config") or {}
+        if self.logging_out:
+            return not line.lower().startswith("y")
         if not self.in_config:
             log.append(("enable", line))
+            if line == "logout" and self.t.get("logout_question"):
+                self.logging_out = True
+                self.send(str(self.t["logout_question"]))
+                return True
             if line in ("exit", "logout", "quit"):
                 return False
             if line and line in config.get("enter", []):
@@ -261,7 +268,8 @@ class _Shell:
                 self.send(str(config.get("enter_message", "")))
                 self.send(self.prompt())
                 return True
-            if line and self.t.get("direct_config") and line.startswith("/") \
+            refused = any(re.search(p, line) for p in self.t.get("refuse") or {})
+            if line and self.t.get("direct_config") and (line.startswith("/") or refused) \
                     and self.server.transcript.answers(line, self.server.scenario) is None:
                 return self.configure(line)
             if line:

@@ -78,6 +78,13 @@ class ArubaInstantDriver(Driver):
     def commands(self, changes: Changes, target: Normalised) -> list[str]:
         return cli_commands(changes, RULES)
 
+    def send_config_line(self, conn: Any, command: str, timeouts: Timeouts) -> str:
+        # netmiko's aruba_os turns command echo checks off (the CLI completes words on space),
+        # which makes send_config_set wait ~2 s per line: wait for the prompt instead
+        out: str = conn.send_command(command, expect_string=r"[>#]\s*$", read_timeout=timeouts.read,
+                                     strip_prompt=False, strip_command=False)
+        return out
+
     def save(self, conn: Any, timeouts: Timeouts) -> None:
         out: str = conn.send_command("commit apply", read_timeout=timeouts.read)
         refused = self.refusal(out)

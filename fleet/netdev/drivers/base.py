@@ -142,7 +142,16 @@ class Driver(ABC):
         return
 
     def read(self, conn: Any, timeouts: Timeouts) -> str:
-        out: str = conn.send_command(self.show_running, read_timeout=timeouts.read)
+        # the prompt *at the end* of the output: a configuration names the device, so the bare
+        # hostname netmiko waits for by default may match in the middle ("name test-ap1")
+        prompt = rf"{re.escape(str(conn.base_prompt))}[^\n]*[>#]\s*$"
+        out: str = conn.send_command(self.show_running, expect_string=prompt,
+                                     read_timeout=timeouts.read)
+        # a prompt fragment left in the channel can keep the command's echo in the output
+        lines = out.splitlines()
+        for i, line in enumerate(lines[:3]):
+            if line.rstrip().endswith(self.show_running):
+                return "\n".join(lines[i + 1:]) + "\n"
         return out
 
     def push_lines(self, conn: Any, commands: Sequence[str], timeouts: Timeouts,
@@ -241,6 +250,8 @@ class CliRules:
     exit_word: str = "exit"
     negations: Mapping[str, str] | None = None
     """Child line → its negation when not ``no <line>`` (ProCurve ``disable`` → ``enable``)."""
+    permanent: Callable[[str], bool] = lambda _header: False
+    """Sections that cannot be removed (physical interfaces): their children are undone."""
 
 
 def key_of(line: str, keys: Iterable[str]) -> str | None:
@@ -277,11 +288,15 @@ def cli_commands(changes: Changes, rules: CliRules,
         k = key_of(ch.header.text, rules.top_single_keys)
         if k is not None and k in added_top_keys:
             continue
+        if rules.permanent(ch.header.text):
+            out += block_commands(ch, rules)
+            continue
         out.append(negate(ch.header.real, rules.top_single_keys))
     return out
 
 
 def block_commands(ch: SectionDiff, rules: CliRules) -> list[str]:
+    """One section's change: its header, the negations, the additions, the exit word."""
     if ch.status == "added" and not ch.added:
         return [ch.header.real]
     out = [ch.header.real]
@@ -293,7 +308,7 @@ def block_commands(ch: SectionDiff, rules: CliRules) -> list[str]:
         out.append(" " + negate(c.real, rules.single_keys, rules.negations))
     out += [" " + c.real for c in ch.added]
     out.append(rules.exit_word)
-    return out
+    return list(dict.fromkeys(out))  # "no untagged 3" undone and "untagged 3" added: once
 
 
 def ip_of(value: IPv4Address | None) -> str:

@@ -106,6 +106,7 @@ RULES = CliRules(
                  "switchport trunk native vlan", "switchport trunk allowed vlan", "name",
                  "ip address"),
     top_single_keys=("hostname", "vtp mode", "ip default-gateway"),
+    permanent=lambda h: bool(re.match(r"^interface (Fast|Gigabit|TenGigabit)Ethernet", h)),
 )
 
 

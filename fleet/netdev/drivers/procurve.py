@@ -63,7 +63,8 @@ DIALECT = Dialect(
     volatile=patterns([r"^Running configuration:"]),
     secrets=substitutions([
         (r'^(snmp-server community) "[^"]*"', rf'\1 "{MASK}"'),
-        (r'^(snmpv3 user "[^"]+") auth \S+ "[^"]*" priv \S+ "[^"]*"$', r"\1"),
+        # the switch shows a user without its keys: compare the user only
+        (r'^(snmpv3 user "[^"]+") auth \S+ ("[^"]*"|\S+) priv \S+ ("[^"]*"|\S+)$', r"\1"),
         (r'^(password (?:manager|operator)(?: user-name "[^"]*")? \S+) "[^"]*"', rf'\1 "{MASK}"'),
         (r'^(radius-server(?: host \S+)? key) \S+', rf"\1 {MASK}"),
     ]),
@@ -91,6 +92,7 @@ RULES = CliRules(
     single_keys=("name", "ip address"),
     top_single_keys=("hostname", "ip default-gateway"),
     negations={"disable": "enable", "no ip address": "no ip address"},
+    permanent=lambda h: h.startswith("interface "),
 )
 
 
@@ -142,6 +144,9 @@ class ProcurveDriver(Driver):
             if ch.header.text.split()[0] in {"hostname"} & added_top:
                 continue
             if ch.header.text.startswith("ip default-gateway") and "ip" in added_top:
+                continue
+            if RULES.permanent(ch.header.text):
+                out += block_commands(ch, RULES)
                 continue
             out.append(negate(ch.header.real, RULES.top_single_keys))
         return out

@@ -185,7 +185,3 @@ class RouterOsDriver(Driver):
         send = conn.send_command_timing if command.startswith("/system identity") else conn.send_command
         out: str = send(command, read_timeout=timeouts.read)
         return out
-
-    def read(self, conn: Any, timeouts: Timeouts) -> str:
-        out: str = conn.send_command(self.show_running, read_timeout=timeouts.read)
-        return out
