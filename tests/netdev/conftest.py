@@ -151,3 +151,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.dispose()
+
+
+from fleet.lab.pytest_plugin import lab_site  # noqa: E402, F401  (session fixture, lab tests)
