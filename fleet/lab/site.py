@@ -32,21 +32,10 @@ from fleet.lab.paths import CTL_NETNS, NETNS_PREFIX, LabPaths
 from fleet.lab.plan import Node, NodeKind, SitePlan, check_conflicts, plan_site
 from fleet.lab.proc import require_root, require_tools, run
 from fleet.lab.sshconf import close_masters, ensure_keypair, write_main_config, write_site_files
+from fleet.lab.switchsim import FAKE_SWITCH_LAUNCHER
 
 Progress = Callable[[str], None]
 
-FAKE_SWITCH_LAUNCHER = """
-import os, sys
-from fake_switches import switch_factory
-from fake_switches.transports.ssh_service import SwitchSshService
-from twisted.internet import reactor
-pw = os.environ.pop("RELAIS_SWITCH_PASSWORD").encode()
-# the enable password is compared with the typed line (str); the SSH login takes bytes
-core = switch_factory.SwitchFactory().get("cisco_generic", sys.argv[1], pw.decode())
-SwitchSshService(ip=sys.argv[2], port=22, switch_core=core,
-                 users={os.environ.pop("RELAIS_SWITCH_USERNAME"): pw}).hook_to_reactor(reactor)
-reactor.run()
-"""
 
 
 def _quiet(_msg: str) -> None:
