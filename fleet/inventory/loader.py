@@ -33,7 +33,6 @@ from pydantic import SecretStr, ValidationError
 from fleet import settings
 from fleet.errors import InventoryError, Problem, SecretError
 from fleet.inventory.hours import parse_week
-from fleet.inventory.network import network_of_site
 from fleet.inventory.models import (
     Closure,
     Contact,
@@ -49,6 +48,7 @@ from fleet.inventory.models import (
     Supplier,
     site_group,
 )
+from fleet.inventory.network import network_of_site
 from fleet.inventory.secrets import (
     DEMO_VAULT_PASSWORD,
     REQUIRED_SECRETS,

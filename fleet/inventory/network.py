@@ -150,7 +150,6 @@ class SiteNetwork(_Frozen):
     """The intended network of one site."""
 
     site_id: str
-    hostname_prefix: str = ""
     vlans: tuple[Vlan, ...]
     port_roles: tuple[PortRoleSpec, ...]
     ssids: tuple[Ssid, ...] = ()

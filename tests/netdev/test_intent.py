@@ -144,3 +144,16 @@ def test_a_port_given_twice_in_one_layer_is_refused(inv: Path) -> None:
          "    FastEthernet0/8: staff\n    FastEthernet0/7-8: borne\n")
     found = [p for p in problems(inv) if "given twice" in p.message]
     assert found and found[0].file.endswith(NETDEV)
+
+
+def test_a_switch_port_list_error_points_at_the_host(inv: Path) -> None:
+    rel = "sites/florac-fs.yml"
+    edit(inv, rel, "        florac-fs-sw1:\n          ansible_host: 10.48.12.2\n",
+         "        florac-fs-sw1:\n          ansible_host: 10.48.12.2\n"
+         "          netdev_ports:\n"
+         "            FastEthernet0/1: uplink\n"
+         "            FastEthernet0/2: kiosk\n")
+    found = [p for p in problems(inv) if "unknown port role" in p.message]
+    assert found and found[0].file.endswith(rel)
+    assert found[0].line == line_of(inv, rel, "FastEthernet0/2: kiosk")
+    assert found[0].field == "florac-fs-sw1.netdev_ports.FastEthernet0/2"
