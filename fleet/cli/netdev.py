@@ -21,7 +21,7 @@ from fleet import settings
 from fleet.cli.common import console, print_json
 from fleet.errors import ConfigError
 from fleet.incidents import note, open_incident
-from fleet.incidents.lifecycle import open_incidents_of
+from fleet.incidents.lifecycle import open_incidents_of, resolve_in
 from fleet.inventory import Inventory, load_inventory
 from fleet.inventory.models import Site
 from fleet.lab.paths import CTL_NETNS, LabPaths
@@ -55,7 +55,8 @@ CHECK = "netdev.apply"
 
 class StoreIncidentLog:
     """A failed push becomes an incident (device, ``netdev.apply``) of the incident log; when
-    one is already open, the new failure is added to it as a note."""
+    one is already open, the new failure is added to it as a note; a later apply that succeeds
+    resolves it."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -70,6 +71,12 @@ class StoreIncidentLog:
             existing = None if row is not None else open_incidents_of(s, device).get(CHECK)
         if existing is not None:
             note(self.store, existing.id, who="netdev", text=detail, at=at)
+
+    def push_ok(self, *, device: str, site_id: str, at: datetime, detail: str) -> None:
+        with self.store.write(lock=f"incident:{device}") as s:
+            row = open_incidents_of(s, device).get(CHECK)
+            if row is not None:
+                resolve_in(s, row, at=at, by="netdev", text=detail, auto=True)
 
 
 def _lab_paths() -> LabPaths:

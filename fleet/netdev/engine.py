@@ -50,10 +50,13 @@ from fleet.store.netdev import latest_backup, record_backup
 
 
 class IncidentLog(Protocol):
-    """Where a failed push is reported (the CLI gives one writing to :mod:`fleet.incidents`)."""
+    """Where a failed push is reported (the CLI gives one writing to :mod:`fleet.incidents`);
+    a later apply that succeeds on the same device says so too (the incident is resolved)."""
 
     def push_failed(self, *, device: str, site_id: str, at: datetime, title: str, detail: str,
                     data: Mapping[str, Any]) -> None: ...
+
+    def push_ok(self, *, device: str, site_id: str, at: datetime, detail: str) -> None: ...
 
 
 def _now() -> datetime:
@@ -305,6 +308,7 @@ def apply_device(target: Target, ctx: Context, observer: Observer = _quiet) -> A
             version, _ = _store_backup(ctx, target, driver, before_text, before, "pre-apply")
             changes = driver.diff(intended, before, scope)
             if not changes:
+                _resolved(ctx, target, "nothing to push: the device has its intended configuration")
                 return ApplyResult(name, site, "unchanged", backup_version=version or None,
                                    message="nothing to push")
             commands = driver.commands(changes, intended)
@@ -332,6 +336,7 @@ def apply_device(target: Target, ctx: Context, observer: Observer = _quiet) -> A
                     _event(ctx, target, "netdev_apply",
                            f"{len(commands)} lines pushed, verified{note}",
                            {"lines": len(commands), "changes": count(changes)})
+                    _resolved(ctx, target, f"applied: {len(commands)} lines pushed, verified")
                     return ApplyResult(name, site, "applied", pushed, len(commands), changes,
                                        version or None, f"{len(commands)} lines pushed, verified{note}")
                 failure = (f"verification failed: {count(left)} lines still differ after the push "
@@ -374,6 +379,12 @@ def _recover(target: Target, ctx: Context, driver: Driver, ep: Endpoint, before:
                                   data={"status": status, "pushed": pushed, "total": total,
                                         "backup_version": version or None})
     return ApplyResult(name, site, status, pushed, total, changes, version or None, message)
+
+
+def _resolved(ctx: Context, target: Target, detail: str) -> None:
+    if ctx.incidents is not None:
+        ctx.incidents.push_ok(device=target.hostname, site_id=target.site_id, at=ctx.clock(),
+                              detail=detail)
 
 
 def _event(ctx: Context, target: Target, kind: str, detail: str, data: Mapping[str, Any]) -> None:

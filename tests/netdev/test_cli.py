@@ -77,3 +77,22 @@ def test_the_same_digest_twice_keeps_one_version(tmp_path: Path) -> None:
     assert (created, created_again, created_changed, created_back) == (True, False, True, True)
     assert [first.version, again.version, changed.version, back.version] == [1, 1, 2, 3]
     store.dispose()
+
+
+def test_the_incident_log_opens_once_notes_again_and_resolves(tmp_path: Path) -> None:
+    from fleet.cli.netdev import CHECK, StoreIncidentLog
+    from fleet.incidents import get_incident, list_incidents
+
+    store = open_store(f"sqlite:///{tmp_path}/fleet.sqlite")
+    log = StoreIncidentLog(store)
+    for n in (1, 2):
+        log.push_failed(device="sw", site_id="s", at=AT, title="sw: push failed, rolled back",
+                        detail=f"failure {n}", data={"status": "rolled_back"})
+    (incident,) = list_incidents(store)
+    assert (incident.check, incident.reason, incident.severity) == (CHECK, "rolled_back", "major")
+    texts = [e.text for e in get_incident(store, incident.id).events]
+    assert texts == ["failure 1", "failure 2"]
+    log.push_ok(device="sw", site_id="s", at=AT, detail="applied")
+    assert get_incident(store, incident.id).status == "resolved"
+    assert list_incidents(store) == []
+    store.dispose()

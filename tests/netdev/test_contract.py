@@ -35,6 +35,9 @@ class Incidents:
     def push_failed(self, **kw: Any) -> None:
         self.calls.append(kw)
 
+    def push_ok(self, **kw: Any) -> None:
+        self.calls.append({"ok": True, **kw})
+
 
 def _scoped(device: Device, text: str) -> Normalised:
     return device.driver.normalise(text)
@@ -153,6 +156,10 @@ def test_a_refused_line_rolls_back_and_is_reported(platform: Platform,
     assert not _same_managed(device, before, device.read())
     if device.server is not None:
         assert ("refused", "relais-bogus-command") in device.server.log.lines
+    if device.server is None:  # the simulator keeps state: a normal apply now succeeds
+        fixed = apply_device(device.target, device.context(incidents=incidents))
+        assert fixed.status == "applied", fixed.message
+        assert incidents.calls[-1].get("ok") and incidents.calls[-1]["device"] == device.target.hostname
 
 
 def test_a_connection_dropped_mid_push_leaves_the_previous_configuration(

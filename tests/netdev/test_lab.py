@@ -142,8 +142,9 @@ def test_a_push_cut_in_the_middle_leaves_the_switch_as_it_was_and_says_so(
     assert incident.is_open and incident.reason == "rolled_back"
     text = " ".join(e.text for e in get_incident(store, incident.id).events)
     assert "connection lost" in text and "previous configuration" in text
-    store.dispose()
 
-    # the technician fixes it with a normal apply
-    ok = apply_device(target, Context(connector=lab))
+    # the technician fixes it with a normal apply, which resolves the incident
+    ok = apply_device(target, ctx)
     assert ok.status == "applied", ok.message
+    assert get_incident(store, incident.id).status == "resolved"
+    store.dispose()
