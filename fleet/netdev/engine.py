@@ -10,7 +10,8 @@ Every operation runs per device, in parallel threads, and returns one result per
 2. compare with the intended configuration; nothing to do → ``unchanged``, nothing pushed;
 3. push only the difference, line by line;
 4. read again and verify that nothing differs any more → save (where the vendor separates
-   running and startup configurations), back up → ``applied``;
+   running and startup configurations; Aruba Instant commits before the verification, its
+   changes take effect only then), back up → ``applied``;
 5. otherwise — the verification failed, or the push failed in the middle (a refused line, a
    dropped connection) — reconnect if needed, push back the difference to the configuration
    read in 1, and verify that → ``rolled_back`` (the device is on its previous configuration),
@@ -320,6 +321,8 @@ def apply_device(target: Target, ctx: Context, observer: Observer = _quiet) -> A
 
             try:
                 session.push(commands, seen)
+                if driver.commit_to_apply:
+                    session.save()
                 after_text = session.read_running()
             except NetdevError as exc:
                 failure = f"push failed after {pushed} of {len(commands)} lines: {exc}"
@@ -329,7 +332,8 @@ def apply_device(target: Target, ctx: Context, observer: Observer = _quiet) -> A
                 if not left:
                     note = ""
                     try:
-                        session.save()
+                        if not driver.commit_to_apply:
+                            session.save()
                     except NetdevError as exc:
                         note = f" (not saved to the startup configuration: {exc})"
                     _store_backup(ctx, target, driver, after_text, after, "post-apply")
@@ -358,6 +362,8 @@ def _recover(target: Target, ctx: Context, driver: Driver, ep: Endpoint, before:
             back = driver.diff(before, now, scope)
             if back:
                 session.push(driver.commands(back, before))
+                if driver.commit_to_apply:
+                    session.save()
                 check = driver.diff(before, driver.normalise(session.read_running()), scope)
                 if check:
                     raise NetdevError(f"{count(check)} lines still differ from the previous "

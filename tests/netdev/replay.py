@@ -175,8 +175,10 @@ class ReplayServer:
         answers = self.transcript.answers(command, self.scenario)
         if answers is None:
             return None
+        if len(answers) == 1:
+            return answers[0]
         with self._lock:
-            if self._dirty and len(answers) > 1:
+            if self._dirty:
                 self.generation += 1
             self._dirty = False
             return answers[min(self.generation, len(answers) - 1)]

@@ -1,7 +1,8 @@
 """Aruba Instant access points (the virtual controller's CLI): netmiko ``aruba_os``.
 
 SSIDs are ``wlan ssid-profile`` blocks; a change only takes effect after ``commit apply``,
-which :meth:`ArubaInstantDriver.save` sends after the push (and the rollback).  The running
+which :meth:`ArubaInstantDriver.save` sends right after the push, before the verification
+(and after a rollback's push).  The running
 configuration shows passphrases and SNMP keys encrypted; both sides are masked before
 comparing, so a changed passphrase alone is not seen (see docs/technician.md).
 
@@ -57,6 +58,7 @@ class ArubaInstantDriver(Driver):
     template: ClassVar[str] = "aruba_instant.j2"
     dialect: ClassVar[Dialect] = DIALECT
     save_command: ClassVar[str | None] = "commit apply"
+    commit_to_apply: ClassVar[bool] = True
     error_patterns = patterns([r"Invalid input", r"^\s*% ?Incomplete", r"^\s*Parse error",
                                r"^\s*% ?Ambiguous", r"^\s*ERROR"])
 

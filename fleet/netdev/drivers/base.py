@@ -85,7 +85,9 @@ class Driver(ABC):
     config_mode: ClassVar[bool] = True
     error_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
     """A pushed command's output matching one of these means the device refused it."""
-    firmware_note: ClassVar[str] = ""
+    commit_to_apply: ClassVar[bool] = False
+    """Pushed lines take effect only once saved (Aruba Instant's ``commit apply``): the engine
+    saves right after a push, before reading back to verify."""
 
     # ------------------------------------------------------------------ render / compare
 
