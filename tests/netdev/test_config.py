@@ -128,3 +128,21 @@ def test_aruba_instant_passphrases_and_keys_are_masked() -> None:
 def test_vlan_lists(text: str, values: list[int]) -> None:
     assert vlan_set(text) == values
     assert vlan_set(vlan_ranges(values)) == values
+
+
+def test_order_matters_where_the_vendor_evaluates_in_order() -> None:
+    driver = driver_for(Platform.MIKROTIK_ROUTEROS)
+    rules = ("/ip firewall filter\n"
+             "add action=accept chain=input connection-state=established,related\n"
+             "add action=drop chain=input in-interface=ether1\n")
+    ports = "/interface bridge port\nadd bridge=bridge interface=ether1\nadd bridge=bridge interface=ether2\n"
+    swapped_rules = rules.split("\n")
+    swapped_rules[1], swapped_rules[2] = swapped_rules[2], swapped_rules[1]
+    swapped_ports = ports.split("\n")
+    swapped_ports[1], swapped_ports[2] = swapped_ports[2], swapped_ports[1]
+    a = driver.normalise(rules + ports)
+    assert driver.normalise("\n".join(swapped_rules) + ports).digest() != a.digest()
+    assert driver.normalise(rules + "\n".join(swapped_ports)).digest() == a.digest()
+    acl = "ip access-list extended GUEST\n permit udp any any eq 53\n deny ip any any\n"
+    reordered = "ip access-list extended GUEST\n deny ip any any\n permit udp any any eq 53\n"
+    assert IOS.normalise(acl).digest() != IOS.normalise(reordered).digest()

@@ -76,6 +76,8 @@ DIALECT = Dialect(
     skip=patterns([r"end", r"exit"]),
     canon_children=_canon_children,
     write_only=patterns([r"^snmp-server user "]),
+    # access lists and route maps are evaluated in order: there, order is configuration
+    ordered=lambda h: h.startswith(("ip access-list ", "ipv6 access-list ", "route-map ")),
 )
 
 MANAGED_TOP = re.compile(

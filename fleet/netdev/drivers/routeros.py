@@ -76,6 +76,8 @@ DIALECT = Dialect(
     canon_children=_canon_children,
     continuation="\\",
     path_headers=True,
+    # rules are evaluated in order: there, order is configuration
+    ordered=lambda h: bool(re.match(r"^/ipv?6? ?firewall (filter|nat|mangle|raw)$", h)),
 )
 
 IDENTITY = {
