@@ -41,7 +41,6 @@ from fleet.netdev.config import (
     diff,
     diff_text,
     invert,
-    mask_text,
 )
 from fleet.netdev.drivers import Driver, Observer, driver_for
 from fleet.netdev.transport import Connector, Endpoint, Timeouts, direct
@@ -186,7 +185,7 @@ def _store_backup(ctx: Context, target: Target, driver: Driver, text: str, norma
         return 0, False
     view, created = record_backup(
         ctx.store, device=target.hostname, site_id=target.site_id, platform=driver.platform.value,
-        config=mask_text(text, driver.dialect), digest=normalised.digest(), lines=len(normalised),
+        config=driver.masked(text), digest=normalised.digest(), lines=len(normalised),
         reason=reason, at=ctx.clock())
     return view.version, created
 

@@ -32,6 +32,7 @@ from fleet.netdev.config import (
     Normalised,
     Scope,
     SectionDiff,
+    mask_text,
     normalise,
     vlan_ranges,
 )
@@ -108,6 +109,10 @@ class Driver(ABC):
 
     def normalise(self, text: str) -> Normalised:
         return normalise(text, self.dialect)
+
+    def masked(self, text: str) -> str:
+        """The configuration as a backup keeps it: as the device showed it, secrets masked."""
+        return mask_text(text, self.dialect)
 
     @abstractmethod
     def scope(self, intended: Normalised) -> Scope:
