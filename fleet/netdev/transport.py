@@ -113,7 +113,7 @@ def translated(endpoint: Endpoint, action: str) -> Iterator[None]:
         if "banner" in text.lower():
             raise NetdevError(f"{who}: timeout while {action}: no SSH banner from the device",
                               reason="timeout") from exc
-        if "not open" in text.lower() or "closed" in text.lower() or "EOF" in text:
+        if any(w in text.lower() for w in ("not open", "closed", "eof", "not active", "reset")):
             raise NetdevError(f"{who}: connection lost while {action}",
                               reason="connection_lost") from exc
         raise NetdevError(f"{who}: SSH error while {action}: {text}", reason="ssh") from exc
