@@ -178,3 +178,12 @@ class PermissionDenied(FleetError, PermissionError):
     """The actor's role may not do this (fleet/permissions.yml)."""
 
     exit_code = 3  # ExitCode.FORBIDDEN (fleet/cli/exits.py)
+
+
+class NetdevError(FleetError, RuntimeError):
+    """A network device (switch, access point) could not be reached, logged into or configured;
+    ``reason`` is a short machine-readable cause (timeout, auth, prompt, connection_lost...)."""
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -69,6 +69,8 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("users", "fleet.cli.users", N_("Accounts of the hotline dashboard (fleet web).")),
     Entry("act", "fleet.cli.act", N_("Remote actions on a device or a site (restart the kiosk, "
                                      "wipe now, reboot, wake...), recorded."), "act_app", group=False),
+    Entry("netdev", "fleet.cli.netdev", N_("Network gear (switches): backup, diff, apply, "
+                                           "restore the configuration.")),
     Entry("power", "fleet.cli.power", N_("Power by opening hours: wake, schedule, report.")),
     Entry("diag", "fleet.cli.diag", N_("Collect a diagnostics bundle from a device (secrets "
                                        "masked)."), "diag_app", group=False),

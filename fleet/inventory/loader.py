@@ -49,6 +49,7 @@ from fleet.inventory.models import (
     Source,
     Supplier,
 )
+from fleet.inventory.network import network_of_site
 from fleet.inventory.roles import load_role_specs
 from fleet.inventory.secrets import (
     DEMO_VAULT_PASSWORD,
@@ -402,7 +403,16 @@ def _load_site(
                     f"host listed in kind group {gname} but not in site group {sg_name}")
     if site_vars is None or len(ctx.problems) > before:
         return None
-    return _build_site(site_vars, svars, devices, display, line_of(groups, sg_name))
+    site = _build_site(site_vars, svars, devices, display, line_of(groups, sg_name))
+    all_vars: dict[str, Any] = {}
+    for layer in group_layers.get("all", []):
+        all_vars.update(layer.raw)
+    network, network_problems = network_of_site(ctx.root, site, devices, svars, {"all": all_vars},
+                                                secrets)
+    ctx.problems += network_problems
+    if len(ctx.problems) > before:
+        return None
+    return site.model_copy(update={"network": network})
 
 
 def _quiet_networks(svars: Mapping[str, Any]) -> NetworksVars | None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from fleet.errors import NotFoundError
 from fleet.inventory.power import SitePower
+from fleet.inventory.network import SiteNetwork
 
 
 class Frozen(BaseModel):
@@ -231,6 +232,8 @@ class Site(Frozen):
     vars: Mapping[str, Any] = Field(default_factory=dict)
     """The site group's variables as written, for Ansible parity only (read the typed fields)."""
     source: Source
+    network: SiteNetwork | None = None
+    """The intended network (VLANs, ports, SSIDs...), see :mod:`fleet.inventory.network`."""
 
     @property
     def group(self) -> str:

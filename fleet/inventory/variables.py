@@ -469,6 +469,11 @@ class CommonVars(Vars):
 class GroupVars(CommonVars):
     """A ``group_vars`` file."""
 
+    # the intended network of the sites (inventory/group_vars/all/netdev.yml): checked, with
+    # the file and line of each value, by fleet/inventory/network.py when the site is built
+    netdev_defaults: Any = None
+    netdev_site_kinds: Any = None
+
 
 class SiteVars(CommonVars):
     """A site group's ``vars``: the site itself."""
@@ -493,6 +498,8 @@ class SiteVars(CommonVars):
     site_ntp_servers: NonEmptyTexts | None = None
     site_notes: Text = ""
     site_power: SitePower | None = None
+    netdev_site: Any = None
+    """Checked by fleet/inventory/network.py (the site's VLANs, ports, services)."""
 
     @field_validator("site_kind", mode="before")
     @classmethod
@@ -568,6 +575,8 @@ class HostVars(CommonVars):
     device_serial: Name | None = None
     device_location: Name | None = None
     monitor_parent: Annotated[tuple[Hostname, ...], BeforeValidator(_as_list)] = ()
+    netdev_ports: Any = None
+    """A switch's own ports: checked by fleet/inventory/network.py."""
 
     @field_validator("ansible_host")
     @classmethod
@@ -664,6 +673,8 @@ TYPED: Mapping[str, str] = {
     "site_referent": "Site.referent", "site_sav": "Site.sav", "site_pmi": "Site.pmi",
     "site_portal_url": "Site.portal_url", "site_kiosk_allowlist": "Site.kiosk_allowlist",
     "site_ntp_servers": "Site.ntp_servers", "site_notes": "Site.notes", "site_power": "Site.power",
+    "netdev_site": "Site.network", "netdev_defaults": "Site.network",
+    "netdev_site_kinds": "Site.network", "netdev_ports": "Site.network",
     # host → Device
     "ansible_host": "Device.ip", "ansible_user": "Device.admin_user",
     "device_pmr": "Device.pmr", "device_model": "Device.model", "device_mac": "Device.mac",
