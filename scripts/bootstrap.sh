@@ -33,3 +33,20 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
+
+# tests/web: axe-core (the accessibility rules run in Chromium), from the npm registry, pinned.
+AXE_VERSION=4.14.1
+axe_pkg=.venv/axe/node_modules/axe-core/package.json
+# npm: Debian's package where the machine has none (nodesource's nodejs ships its own npm and
+# conflicts with Debian's, so npm is not in ci/apt-packages.txt).
+if ! command -v npm >/dev/null && [[ $(id -u) -eq 0 ]]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null || true
+fi
+if ! { [[ -f $axe_pkg ]] && grep -q "\"version\": \"$AXE_VERSION\"" "$axe_pkg"; }; then
+  if command -v npm >/dev/null; then
+    echo "bootstrap: npm install axe-core@$AXE_VERSION (tests/web)"
+    npm install --silent --no-audit --no-fund --no-save --prefix .venv/axe "axe-core@$AXE_VERSION" >/dev/null
+  else
+    echo "bootstrap: npm missing: the accessibility tests need it (apt-get install npm)" >&2
+  fi
+fi
