@@ -107,3 +107,8 @@ class SnmpError(FleetError, RuntimeError):
     def __init__(self, message: str, reason: SnmpReason = "error") -> None:
         super().__init__(message)
         self.reason: SnmpReason = reason
+
+
+class AgendaError(FleetError, ValueError):
+    """A site's agenda (ICS feed or file) that cannot be read or is not an iCalendar; one line
+    naming the site and the source.  The last good agenda is kept (fleet.agenda)."""

@@ -104,6 +104,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of this Relais installation in GLPI ticket keys and Message-IDs "
         "(`relais-<instance>-<incident>`): distinct per installation sharing one GLPI.",
     ),
+    Setting(
+        "agenda_cache",
+        Path,
+        None,
+        "Where the sites' agendas (ICS) are cached for the hall screens, with the last good copy "
+        "of each. Default: `agenda/` under the state directory.",
+    ),
+    Setting(
+        "agenda_refresh_s",
+        int,
+        900,
+        "Seconds before a site's agenda is fetched again (the hall screen page refreshes it "
+        "when older; `fleet agenda refresh` does it at once).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -115,10 +115,12 @@ def test_kiosk_procedures_per_site_load(inv_dir: Path, edit: Edit) -> None:
     ('{id: caf, titel: "Ma CAF", url: "https://www.caf.nc/"}', "did you mean 'title'"),
 ])
 def test_a_bad_tile_is_refused_at_its_line(inv_dir: Path, edit: Edit, bad: str, message: str) -> None:
-    tiles = TILES.replace('{id: caf, title: "Ma CAF", help: "Mes allocations", url: "https://www.caf.nc/", icon: famille}', bad)
+    first = '{id: caf, title: "Ma CAF", help: "Mes allocations", url: "https://www.caf.nc/", icon: famille}'
+    tiles = TILES.replace(first, bad)
     edit(NOUMEA, "        site_pmi: false\n", "        site_pmi: false\n" + tiles)
     problems = _problems(inv_dir)
-    line = _line(inv_dir / NOUMEA, bad[:12]) if "cafat" not in bad else _line(inv_dir / NOUMEA, "id: cafat, title: \"Ma CAFAT")
+    needle = bad[:12] if "cafat" not in bad else 'id: cafat, title: "Ma CAFAT'
+    line = _line(inv_dir / NOUMEA, needle)
     assert any(p.startswith(f"inventory/{NOUMEA}:") and "kiosk_procedures" in p and message in p
                for p in problems), problems
     assert any(f":{line}:" in p for p in problems), (line, problems)
@@ -131,9 +133,9 @@ def test_every_tile_icon_has_its_picture() -> None:
 
 def test_the_default_tiles_are_valid_and_allowed_by_the_kiosk() -> None:
     import yaml
+    from pydantic import TypeAdapter
 
     from fleet.inventory.variables import ENGINE_TYPED
-    from pydantic import TypeAdapter
 
     defaults = yaml.safe_load((REPO / "roles/kiosk/defaults/main.yml").read_text(encoding="utf-8"))
     tiles = TypeAdapter(ENGINE_TYPED["kiosk_procedures"]).validate_python(defaults["kiosk_procedures"])
