@@ -24,6 +24,9 @@ LAYERS = {
     "cli": 7,
 }
 COMMON = {"errors", "settings", "__init__"}
+#: The one import between faces: `fleet web` (fleet/cli/web.py) is the CLI command that serves
+#: the dashboard, so it builds the web application.
+FACES = {("cli", "web")}
 
 
 def _imports(path: Path) -> set[str]:
@@ -55,6 +58,8 @@ def test_packages_import_only_from_lower_layers() -> None:
                 continue
             other = parts[1]
             if other == own:
+                continue
+            if (own, other) in FACES and rel.as_posix() == "cli/web.py":
                 continue
             if other not in LAYERS or LAYERS[other] >= LAYERS[own]:
                 bad.append(f"fleet/{rel} imports {mod} (layer {LAYERS.get(other)} >= {LAYERS[own]})")

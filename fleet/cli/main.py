@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from fleet.cli import blocklists, demo, deploy, handoff, inventory, lab, monitor, portal, snmp
+from fleet.cli import agenda, blocklists, demo, deploy, handoff, inventory, lab, monitor, portal, snmp, web
 from fleet.cli.common import run_app
 
 app = typer.Typer(
@@ -33,6 +33,8 @@ app.command("wipe")(deploy.wipe)
 app.add_typer(portal.app, name="portal")
 app.add_typer(blocklists.app, name="blocklists")
 app.add_typer(handoff.app, name="handoff")
+app.add_typer(agenda.app, name="agenda")
+app.command("web")(web.web)
 
 
 def main(argv: list[str] | None = None) -> int:
