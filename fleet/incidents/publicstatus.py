@@ -64,6 +64,11 @@ class DayHours:
     exceptionnelle``; None on a normal day."""
     today: bool
 
+    @property
+    def short(self) -> str:
+        """``Aujourd'hui``, ``Mercredi 23``: the week's rows need no month."""
+        return "Aujourd'hui" if self.today else f"{DAYS_FR[self.day.weekday()].capitalize()} {self.day.day}"
+
 
 @dataclass(frozen=True, slots=True)
 class Service:

@@ -5,8 +5,10 @@ A self-contained router (FastAPI) that any application mounts with one line::
     app.include_router(screen_router(inventory, store))
 
 It renders :func:`fleet.incidents.publicstatus.screen_page` (hours, closures, the week's
-agenda, what works now) in French, readable from three metres, and reloads itself every
-minute (``<meta http-equiv="refresh">``: no script at all).  Anonymous by design: it shows
+agenda, what works now) in French, readable from three metres.  The hall screen asks for
+``/screen/SITE?ecran=1`` and gets a page that reloads itself every minute (``<meta
+http-equiv="refresh">``, no script at all): a screen without input, where WCAG's "timing
+adjustable" does not apply; anyone else's browser gets the same page without the reload.  Anonymous by design: it shows
 nothing a passer-by may not read.  Only GET and HEAD; a client asking too often gets 429
 (a token bucket per client address, in this router's own memory); an unknown site is a plain
 404 that names no other site.  The stylesheet is inlined (one request per refresh, allowed by
@@ -106,7 +108,7 @@ def screen_router(
     cache = cache_dir(agenda_cache)
     router = APIRouter()
 
-    def page(request: Request, site_id: str) -> Response:
+    def page(request: Request, site_id: str, ecran: str | None = None) -> Response:
         client = request.client.host if request.client is not None else "?"
         if not limiter.allow(client):
             return PlainTextResponse("Trop de demandes : réessayez dans une minute.", 429,
@@ -118,7 +120,7 @@ def screen_router(
         now = clock()
         agenda = current(site, Path(inventory.root), cache, now, fetch=fetch)
         data = screen_page(site, store, now, agenda)
-        html = template.render(page=data, css=css, refresh=REFRESH_S)
+        html = template.render(page=data, css=css, refresh=REFRESH_S if ecran == "1" else None)
         return HTMLResponse(html, headers=headers)
 
     router.add_api_route("/screen/{site_id}", page, methods=["GET", "HEAD"],
