@@ -6,13 +6,13 @@ A self-contained router (FastAPI) that any application mounts with one line::
 
 It renders :func:`fleet.incidents.publicstatus.screen_page` (hours, closures, the week's
 agenda, what works now) in French, readable from three metres.  The hall screen asks for
-``/screen/SITE?ecran=1`` and gets a page that reloads itself every minute (``<meta
-http-equiv="refresh">``, no script at all): a screen without input, where WCAG's "timing
-adjustable" does not apply; anyone else's browser gets the same page without the reload.
-Anonymous by design: it shows nothing a passer-by may not read.  Only GET and HEAD; a client
-asking too often gets 429 (a token bucket per client address, in this router's own memory);
-an unknown site is a plain 404 that names no other site.  The stylesheet is inlined (one request per refresh, allowed by
-its hash in the Content-Security-Policy).
+``/screen/SITE?ecran=1`` and gets a page that reloads itself every minute (``<meta http-
+equiv="refresh">``, no script at all): a screen without input, where WCAG's "timing adjustable"
+does not apply; anyone else's browser gets the same page without the reload. Anonymous by
+design: it shows nothing a passer-by may not read.  Only GET and HEAD; a client asking too
+often gets 429 (a token bucket per client address, in this router's own memory); an unknown
+site is a plain 404 that names no other site.  The stylesheet is inlined (one request per
+refresh, allowed by its hash in the Content-Security-Policy).
 
 The site's agenda is read from the controller's cache (:func:`fleet.agenda.current`), fetched
 again when older than ``agenda_refresh_s``.
