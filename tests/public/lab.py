@@ -73,8 +73,12 @@ def chromium_wrapper(site: LabSite, host: str, user: str, tmp: Path, *, drop_med
     run(site, host, f"python3 -c {shlex.quote(VARIANT)} /etc/chromium/policies/managed {variant} "
                     f"{int(drop_media)} && chmod -R a+rX {variant}")
     home = f"/tmp/relais-proof-home-{user}"
-    inner = (f"mkdir -p {home} && chown {user} {home} && "
+    # a fresh home, and the profile Playwright names (made on this machine, not in the host)
+    # moved into it: the account must own its profile
+    inner = (f"rm -rf {home} && mkdir -p {home} && chown {user} {home} && "
              f"mount --bind {variant} /etc/chromium/policies/managed && "
+             'for a do shift; case "$a" in --user-data-dir=*) '
+             f'set -- "$@" "--user-data-dir={home}/profile" ;; *) set -- "$@" "$a" ;; esac; done && '
              f"exec setpriv --reuid={user} --regid={user} --init-groups "
              f"env HOME={home} chromium \"$@\"")
     argv = exec_argv(site.lab, host, ["unshare", "-m", "sh", "-c", inner, "chromium"])
