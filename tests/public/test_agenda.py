@@ -254,3 +254,34 @@ def test_a_file_agenda_goes_through_the_same_cache(tmp_path: Path) -> None:
     res = refresh(site, inv, tmp_path / "cache", T0 + timedelta(days=1))
     assert not res.ok
     assert cached(site, inv, tmp_path / "cache").calendar is not None
+
+
+def test_fleet_agenda_refresh_and_show(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    inv = tmp_path / "inventory"
+    shutil.copytree(REPO / "inventory", inv)
+    shutil.copy2(REPO / "vault-password", tmp_path / "vault-password")
+    shutil.copytree(REPO / "roles", tmp_path / "roles")
+
+    def fleet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fleet.cli.main", "agenda", *args, "-i", str(inv),
+                               "--cache", str(tmp_path / "cache")], capture_output=True, text=True,
+                              timeout=120, check=False, cwd=tmp_path)
+
+    ok = fleet("refresh", "noumea-ps")
+    assert ok.returncode == 0 and "noumea-ps: ok" in ok.stdout, ok.stderr
+    shown = json.loads(fleet("show", "noumea-ps", "--json").stdout)
+    assert shown["error"] is None and shown["source"].endswith("semainier.ics")
+    ics = inv / "group_vars/site_noumea_ps/semainier.ics"
+    ics.write_text("<html>oops</html>", encoding="utf-8")
+    bad = fleet("refresh", "noumea-ps")
+    assert bad.returncode == 1 and "web page" in bad.stdout and "last good copy is kept" in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
+    kept = json.loads(fleet("show", "noumea-ps", "--json").stdout)
+    assert "web page" in kept["error"] and kept["fetched_at"] == shown["fetched_at"]
+    unknown = fleet("show", "noumea-p")
+    assert unknown.returncode != 0 and "unknown site 'noumea-p'" in unknown.stderr + unknown.stdout
