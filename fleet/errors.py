@@ -187,3 +187,6 @@ class NetdevError(FleetError, RuntimeError):
     def __init__(self, message: str, reason: str = "error") -> None:
         super().__init__(message)
         self.reason = reason
+class AgendaError(FleetError, ValueError):
+    """A site's agenda (ICS feed or file) that cannot be read or is not an iCalendar; one line
+    naming the site and the source.  The last good agenda is kept (fleet.agenda)."""

@@ -174,6 +174,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("diag_max_bytes", _size, 20 * 1024 * 1024, "Largest diagnostics bundle (`fleet diag`), bytes."),
     Setting("diag_timeout", _seconds, 60.0, "Seconds a diagnostics bundle may take to collect."),
+    Setting(
+        "agenda_cache",
+        Path,
+        None,
+        "Where the sites' agendas (ICS) are cached for the hall screens, with the last good copy "
+        "of each. Default: `agenda/` under the state directory.",
+    ),
+    Setting(
+        "agenda_refresh_s",
+        int,
+        900,
+        "Seconds before a site's agenda is fetched again (the hall screen page refreshes it "
+        "when older; `fleet agenda refresh` does it at once).",
+    ),
 )
 
 _BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})

@@ -12,6 +12,7 @@ FLEET = Path(__file__).resolve().parents[1] / "fleet"
 LAYERS = {
     "inventory": 0,
     "store": 1,
+    "agenda": 1,
     "lab": 2,
     "checks": 2,
     "deploy": 3,

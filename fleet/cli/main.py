@@ -71,6 +71,8 @@ COMMANDS: tuple[Entry, ...] = (
                                      "wipe now, reboot, wake...), recorded."), "act_app", group=False),
     Entry("netdev", "fleet.cli.netdev", N_("Network gear (switches): backup, diff, apply, "
                                            "restore the configuration.")),
+    Entry("agenda", "fleet.cli.agenda", N_("The sites' agendas (ICS) for the hall screens: "
+                                           "refresh, show.")),
     Entry("power", "fleet.cli.power", N_("Power by opening hours: wake, schedule, report.")),
     Entry("diag", "fleet.cli.diag", N_("Collect a diagnostics bundle from a device (secrets "
                                        "masked)."), "diag_app", group=False),

@@ -25,7 +25,7 @@ ChecksRunner = Callable[..., CheckReport]
 CanaryRunner = Callable[..., "list[WipeResult]"]
 
 # What site.yml deploys: the Debian hosts with a role set (desktops.yml, then gateway.yml).
-DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY)
+DEPLOYED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY, DeviceKind.SCREEN)
 # What has a guest session to wipe.
 WIPED_KINDS = (DeviceKind.PUBLIC_PC, DeviceKind.BORNE)
 

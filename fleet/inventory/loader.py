@@ -358,7 +358,7 @@ def _load_site(
             return None
     kind_of = _kind_groups(ctx, display, groups, sg_name)
 
-    context = {"group": sg_name, "hosts": hosts, "timezones": ctx.timezones,
+    context = {"group": sg_name, "hosts": hosts, "timezones": ctx.timezones, "root": ctx.root,
                "kinds": {h: k for h, (k, _line) in kind_of.items() if h in hosts}}
     site_vars: SiteVars | None = ctx.validate(ctx.models.site, svars, display,
                                               f"{sg_name}.vars.", context)
@@ -387,7 +387,8 @@ def _load_site(
             ctx.add(display, hline, f"{sg_name}.hosts.{host}", host, str(exc))
             continue
         hcontext = {"kind": kind, "management": nets.management if nets else None,
-                    "guest": nets.guest if nets else None, "management_suspect": suspect}
+                    "guest": nets.guest if nets else None, "management_suspect": suspect,
+                    "visio_origins": site_vars.site_visio_origins if site_vars else None}
         host_vars: HostVars | None = ctx.validate(ctx.models.host, hv, display,
                                                   f"{sg_name}.hosts.{host}.", hcontext)
         if host_vars is None or site_vars is None:
@@ -460,6 +461,8 @@ def _build_site(
         ntp_servers=v.site_ntp_servers,
         notes=v.site_notes,
         power=v.site_power,
+        agenda=v.site_agenda,
+        visio_origins=v.site_visio_origins,
         devices=tuple(devices),
         vars=dict(raw),
         source=Source(file=display, line=gline),
@@ -522,6 +525,7 @@ def _build_device(
         content_filter_extra_categories=engine_read["content_filter_extra_categories"],
         content_filter_allow=engine_read["content_filter_allow"],
         netdev=netdev,
+        profile=host_vars.device_profile or "standard",
         vars={k: v for k, v in raw.items() if not k.startswith("vault_")},
         source=Source(file=display, line=hline),
     )

@@ -44,11 +44,14 @@ class DeviceKind(StrEnum):
     SWITCH = "switch"
     AP = "ap"
     UPS = "ups"
+    SCREEN = "screen"
+    """A hall screen: Chromium full screen on the site's public page, no input (issue 17)."""
 
     @property
     def is_host(self) -> bool:
         """A Debian host Relais manages over SSH (as opposed to an appliance watched by SNMP)."""
-        return self in {DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY}
+        return self in {DeviceKind.PUBLIC_PC, DeviceKind.BORNE, DeviceKind.GATEWAY,
+                        DeviceKind.SCREEN}
 
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -158,6 +161,9 @@ class NetdevAccess(Frozen):
 
 
 FilterProfile = Literal["standard", "pmi"]
+DeviceProfile = Literal["standard", "visio"]
+"""``device_profile`` of a borne: ``visio`` is the visio-guichet (camera and microphone for the
+site's visio origins only)."""
 
 
 class Device(Frozen):
@@ -198,6 +204,8 @@ class Device(Frozen):
     """``content_filter_allow``: names never blocked (with their subdomains)."""
     netdev: NetdevAccess | None = None
     """``netdev_platform`` / ``netdev_username`` / ``netdev_password`` (switches)."""
+    profile: DeviceProfile = "standard"
+    """``device_profile``: a borne's variant (``visio``: the visio-guichet)."""
     vars: Mapping[str, Any] = Field(default_factory=dict)
     """Every Ansible variable of the host as resolved, for Ansible parity and debugging only:
     the engine reads the typed fields above (``tests/inventory/test_contract.py`` checks)."""
@@ -228,6 +236,12 @@ class Site(Frozen):
     notes: str = ""
     """``site_notes``: free text for the hotline (access, keys, parking)."""
     power: SitePower | None = None  # site_power: fleet/inventory/power.py
+    agenda: str | None = None
+    """``site_agenda``: the site's iCalendar (ICS) feed, an ``https://`` address or a file
+    relative to the inventory directory (the hall screen's semainier); None: no agenda."""
+    visio_origins: tuple[str, ...] = ()
+    """``site_visio_origins``: the origins (``https://host``) where a visio borne may use its
+    camera and microphone."""
     devices: tuple[Device, ...] = ()
     vars: Mapping[str, Any] = Field(default_factory=dict)
     """The site group's variables as written, for Ansible parity only (read the typed fields)."""

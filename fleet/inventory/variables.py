@@ -41,6 +41,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
     field_validator,
     model_validator,
@@ -50,6 +52,7 @@ from fleet.inventory.hours import DAY_NAMES_FR, parse_range
 from fleet.inventory.models import (
     WEEKDAYS,
     Closure,
+    DeviceProfile,
     OpeningRange,
     SiteKind,
     site_group,
@@ -172,6 +175,28 @@ def _url(value: str) -> str:
     return value
 
 
+def _origin(value: str) -> str:
+    """A web origin: scheme and host (and port), no path: ``https://visio.caf.fr``."""
+    if not re.match(r"^https://[a-z0-9.-]+(:\d+)?/?$", value.lower()):
+        raise ValueError("must be a web origin like https://visio.example.fr (https, no path)")
+    return value.lower().rstrip("/")
+
+
+def _agenda(value: str, info: ValidationInfo) -> str:
+    """``site_agenda``: an ``http(s)://`` feed address, or an ``.ics`` file relative to the
+    inventory directory (which must exist when the loader gives the directory)."""
+    if re.match(r"^[a-z]+://", value):
+        return _url(value)
+    if value.startswith("/") or ".." in value.split("/") or not value.endswith(".ics"):
+        raise ValueError("must be a feed address (https://…) or an .ics file relative to the "
+                         "inventory directory, e.g. group_vars/site_florac_fs/semainier.ics")
+    root = (info.context or {}).get("root")
+    if root is not None and not (root / value).is_file():
+        raise ValueError(f"agenda file not found: {value} (relative to the inventory "
+                         f"directory {root})")
+    return value
+
+
 def _as_list(value: object) -> object:
     """A single text where a list is expected becomes a one-item list."""
     return [value] if isinstance(value, str) else value
@@ -196,6 +221,8 @@ Mac = Annotated[str, BeforeValidator(_text), AfterValidator(_mac)]
 Url = Annotated[str, BeforeValidator(_text), AfterValidator(_url)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 NonEmptyTexts = Annotated[tuple[Name, ...], Field(min_length=1)]
+Origin = Annotated[str, BeforeValidator(_text), AfterValidator(_origin)]
+Agenda = Annotated[str, BeforeValidator(_text), AfterValidator(_agenda)]
 
 
 class Vars(BaseModel):
@@ -375,6 +402,67 @@ class SupplierVars(ContactVars):
     contract: Text = ""
 
 
+# ------------------------------------------------------------------ kiosk_procedures ----
+
+PROCEDURE_ICONS: tuple[str, ...] = (
+    "voiture", "famille", "sante", "impots", "emploi", "retraite", "logement", "identite",
+    "droits", "courrier", "aide", "agriculture",
+)
+"""Icons of the borne's start page tiles (``roles/kiosk_startpage/files/icons/<name>.svg``)."""
+TILE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+def _tile_id(value: str) -> str:
+    if not TILE_ID.match(value):
+        raise ValueError("tile id must be lowercase letters, digits and '-' (it names the "
+                         "tile's counter)")
+    return value
+
+
+def _short(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"too long for a tile ({len(value)} characters, at most {limit}): "
+                             "plain, short words read at arm's length")
+        return value
+
+    return AfterValidator(check)
+
+
+class ProcedureVars(Vars):
+    """One tile of the borne's start page (``kiosk_procedures``)."""
+
+    id: Annotated[str, BeforeValidator(_text), AfterValidator(_tile_id)]
+    title: Annotated[Name, _short(40)]
+    help: Annotated[Text, _short(90)] = ""
+    url: Url
+    icon: Literal[PROCEDURE_ICONS] = "aide"  # type: ignore[valid-type]
+
+
+def _jinja_or(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A Jinja expression is Ansible's business; anything else is validated."""
+    if isinstance(value, str) and "{{" in value:
+        return value
+    return handler(value)
+
+
+def _unique_tiles(tiles: tuple[ProcedureVars, ...]) -> tuple[ProcedureVars, ...]:
+    seen: set[str] = set()
+    for i, tile in enumerate(tiles):
+        if tile.id in seen:
+            raise FieldError((i, "id"), f"duplicate tile id {tile.id!r} (each tile has its own "
+                                        "counter)", tile.id)
+        seen.add(tile.id)
+    return tiles
+
+
+Procedures = Annotated[tuple[ProcedureVars, ...], AfterValidator(_unique_tiles)]
+ENGINE_TYPED: Mapping[str, Any] = {
+    "kiosk_procedures": Annotated[Procedures, WrapValidator(_jinja_or)],
+}
+"""Role variables the engine types itself, beyond their argument specs (a tile's fields)."""
+
+
 # ----------------------------------------------------------------------- common vars ----
 
 
@@ -500,6 +588,8 @@ class SiteVars(CommonVars):
     site_power: SitePower | None = None
     netdev_site: Any = None
     """Checked by fleet/inventory/network.py (the site's VLANs, ports, services)."""
+    site_agenda: Agenda | None = None
+    site_visio_origins: Annotated[tuple[Origin, ...], BeforeValidator(_as_list)] = ()
 
     @field_validator("site_kind", mode="before")
     @classmethod
@@ -577,6 +667,7 @@ class HostVars(CommonVars):
     monitor_parent: Annotated[tuple[Hostname, ...], BeforeValidator(_as_list)] = ()
     netdev_ports: Any = None
     """A switch's own ports: checked by fleet/inventory/network.py."""
+    device_profile: DeviceProfile | None = None
 
     @field_validator("ansible_host")
     @classmethod
@@ -602,6 +693,18 @@ class HostVars(CommonVars):
             raise ValueError(f"only public PCs and bornes can be accessible stations, "
                              f"not a {kind}")
         return pmr
+
+    @field_validator("device_profile")
+    @classmethod
+    def _profile_kind(cls, profile: str | None, info: ValidationInfo) -> str | None:
+        ctx = info.context or {}
+        kind = ctx.get("kind")
+        if profile is not None and kind is not None and kind != "borne":
+            raise ValueError(f"only a borne has a profile (standard or visio), not a {kind}")
+        if profile == "visio" and ctx.get("visio_origins") == ():
+            raise ValueError("a visio borne needs the site's visio origins: list them in "
+                             "site_visio_origins (e.g. [https://visio.caf.fr])")
+        return profile
 
     @classmethod
     def unknown_key_hint(cls, key: str) -> str:
@@ -631,6 +734,9 @@ def contract_models(roles: RoleSpecs) -> ContractModels:
     for name in roles.names():
         var = roles.get(name)
         assert var is not None
+        if name in ENGINE_TYPED:
+            fields[name] = (ENGINE_TYPED[name] | None, None)
+            continue
         checks: list[Any] = [BeforeValidator(var.check)]
         if SECRET_KEY.search(name):
             checks.append(AfterValidator(_vault_ref_only))
@@ -690,11 +796,13 @@ TYPED: Mapping[str, str] = {
     "content_filter_profile": "Device.content_filter_profile",
     "content_filter_extra_categories": "Device.content_filter_extra_categories",
     "content_filter_allow": "Device.content_filter_allow",
+    "device_profile": "Device.profile",
+    "site_agenda": "Site.agenda", "site_visio_origins": "Site.visio_origins",
 }
 """Which typed field carries each variable the engine reads.  Role variables that only their
 role reads are typed by the role's argument specs (checked, not copied to the models)."""
 
 __all__ = [
-    "TYPED", "CommonVars", "ContractModels", "GroupVars", "HostVars", "SiteVars",
+    "ENGINE_TYPED", "PROCEDURE_ICONS", "TYPED", "ProcedureVars", "CommonVars", "ContractModels", "GroupVars", "HostVars", "SiteVars",
     "check_hostname", "contract_models", "declared", "host_addresses", "resolve_typed", "set_values",
 ]

@@ -65,6 +65,7 @@ from fleet.store.users import (
 from fleet.web import metrics
 from fleet.web.authz import may
 from fleet.web.labels import SEVERITIES, label
+from fleet.web.screen import screen_router
 from fleet.web.security import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -312,6 +313,8 @@ def create_app(
                   lifespan=lifespan)  # fmt: skip
     app.state.dashboard = dash
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # the hall screens' public page /screen/SITE (issue 17): no session, read-only
+    app.include_router(screen_router(inventory, store))
 
     async def front_door(scope: Any, receive: Any, send: Any, inner: Any) -> None:
         """Language and session of the request, in ``request.state`` (plain ASGI: cheaper
@@ -783,7 +786,7 @@ def _safe_next(value: str) -> str:
 
 
 def _public(path: str) -> bool:
-    return path in PUBLIC or path.startswith("/static/")
+    return path in PUBLIC or path.startswith(("/static/", "/screen/"))
 
 
 def _site_css(status: Any) -> str:

@@ -159,6 +159,9 @@ SITE_SAMPLES: dict[str, tuple[str, str, object]] = {
     "site_ntp_servers": ("[ntp1.example.org, 10.48.0.1]", "ntp_servers",
                          ("ntp1.example.org", "10.48.0.1")),
     "site_notes": ('"Clé à la mairie"', "notes", "Clé à la mairie"),
+    "site_agenda": ('"https://agenda.example.org/florac.ics"', "agenda",
+                    "https://agenda.example.org/florac.ics"),
+    "site_visio_origins": ("[https://visio.caf.fr]", "visio_origins", ("https://visio.caf.fr",)),
 }
 HOST_SAMPLES: dict[str, tuple[str, str, object]] = {
     "monitor_parent": ("florac-fs-sw1", "monitor_parent", ("florac-fs-sw1",)),

@@ -185,7 +185,7 @@ def test_kiosk_policy_blocks_everything_but_the_allowlist(rendered: dict[str, Pa
                          "relais-kiosk.json").read_text())
     assert policy["URLBlocklist"][:2] == ["*", "chrome://*"]
     assert "service-public.fr" in policy["URLAllowlist"]
-    assert "www.service-public.fr" in policy["URLAllowlist"]  # the home page's host
+    assert "127.0.0.1" in policy["URLAllowlist"]  # the home page's host: its own start page
     assert policy["DeveloperToolsAvailability"] == 2
 
 
@@ -219,7 +219,7 @@ def test_kiosk_env_is_shell_sourceable(rendered: dict[str, Path]) -> None:
     out = subprocess.run(["sh", "-c", f'. {env} && printf "%s|%s" "$KIOSK_HOMEPAGE" "$KIOSK_FLAGS"'],
                          capture_output=True, text=True, timeout=30, check=True).stdout
     home, flags = out.split("|")
-    assert home == "https://www.service-public.fr/"
+    assert home == "http://127.0.0.1:8088/"  # the borne's start page (role kiosk_startpage)
     assert "--no-first-run" in flags
 
 
