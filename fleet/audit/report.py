@@ -417,7 +417,7 @@ def findings_csv(report: SiteReport, _: Translate = french) -> str:
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
     writer.writerow([_(c) for c in CSV_COLUMNS])
     changes = {c.key: c for c in report.changes()}
-    trend = {"better": _("mieux"), "worse": _("moins bien"), "same": _("inchangé"), "new": _("nouveau")}
+    trend = {"better": _("better"), "worse": _("worse"), "same": _("unchanged"), "new": _("new")}
     for f in report.findings:
         c = changes.get(f.key)
         writer.writerow(
