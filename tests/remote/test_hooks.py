@@ -10,8 +10,9 @@ from fleet.handoff.content import Context, event_sentence
 from fleet.handoff.tickets import FOLLOWUP_KINDS
 from fleet.inventory import load_inventory
 from fleet.monitor.poller import Sample
-from fleet.monitor.rules import REACHABILITY, evaluate_device, load_rules
+from fleet.monitor.rules import REACHABILITY, evaluate_device
 from fleet.monitor.rules import Context as RuleContext
+from fleet.monitor.rules_file import load_rules
 from fleet.store.outbox import GLPI_KINDS, EntryView, channels_for
 from tests.conftest import REPO
 

@@ -12,7 +12,6 @@ import pytest
 
 from fleet.errors import InventoryError, Problem
 from fleet.inventory import load_inventory
-from fleet.inventory.hours import parse_week
 from fleet.inventory.models import OpeningHours, Site
 from fleet.inventory.power import (
     SitePower,
@@ -21,6 +20,8 @@ from fleet.inventory.power import (
     parse_site_power,
     shutdown_calendar,
 )
+from fleet.inventory.validate import validate_with_lines
+from fleet.inventory.variables import WeekVars
 from tests.conftest import REPO
 
 WEEK = {"mon": ["09:00-12:00", "13:30-17:00"], "tue": ["09:00-12:00", "13:30-17:00"],
@@ -29,10 +30,8 @@ WEEK = {"mon": ["09:00-12:00", "13:30-17:00"], "tue": ["09:00-12:00", "13:30-17:
 
 
 def _hours(week: dict[str, list[str]], tz: str = "Europe/Paris") -> OpeningHours:
-    problems: list[Problem] = []
-    parsed = parse_week(week, "x.yml", 1, problems, "site_opening_hours")
-    assert not problems
-    return OpeningHours(timezone=tz, week=parsed)
+    parsed = validate_with_lines(WeekVars, week, "x.yml", where="site_opening_hours.")
+    return OpeningHours(timezone=tz, week=parsed.week())
 
 
 def test_parse_reports_file_line_field() -> None:
