@@ -10,7 +10,7 @@ echo "== lint: ruff, mypy (strict on fleet/)"
 .venv/bin/mypy
 echo "== tests"
 set +e
-.venv/bin/pytest -p no:cacheprovider "$@"
+.venv/bin/pytest -p no:cacheprovider --durations=25 "$@"
 rc=$?
 set -e
 if [[ $rc -eq 5 ]]; then

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from fleet.lab.lock import lab_lock
+from fleet.lab.pytest_plugin import lab_site  # noqa: F401  (session fixture: defined once, here)
+from tests.deployed import deployed_site  # noqa: F401  (session fixture: defined once, here)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,3 +49,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(_LAB_LOCK, None)
     if stack is not None:
         stack.close()
+
+
+def _lab_phase(item: pytest.Item) -> int:
+    """0: not a lab test; 1: a lab test of the site as it comes from the factory (or of a
+    site of its own); 2: a lab test of the deployed site (``deployed_site``); 3: a module
+    that replaces the site (``REPLACES_THE_SITE = True``: fresh deploys), last."""
+    if item.get_closest_marker("lab") is None:
+        return 0
+    module = getattr(item, "module", None)
+    if getattr(module, "REPLACES_THE_SITE", False):
+        return 3
+    return 2 if "deployed_site" in getattr(item, "fixturenames", ()) else 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One lab site per session, deployed at most once: the tests of the factory-fresh site
+    run before the first deploy, the modules that replace the site after everything else
+    (a stable sort: the order within a phase is the collection's)."""
+    items.sort(key=_lab_phase)

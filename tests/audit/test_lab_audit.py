@@ -32,11 +32,11 @@ from fleet.audit.entries import checklist, parse_file, store_entries
 from fleet.audit.period import parse_month
 from fleet.audit.run import AuditOptions, SiteAudit, audit_site
 from fleet.audit.signing import Signer, vault_key, verify
-from fleet.deploy import DeployOptions, StoreRecorder, deploy_site
 from fleet.lab.paths import CTL_NETNS
-from fleet.lab.pytest_plugin import LabSite, lab_site  # noqa: F401  (session fixture)
+from fleet.lab.pytest_plugin import LabSite
 from fleet.remote.pyinfra_run import Target
 from fleet.store.db import open_store
+from tests.deployed import DeployedSite
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -61,15 +61,13 @@ def _poll(url: str, at: datetime) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed(lab_site: LabSite, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+def deployed(deployed_site: DeployedSite, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[tuple[LabSite, str, Path]]:
+    """The session's deployed site (tests/deployed.py), with a store of this module's own that
+    holds the deploy's record and the month's checklist."""
     tmp = tmp_path_factory.mktemp("audit")
-    url = f"sqlite:///{tmp / 'fleet.sqlite'}"
-    out = deploy_site(
-        lab_site.inventory, lab_site.site.id, repo=REPO,
-        options=DeployOptions(extra_inventories=(lab_site.ansible_overlay,), ssh_config=lab_site.ssh_config),
-        recorder=StoreRecorder(open_store(url)), user="lab-test",
-    )
+    url = deployed_site.store_copy(tmp)
+    lab_site, out = deployed_site.site, deployed_site.outcome
     assert out.outcome in ("ok", "changed"), out.failed_hosts()
     fill = tmp / "checklist.yml"
     fill.write_text("items:\n" + "".join(f"  {i.id}: ok\n" for i in checklist().items

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from fleet.lab.pytest_plugin import lab_site
 from tests.store.conftest import pg_server, pg_template, store, store_url
 
-__all__ = ["lab_site", "pg_server", "pg_template", "store", "store_url"]
+__all__ = ["pg_server", "pg_template", "store", "store_url"]

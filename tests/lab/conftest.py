@@ -2,4 +2,3 @@
 
 from __future__ import annotations
 
-from fleet.lab.pytest_plugin import lab_site  # noqa: F401  (session fixture)

@@ -153,4 +153,3 @@ def store(tmp_path: Path) -> Iterator[Store]:
         opened.dispose()
 
 
-from fleet.lab.pytest_plugin import lab_site  # noqa: E402, F401  (session fixture, lab tests)

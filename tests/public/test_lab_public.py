@@ -71,7 +71,7 @@ class Public:
     https: Standin
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # its site goes down as soon as its tests are done
 def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Public]:
     reason = lab_skip_reason()
     if reason is not None:

@@ -1,7 +1,6 @@
-"""Remote-action lab tests share ONE deployed lab site for the whole session (a full deploy
-takes minutes): florac-fs up (the lab_site session fixture), deployed once with
-`fleet.deploy.deploy_site` through the lab's inventory overlay, a throwaway store and state
-directory.  Every test uses the lab copy (``lab=True``)."""
+"""Remote-action lab tests use the session's deployed lab site (``deployed_site``,
+tests/deployed.py: florac-fs deployed once for every lab test), with a store and state
+directory of their own.  Every test uses the lab copy (``lab=True``)."""
 
 from __future__ import annotations
 
@@ -14,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fleet.deploy import DeployOptions, NullRecorder, deploy_site
 from fleet.incidents.lifecycle import open_incident
 from fleet.lab import wol
-from fleet.lab.pytest_plugin import LabSite, lab_site
+from fleet.lab.pytest_plugin import LabSite
 from fleet.remote.base import probe, target_for
 from fleet.store import Store, open_store
+from tests.deployed import DeployedSite
 
-__all__ = ["Deployed", "deployed", "lab_site"]
+__all__ = ["Deployed", "deployed"]
 
 REPO = Path(__file__).resolve().parents[2]
 PC1, PC2, BORNE, GW = "florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1", "florac-fs-gw"
@@ -68,16 +67,13 @@ class Deployed:
 
 
 @pytest.fixture(scope="session")
-def deployed(lab_site: LabSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def deployed(deployed_site: DeployedSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """The session's deployed site (tests/deployed.py) with a store and state directory of
+    these tests' own."""
     state = tmp_path_factory.mktemp("remote-state")
-    url = f"sqlite:///{state}/fleet.sqlite"
-    out = deploy_site(lab_site.inventory, lab_site.site.id, repo=REPO,
-                      options=DeployOptions(extra_inventories=(lab_site.ansible_overlay,),
-                                            ssh_config=lab_site.ssh_config, verify=False),
-                      recorder=NullRecorder(), user="remote-tests")
-    assert not out.failed_hosts(), out.failed_hosts()
-    open_store(url).dispose()
+    url = deployed_site.store_copy(state)
     shutil.copytree(REPO / "blocklists", state / "blocklists")
+    lab_site = deployed_site.site
     d = Deployed(lab_site, url, state)
     yield d
     # leave the site as found: every host switched on, Wake-on-LAN on

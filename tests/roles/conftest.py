@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fleet.deploy import DeployOutcome
-from fleet.lab.pytest_plugin import LabSite, lab_site  # noqa: F401  (the session fixture)
+from fleet.lab.pytest_plugin import LabSite
+from tests.deployed import SWAP_IN_CLEAR as _SWAP
+from tests.deployed import DeployedSite
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = ("hardening", "snmp_agent", "session_wipe", "public_pc", "kiosk")
@@ -37,32 +38,11 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-# --- lab: one deployed florac-fs shared by every lab module of this package -------------------
-SWAP_IN_CLEAR = "/swapfile none swap sw 0 0"
+# --- lab: the session's deployed florac-fs (tests/deployed.py) -------------------------------
+SWAP_IN_CLEAR = _SWAP
 
 
-def _before_first_deploy(site: LabSite) -> None:
-    """What a PC may come with and the first deploy must fix: a swap file in clear in fstab
-    (the lab cannot turn a swap on: the kernel is the machine's; the fstab entry is the proof)."""
-    from tests.roles.labkit import PC, ok
-
-    ok(site, PC, f"grep -qxF '{SWAP_IN_CLEAR}' /etc/fstab || echo '{SWAP_IN_CLEAR}' >> /etc/fstab")
-
-
-@pytest.fixture(scope="package")
-def deployed(lab_site: LabSite, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
-             ) -> Iterator[tuple[LabSite, DeployOutcome, str]]:
-    """The lab site, deployed once for the package (fleet deploy --lab, a fresh site)."""
-    from tests.roles.labkit import deploy
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'fleet.sqlite'}"
-    _before_first_deploy(lab_site)
-    first = deploy(lab_site, url)
-    yield lab_site, first, url
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules that replace the lab site (``REPLACES_THE_SITE = True``: fresh deploys) run after
-    every other test, which share the deployed site."""
-    items.sort(key=lambda item: bool(getattr(item.module, "REPLACES_THE_SITE", False))
-               if isinstance(item, pytest.Function) else False)
+@pytest.fixture(scope="session")
+def deployed(deployed_site: DeployedSite) -> tuple[LabSite, DeployOutcome, str]:
+    """(the lab site, its first deploy, the store that recorded it)."""
+    return deployed_site.site, deployed_site.outcome, deployed_site.store_url

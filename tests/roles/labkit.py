@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fleet.deploy import DeployOptions, DeployOutcome, StoreRecorder, deploy_site
+from fleet.deploy import DeployOutcome
 from fleet.deploy.playbook import PlaybookRun, run_playbook
 from fleet.lab.pytest_plugin import LabSite
-from fleet.store.db import open_store
+from tests.deployed import deploy_lab_site
 
 REPO = Path(__file__).resolve().parents[2]
 PC = "florac-fs-pc2"
@@ -26,12 +26,7 @@ T = TypeVar("T")
 
 def deploy(site: LabSite, store_url: str, **options: Any) -> DeployOutcome:
     """``fleet deploy --lab`` of the whole lab site, through the engine."""
-    return deploy_site(
-        site.inventory, site.site.id, repo=REPO,
-        options=DeployOptions(extra_inventories=(site.ansible_overlay,),
-                              ssh_config=site.ssh_config, lab=True, **options),
-        recorder=StoreRecorder(open_store(store_url)), user="lab-test",
-    )
+    return deploy_lab_site(site, store_url, **options)
 
 
 def tune(site: LabSite, hosts: list[str], tags: list[str], extravars: Mapping[str, Any]) -> PlaybookRun:
