@@ -16,12 +16,11 @@ import typer
 from rich.table import Table
 
 from fleet import permissions
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError
 from fleet.inventory import load_inventory
 from fleet.remote.act import ActReport, kinds_table, prepare
 from fleet.remote.act import act as run_action
-from fleet.store.db import open_store
 
 _STYLE = {"changed": "green", "no_change": "cyan", "failed": "red", "refused": "yellow",
           "unreachable": "red"}
@@ -119,16 +118,13 @@ def act(
                               "whoever is using it)")
         if not typer.confirm(f"{action} on {names}?", default=False):
             raise typer.Abort()
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         report = run_action(inv, action, target, store=store, actor=who, argument=argument,
                             incident_id=incident, lab=lab, force=force, wait=wait,
                             clock=clock_of(clock, now))
-    finally:
-        store.dispose()
-    print_report(report, json)
-    if not report.ok:
-        raise typer.Exit(1)
+        print_report(report, json)
+        if not report.ok:
+            raise typer.Exit(1)
 
 
 def clock_of(text: str | None, start: datetime) -> Callable[[], datetime]:

@@ -15,12 +15,12 @@ from fleet.audit import entries, signing, usage
 from fleet.audit.period import parse_month
 from fleet.audit.report import NetworkReport
 from fleet.audit.run import AuditOptions, SiteAudit, audit_site, current_user, write_network
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError, FleetError
 from fleet.inventory import Inventory, Site, load_inventory
 from fleet.lab.paths import LabPaths
 from fleet.remote.pyinfra_run import Target
-from fleet.store.db import Store, open_store
+from fleet.store.db import Store
 
 app = typer.Typer(
     help="Monthly audit: checks, availability, checklist, usage -> signed report.", no_args_is_help=True
@@ -144,8 +144,7 @@ def run_cmd(
         sites = [_site(inv, site or "")]
     signer = signing.Signer(signing.vault_key(Path(inv.root)), current_user())
     out_dir = out or Path(settings.get("state_dir")) / "audits" / str(m)
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         results, unreached = _run_sites(
             inv,
             sites,
@@ -170,25 +169,23 @@ def run_cmd(
                 started=started,
                 clock=_now,
             )
-    finally:
-        store.dispose()
-    if json:
-        print_json(
-            {
-                "sites": [r.to_json() for r in results],
-                "unreached": unreached,
-                "network": None if network is None else {k: str(v) for k, v in network[1].items()},
-            }
-        )
-    else:
-        for r in results:
-            _print_site(r)
-        for s, why in unreached.items():
-            console().print(f"[red]{s}[/]: not audited: {why}")
-        if network is not None:
-            console().print(f"network report: {network[1]['pdf']}")
-    if any(r.report.verdict == "red" for r in results) or unreached:
-        raise typer.Exit(1)
+        if json:
+            print_json(
+                {
+                    "sites": [r.to_json() for r in results],
+                    "unreached": unreached,
+                    "network": None if network is None else {k: str(v) for k, v in network[1].items()},
+                }
+            )
+        else:
+            for r in results:
+                _print_site(r)
+            for s, why in unreached.items():
+                console().print(f"[red]{s}[/]: not audited: {why}")
+            if network is not None:
+                console().print(f"network report: {network[1]['pdf']}")
+        if any(r.report.verdict == "red" for r in results) or unreached:
+            raise typer.Exit(1)
 
 
 def _run_sites(
@@ -255,27 +252,24 @@ def checklist_cmd(
     m = parse_month(month)
     s = _site(load_inventory(inventory), site)
     parsed = entries.parse_file(from_file, s, m)
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         entries.store_entries(store, s, m, parsed, by=by or current_user(), now=_now())
-    finally:
-        store.dispose()
-    ko = [a.item for a in parsed.answers if a.status == "ko"]
-    data = {
-        "site": s.id,
-        "month": str(m),
-        "items": len(parsed.answers),
-        "non_conformes": ko,
-        "weeks": [w.week.isoformat() for w in parsed.weeks],
-    }
-    if json:
-        print_json(data)
-        return
-    console().print(
-        f"{s.id} {m}: {len(parsed.answers)} point(s) de la check-list"
-        + (f" dont {len(ko)} non conforme(s) ({', '.join(ko)})" if ko else "")
-        + f", {len(parsed.weeks)} semaine(s) de la grille de comptage enregistrés"
-    )
+        ko = [a.item for a in parsed.answers if a.status == "ko"]
+        data = {
+            "site": s.id,
+            "month": str(m),
+            "items": len(parsed.answers),
+            "non_conformes": ko,
+            "weeks": [w.week.isoformat() for w in parsed.weeks],
+        }
+        if json:
+            print_json(data)
+            return
+        console().print(
+            f"{s.id} {m}: {len(parsed.answers)} point(s) de la check-list"
+            + (f" dont {len(ko)} non conforme(s) ({', '.join(ko)})" if ko else "")
+            + f", {len(parsed.weeks)} semaine(s) de la grille de comptage enregistrés"
+        )
 
 
 @app.command("verify")
@@ -286,23 +280,22 @@ def verify_cmd(
     json: JsonOpt = False,
 ) -> None:
     """Is an archived report intact, and who signed it?  Exit 0 when intact, 1 when not."""
+    if not file.is_file():  # before the store: a mistyped path is the first thing to say
+        raise ConfigError(f"{file}: no such file")
     trusted = None
     try:
         inv_root = Path(inventory or settings.get("inventory"))
         trusted = signing.vault_key(inv_root).public_key()
     except FleetError:
         trusted = None
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         verdict = signing.verify(file, store=store, trusted=trusted)
-    finally:
-        store.dispose()
-    if json:
-        print_json(verdict.to_json())
-    else:
-        console().print(("[green]" if verdict.intact else "[red]") + verdict.message + "[/]")
-    if not verdict.intact:
-        raise typer.Exit(1)
+        if json:
+            print_json(verdict.to_json())
+        else:
+            console().print(("[green]" if verdict.intact else "[red]") + verdict.message + "[/]")
+        if not verdict.intact:
+            raise typer.Exit(1)
 
 
 @app.command("collect")
@@ -325,10 +318,9 @@ def collect_cmd(
     sites = (_lab_sites(inv) if lab else list(inv.sites)) if all_sites else [_site(inv, site or "")]
     if lab and not all_sites:
         _lab_check(sites[0])
-    store = open_store(db)
-    now = _now()
-    results: list[usage.CollectResult] = []
-    try:
+    with opened_store(db, create=True) as store:
+        now = _now()
+        results: list[usage.CollectResult] = []
         for s in sites:
             if from_dir is not None:
                 imported = tuple(
@@ -339,22 +331,20 @@ def collect_cmd(
                 results.append(usage.CollectResult(s.id, imported, {}))
             else:
                 results.append(usage.collect(store, s, _targets(s, lab), now))
-    finally:
-        store.dispose()
-    if json:
-        print_json([r.to_json() for r in results])
-        return
-    out = console()
-    for r in results:
-        for i in r.imported:
-            out.print(
-                f"{i.device}: {i.records} records, {i.counted} new, {i.already} already counted"
-                + (f", {len(i.skipped)} unreadable (first: {i.skipped[0]})" if i.skipped else "")
-            )
-        for host, why in r.unreachable.items():
-            out.print(f"[red]{host}[/]: {why}")
-    if any(r.unreachable for r in results):
-        raise typer.Exit(1)
+        if json:
+            print_json([r.to_json() for r in results])
+            return
+        out = console()
+        for r in results:
+            for i in r.imported:
+                out.print(
+                    f"{i.device}: {i.records} records, {i.counted} new, {i.already} already counted"
+                    + (f", {len(i.skipped)} unreadable (first: {i.skipped[0]})" if i.skipped else "")
+                )
+            for host, why in r.unreachable.items():
+                out.print(f"[red]{host}[/]: {why}")
+        if any(r.unreachable for r in results):
+            raise typer.Exit(1)
 
 
 @app.command("keygen")

@@ -11,10 +11,9 @@ import typer
 
 from fleet import permissions
 from fleet.cli.act import AsOpt, DbOpt, InventoryOpt, JsonOpt, LabOpt
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.inventory import load_inventory
 from fleet.remote.act import diagnose_device, prepare_diag
-from fleet.store.db import open_store
 
 
 def diag(
@@ -32,26 +31,23 @@ def diag(
     who = permissions.actor(as_user)
     inv = load_inventory(inventory)
     prepare_diag(inv, device, actor=who)  # refused before the store is opened
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         bundle, _role = diagnose_device(inv, device, store=store, actor=who, incident_id=incident, lab=lab)
-    finally:
-        store.dispose()
-    if json:
-        print_json(bundle.to_json())
-        return
-    out = console()
-    out.print(f"[bold]{bundle.path}[/] ({bundle.size} bytes, {bundle.seconds:.1f} s)")
-    out.print(f"sha256 {bundle.sha256}")
-    for item in bundle.items:
-        mark = "[green]ok[/]" if item.ok else "[red]failed[/]"
-        extra = " (cut to the bound)" if item.truncated else ""
-        err = f" — {item.error}".replace("[", r"\[") if item.error else ""
-        out.print(f"  {item.name}: {mark} {item.bytes} bytes{extra}{err}")
-    where = f"incident #{incident}" if incident else "the device events"
-    out.print(f"[dim]recorded on {where}; the manifest (MANIFEST.json) lists every item[/]")
-    if len(bundle.failures) == len(bundle.items):
-        raise typer.Exit(1)
+        if json:
+            print_json(bundle.to_json())
+            return
+        out = console()
+        out.print(f"[bold]{bundle.path}[/] ({bundle.size} bytes, {bundle.seconds:.1f} s)")
+        out.print(f"sha256 {bundle.sha256}")
+        for item in bundle.items:
+            mark = "[green]ok[/]" if item.ok else "[red]failed[/]"
+            extra = " (cut to the bound)" if item.truncated else ""
+            err = f" — {item.error}".replace("[", r"\[") if item.error else ""
+            out.print(f"  {item.name}: {mark} {item.bytes} bytes{extra}{err}")
+        where = f"incident #{incident}" if incident else "the device events"
+        out.print(f"[dim]recorded on {where}; the manifest (MANIFEST.json) lists every item[/]")
+        if len(bundle.failures) == len(bundle.items):
+            raise typer.Exit(1)
 
 
 __all__ = ["Path", "diag"]

@@ -17,12 +17,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError
 from fleet.handoff import RunReport, load_config, run_once
 from fleet.incidents import IncidentError
 from fleet.inventory import load_inventory
-from fleet.store import open_store
 from fleet.store.outbox import EntryView, outbox_status, retry_incident, skip_failed
 
 app = typer.Typer(
@@ -88,9 +87,8 @@ def sync(
             "nothing to hand off to: set FLEET_GLPI_URL and/or FLEET_SMTP_HOST (see docs/operations.md)"
         )
     inv = load_inventory(inventory)
-    store = open_store(db)
-    failed_channel = False
-    try:
+    with opened_store(db, create=True) as store:  # the sender owns the outbox's state
+        failed_channel = False
         n = 0
         while True:
             started = time.monotonic()
@@ -101,10 +99,8 @@ def sync(
             if not daemon or (cycles and n >= cycles):
                 break
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
-    finally:
-        store.dispose()
-    if failed_channel and not daemon:
-        raise typer.Exit(1)
+        if failed_channel and not daemon:
+            raise typer.Exit(1)
 
 
 def _row(e: EntryView, ticket: str | None) -> list[str]:
@@ -126,43 +122,41 @@ def status(
     json: JsonOpt = False,
 ) -> None:
     """What waits (pending, with the next try), what was refused (with the reason), what left."""
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         st = outbox_status(store, delivered_limit=limit)
-    finally:
-        store.dispose()
 
-    def ticket(e: EntryView) -> str | None:
-        return st.refs.get((e.incident_id, e.channel)) if e.channel == "glpi" else None
+        def ticket(e: EntryView) -> str | None:
+            return st.refs.get((e.incident_id, e.channel)) if e.channel == "glpi" else None
 
-    if json:
-        print_json({
-            "channels": [{"channel": c, "enabled_at": a.isoformat(),
-                          "last_run_at": r.isoformat() if r else None} for c, a, r in st.channels],
-            "counts": st.counts,
-            "waiting": [{**e.to_json(), "ticket": ticket(e)} for e in st.waiting],
-            "delivered": [{**e.to_json(), "ticket": ticket(e)} for e in st.delivered],
-        })  # fmt: skip
-        return
-    out = console()
-    if not st.channels:
-        out.print("no sender has run yet: nothing is queued (fleet handoff sync, docs/operations.md)")
-        return
-    for channel, enabled, last in st.channels:
-        c = st.counts.get(channel, {})
-        out.print(
-            f"{channel}: queued since {_when(enabled)}, last pass {_when(last)} — "
-            f"{c.get('pending', 0)} pending, {c.get('failed', 0)} failed, {c.get('delivered', 0)} delivered"
-        )
-    for title, rows in (("waiting or refused", st.waiting), ("recently delivered", st.delivered)):
-        if not rows:
-            continue
-        table = Table(title=title, title_justify="left")
-        for col in ("incident", "channel", "event", "status", "ticket", "error / ref"):
-            table.add_column(col)
-        for e in rows:
-            table.add_row(*_row(e, ticket(e)))
-        out.print(table)
+        if json:
+            print_json({
+                "channels": [{"channel": c, "enabled_at": a.isoformat(),
+                              "last_run_at": r.isoformat() if r else None} for c, a, r in st.channels],
+                "counts": st.counts,
+                "waiting": [{**e.to_json(), "ticket": ticket(e)} for e in st.waiting],
+                "delivered": [{**e.to_json(), "ticket": ticket(e)} for e in st.delivered],
+            })  # fmt: skip
+            return
+        out = console()
+        if not st.channels:
+            out.print("no sender has run yet: nothing is queued (fleet handoff sync, docs/operations.md)")
+            return
+        for channel, enabled, last in st.channels:
+            c = st.counts.get(channel, {})
+            out.print(
+                f"{channel}: queued since {_when(enabled)}, last pass {_when(last)} — "
+                f"{c.get('pending', 0)} pending, {c.get('failed', 0)} failed, "
+                f"{c.get('delivered', 0)} delivered"
+            )
+        for title, rows in (("waiting or refused", st.waiting), ("recently delivered", st.delivered)):
+            if not rows:
+                continue
+            table = Table(title=title, title_justify="left")
+            for col in ("incident", "channel", "event", "status", "ticket", "error / ref"):
+                table.add_column(col)
+            for e in rows:
+                table.add_row(*_row(e, ticket(e)))
+            out.print(table)
 
 
 @app.command("retry")
@@ -171,18 +165,16 @@ def retry(
     db: DbOpt = None,
 ) -> None:
     """Try the incident's refused or waiting deliveries again at the next pass."""
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         try:
             n = retry_incident(store, incident_id, datetime.now(UTC))
         except LookupError:
             raise IncidentError(f"incident #{incident_id} does not exist") from None
-    finally:
-        store.dispose()
-    if n == 0:
-        console().print(f"incident #{incident_id}: nothing waits to be handed off")
-    else:
-        console().print(f"incident #{incident_id}: {n} deliveries will be tried at the next hand-off pass")
+        if n == 0:
+            console().print(f"incident #{incident_id}: nothing waits to be handed off")
+        else:
+            console().print(f"incident #{incident_id}: {n} deliveries will be tried at the next "
+                            "hand-off pass")
 
 
 @app.command("skip")
@@ -196,12 +188,9 @@ def skip(
     """Give up the incident's refused deliveries (e.g. its GLPI ticket was deleted): the ones
     after them go on.  Recorded on the incident with who and why."""
     who = by or os.environ.get("SUDO_USER") or os.environ.get("USER") or getpass.getuser()
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         try:
             n = skip_failed(store, incident_id, datetime.now(UTC), who)
         except LookupError:
             raise IncidentError(f"incident #{incident_id} does not exist") from None
-    finally:
-        store.dispose()
-    console().print(f"incident #{incident_id}: {n} refused deliveries given up")
+        console().print(f"incident #{incident_id}: {n} refused deliveries given up")

@@ -9,7 +9,8 @@ mixes with the real network's history.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ import typer
 from rich.table import Table
 
 from fleet import settings
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError
 from fleet.incidents import note, open_incident
 from fleet.incidents.lifecycle import open_incidents_of, resolve_in
@@ -37,7 +38,7 @@ from fleet.netdev.engine import (
     targets_of,
 )
 from fleet.netdev.transport import direct, in_namespace
-from fleet.store import Store, open_store
+from fleet.store import Store
 from fleet.store.netdev import backup_history, get_backup
 
 app = typer.Typer(help="Network gear (switches, access points): plan, apply, back up, find drift.",
@@ -92,10 +93,13 @@ def _require_lab(site_id: str) -> None:
         raise ConfigError(f"--lab: the lab is not up for {site_id}: run 'fleet lab up {site_id}'")
 
 
-def _store(db: str | None, lab: bool) -> Store:
-    if db is None and lab:
-        return open_store(f"sqlite:///{_lab_paths().root / 'netdev-lab.sqlite'}")
-    return open_store(db)
+@contextlib.contextmanager
+def _store(db: str | None, lab: bool) -> Iterator[Store]:
+    """The store of the backups (with ``--lab`` and no ``--db``: the lab's own, under the lab
+    root), opened for one command and always disposed."""
+    url = f"sqlite:///{_lab_paths().root / 'netdev-lab.sqlite'}" if db is None and lab else db
+    with opened_store(url, create=True) as store:
+        yield store
 
 
 def _context(lab: bool, store: Store | None, *, incidents: bool = False) -> Context:
@@ -205,11 +209,11 @@ def apply_cmd(
         if not typer.confirm("Push these changes?", default=False):
             raise typer.Exit(1)
         targets = [t for t in targets if t.hostname in {p.hostname for p in pending}]
-    store = _store(db, lab)
-    results = apply(targets, _context(lab, store, incidents=True))
-    _report_apply(results, json)
-    if any(not r.ok for r in results):
-        raise typer.Exit(1)
+    with _store(db, lab) as store:
+        results = apply(targets, _context(lab, store, incidents=True))
+        _report_apply(results, json)
+        if any(not r.ok for r in results):
+            raise typer.Exit(1)
 
 
 def _report_apply(results: Sequence[ApplyResult], json: bool) -> None:
@@ -238,7 +242,8 @@ def backup_cmd(
     targets = [t for s in _sites_for(inv, site, lab) for t in targets_of(s.network)]
     if not targets:
         raise ConfigError("no network gear with a netdev_platform to back up")
-    results = backup(targets, _context(lab, _store(db, lab)))
+    with _store(db, lab) as store:
+        results = backup(targets, _context(lab, store))
     if json:
         print_json([r.to_json() for r in results])
     else:
@@ -262,28 +267,28 @@ def history_cmd(
     json: JsonOpt = False,
 ) -> None:
     """The stored versions of a device's configuration (secrets masked)."""
-    store = _store(db, lab)
-    if show is not None:
-        found = get_backup(store, device, show)
-        if found is None:
-            raise ConfigError(f"{device}: no backup version {show} (see 'fleet netdev history {device}')")
+    with _store(db, lab) as store:
+        if show is not None:
+            found = get_backup(store, device, show)
+            if found is None:
+                raise ConfigError(f"{device}: no backup version {show} (see 'fleet netdev history {device}')")
+            if json:
+                print_json(found.to_json(with_config=True))
+            else:
+                console().print(found.config, markup=False, highlight=False, end="")
+            return
+        versions = backup_history(store, device)
         if json:
-            print_json(found.to_json(with_config=True))
-        else:
-            console().print(found.config, markup=False, highlight=False, end="")
-        return
-    versions = backup_history(store, device)
-    if json:
-        print_json([v.to_json() for v in versions])
-        return
-    if not versions:
-        console().print(f"{device}: no backup yet (fleet netdev backup SITE)")
-        return
-    table = Table("version", "taken (UTC)", "reason", "lines", "digest", box=None)
-    for v in versions:
-        table.add_row(str(v.version), v.taken_at.strftime("%Y-%m-%d %H:%M:%S"), v.reason, str(v.lines),
-                      v.digest[:12])
-    console().print(table)
+            print_json([v.to_json() for v in versions])
+            return
+        if not versions:
+            console().print(f"{device}: no backup yet (fleet netdev backup SITE)")
+            return
+        table = Table("version", "taken (UTC)", "reason", "lines", "digest", box=None)
+        for v in versions:
+            table.add_row(str(v.version), v.taken_at.strftime("%Y-%m-%d %H:%M:%S"), v.reason, str(v.lines),
+                          v.digest[:12])
+        console().print(table)
 
 
 @app.command("drift")
@@ -298,7 +303,8 @@ def drift_cmd(
     backup (read-only; the audit uses ``--json``)."""
     inv = load_inventory(inventory)
     targets = [t for s in _sites_for(inv, site, lab) for t in targets_of(s.network)]
-    results = drift(targets, _context(lab, _store(db, lab)))
+    with _store(db, lab) as store:
+        results = drift(targets, _context(lab, store))
     if json:
         print_json([r.to_json() for r in results])
     else:

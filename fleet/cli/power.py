@@ -12,13 +12,12 @@ from rich.table import Table
 
 from fleet import permissions
 from fleet.cli.act import AsOpt, ClockOpt, DbOpt, InventoryOpt, JsonOpt, LabOpt, parse_instant
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ActionRefused, ConfigError
 from fleet.inventory import load_inventory
 from fleet.inventory.models import Site
 from fleet.inventory.power import off_windows, shutdown_calendar
 from fleet.remote import power
-from fleet.store.db import open_store
 
 app = typer.Typer(help="Power by opening hours: wake PCs before opening, report hours off.",
                   no_args_is_help=True)
@@ -58,21 +57,18 @@ def wake_cmd(
         if unknown:
             raise ConfigError(f"--site: unknown site {unknown[0]!r}")
         sites = [s for s in sites if s.id in set(site)]
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         results = power.wake_due(store, sites, now, actor=who, lab=lab, wait=wait)
-    finally:
-        store.dispose()
-    if json:
-        print_json({"at": now.isoformat(), "results": [r.to_json() for r in results]})
-    else:
-        out = console()
-        if not results:
-            out.print("nothing to wake now")
-        for r in results:
-            out.print(f"{r.device}: {r.outcome.replace('_', ' ')} — {r.message}")
-    if any(not r.ok for r in results):
-        raise typer.Exit(1)
+        if json:
+            print_json({"at": now.isoformat(), "results": [r.to_json() for r in results]})
+        else:
+            out = console()
+            if not results:
+                out.print("nothing to wake now")
+            for r in results:
+                out.print(f"{r.device}: {r.outcome.replace('_', ' ')} — {r.message}")
+        if any(not r.ok for r in results):
+            raise typer.Exit(1)
 
 
 @app.command("report")
@@ -92,26 +88,23 @@ def report_cmd(
     start, end = power.parse_month(month, now)
     if month is None:
         end = min(end, now.astimezone(UTC))
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         rep = power.report(store, s, start, end)
-    finally:
-        store.dispose()
-    if json:
-        print_json(rep.to_json())
-        return
-    out = console()
-    out.print(f"[bold]{s.name}[/] ({s.id}), {start:%Y-%m-%d} → {end:%Y-%m-%d %H:%M} UTC: "
-              f"{rep.windows} off periods")
-    table = Table("kind", "devices", "hours off each", "device-hours", "W", "kWh saved")
-    for line in rep.lines:
-        table.add_row(line.kind, str(line.devices), f"{line.hours_off:.1f}", f"{line.device_hours:.1f}",
-                      f"{line.watts:g}", f"{line.kwh:.1f}")
-    out.print(table)
-    out.print(f"total: [bold]{rep.kwh:.1f} kWh[/] saved (estimate); scheduled wakes: "
-              f"{rep.wakes_ok} ok, {rep.wakes_failed} failed")
-    for note in rep.notes:
-        out.print(f"[dim]{note}[/]")
+        if json:
+            print_json(rep.to_json())
+            return
+        out = console()
+        out.print(f"[bold]{s.name}[/] ({s.id}), {start:%Y-%m-%d} → {end:%Y-%m-%d %H:%M} UTC: "
+                  f"{rep.windows} off periods")
+        table = Table("kind", "devices", "hours off each", "device-hours", "W", "kWh saved")
+        for line in rep.lines:
+            table.add_row(line.kind, str(line.devices), f"{line.hours_off:.1f}", f"{line.device_hours:.1f}",
+                          f"{line.watts:g}", f"{line.kwh:.1f}")
+        out.print(table)
+        out.print(f"total: [bold]{rep.kwh:.1f} kWh[/] saved (estimate); scheduled wakes: "
+                  f"{rep.wakes_ok} ok, {rep.wakes_failed} failed")
+        for note in rep.notes:
+            out.print(f"[dim]{note}[/]")
 
 
 @app.command("schedule")

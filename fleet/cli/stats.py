@@ -11,10 +11,9 @@ from rich.table import Table
 
 from fleet.audit import charts
 from fleet.audit.stats import compute, parse_day
-from fleet.cli.common import console, print_json
+from fleet.cli.common import console, opened_store, print_json
 from fleet.errors import ConfigError
 from fleet.inventory import load_inventory
-from fleet.store.db import open_store
 
 
 def stats(
@@ -32,6 +31,8 @@ def stats(
     """Funder indicators over a period: sessions per site, week and station, people received
     and services per partner organisation, availability during opening hours, incidents."""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if last < first:  # the arguments first, then the store
+        raise ConfigError(f"--to {last}: must not be before --from {first}")
     if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
         raise ConfigError(f"--chart {str(chart)!r}: give a .png or .svg file name")
     inv = load_inventory(inventory)
@@ -42,45 +43,42 @@ def stats(
         if bad:
             raise ConfigError(f"--site {bad[0]!r}: no such site in {inv.root}")
         chosen = [s for s in inv.sites if s.id in site]
-    store = open_store(db, create=False)  # a reader: never a new empty store
-    try:
+    with opened_store(db) as store:
         result = compute(store, chosen, first, last)
-    finally:
-        store.dispose()
-    if chart is not None:
-        bars = result.chart()
-        try:
-            if chart.suffix.lower() == ".png":
-                chart.write_bytes(charts.png(bars))
-            else:
-                chart.write_text(charts.svg(bars, 800), encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"--chart {str(chart)!r}: cannot write: {exc.strerror}") from exc
-    if json:
-        print_json(result.to_json())
-        return
-    if as_csv:
-        sys.stdout.write(result.csv())
-        return
-    table = Table(
-        "site",
-        "sessions",
-        "personnes reçues",
-        "disponibilité (ouverture)",
-        "incidents",
-        title=f"du {first:%d/%m/%Y} au {last:%d/%m/%Y}",
-        title_justify="left",
-    )
-    for s in result.sites:
-        avail = "—" if s.availability is None else f"{s.availability:.2f} %"
-        table.add_row(s.site_id, str(s.sessions), str(s.people), avail, str(s.incidents))
-    out = console()
-    out.print(table)
-    out.print(
-        f"{sum(s.sessions for s in result.sites)} sessions, "
-        f"{sum(s.people for s in result.sites)} personnes reçues sur {len(result.sites)} site(s)"
-        + (f"; graphique : {chart}" if chart else "")
-    )
+        if chart is not None:
+            bars = result.chart()
+            try:
+                if chart.suffix.lower() == ".png":
+                    chart.write_bytes(charts.png(bars))
+                else:
+                    chart.write_text(charts.svg(bars, 800), encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"--chart {str(chart)!r}: cannot write: {exc.strerror}") from exc
+        if json:
+            print_json(result.to_json())
+            return
+        if as_csv:
+            sys.stdout.write(result.csv())
+            return
+        table = Table(
+            "site",
+            "sessions",
+            "personnes reçues",
+            "disponibilité (ouverture)",
+            "incidents",
+            title=f"du {first:%d/%m/%Y} au {last:%d/%m/%Y}",
+            title_justify="left",
+        )
+        for s in result.sites:
+            avail = "—" if s.availability is None else f"{s.availability:.2f} %"
+            table.add_row(s.site_id, str(s.sessions), str(s.people), avail, str(s.incidents))
+        out = console()
+        out.print(table)
+        out.print(
+            f"{sum(s.sessions for s in result.sites)} sessions, "
+            f"{sum(s.people for s in result.sites)} personnes reçues sur {len(result.sites)} site(s)"
+            + (f"; graphique : {chart}" if chart else "")
+        )
 
 
 app = typer.Typer()

@@ -16,8 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fleet.cli.common import console, print_json
-from fleet.store import open_store
+from fleet.cli.common import console, opened_store, print_json
 from fleet.store.users import ROLES, UserError, create_user, list_users, set_disabled, set_password
 
 app = typer.Typer(help="Accounts of the hotline dashboard (fleet web).", no_args_is_help=True)
@@ -53,12 +52,9 @@ def add(
 ) -> None:
     """Create an account; the password comes from standard input (or is asked)."""
     password = read_password()
-    store = open_store(db)
-    try:
+    with opened_store(db, create=True) as store:
         user = create_user(store, name, role, password, _now())
-    finally:
-        store.dispose()
-    console().print(f"user {user.name} created (role {user.role})")
+        console().print(f"user {user.name} created (role {user.role})")
 
 
 @app.command("list")
@@ -66,24 +62,21 @@ def list_(
     db: DbOpt = None, json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False
 ) -> None:
     """Every account, its role, whether it is disabled, its last login."""
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         users = list_users(store)
-    finally:
-        store.dispose()
-    if json:
-        print_json([u.to_json() for u in users])
-        return
-    if not users:
-        console().print("no users: fleet users add NAME --role admin")
-        return
-    table = Table()
-    for col in ("name", "role", "state", "last login (UTC)"):
-        table.add_column(col)
-    for u in users:
-        last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "-"
-        table.add_row(u.name, u.role, "disabled" if u.disabled else "active", last)
-    console().print(table)
+        if json:
+            print_json([u.to_json() for u in users])
+            return
+        if not users:
+            console().print("no users: fleet users add NAME --role admin")
+            return
+        table = Table()
+        for col in ("name", "role", "state", "last login (UTC)"):
+            table.add_column(col)
+        for u in users:
+            last = u.last_login_at.strftime("%Y-%m-%d %H:%M") if u.last_login_at else "-"
+            table.add_row(u.name, u.role, "disabled" if u.disabled else "active", last)
+        console().print(table)
 
 
 @app.command("disable")
@@ -93,21 +86,15 @@ def disable(
     db: DbOpt = None,
 ) -> None:
     """Disable an account (its sessions end at once), or --enable it again."""
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         set_disabled(store, name, not enable)
-    finally:
-        store.dispose()
-    console().print(f"user {name} {'enabled' if enable else 'disabled'}")
+        console().print(f"user {name} {'enabled' if enable else 'disabled'}")
 
 
 @app.command("passwd")
 def passwd(name: Annotated[str, typer.Argument(help="Login name.")], db: DbOpt = None) -> None:
     """Set a new password (standard input, or asked); the user's sessions end."""
     password = read_password()
-    store = open_store(db)
-    try:
+    with opened_store(db) as store:
         set_password(store, name, password, _now())
-    finally:
-        store.dispose()
-    console().print(f"password of {name} changed")
+        console().print(f"password of {name} changed")

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from fleet import settings
+from fleet.cli.common import opened_store
 from fleet.inventory import load_inventory
-from fleet.store import open_store
 
 
 def web(
@@ -41,12 +41,9 @@ def web(
     listen: int = settings.get("web_port", port)
     proxies = parse_proxies(trusted_proxy or settings.get("web_trusted_proxies"))
     inv = load_inventory(inventory)
-    store = open_store(db)
-    app = create_app(store, inv, config=WebConfig(trusted_proxies=proxies))
-    try:
+    with opened_store(db, create=True) as store:
+        app = create_app(store, inv, config=WebConfig(trusted_proxies=proxies))
         uvicorn.run(app, host=bind, port=listen, proxy_headers=False, server_header=False, log_level="info")
-    finally:
-        store.dispose()
 
 
 app = typer.Typer()

@@ -910,6 +910,8 @@ def network_of_site(
         for d in devices
         if str(d.kind) in ("switch", "ap")
     )
+    if not gear:  # no switch nor access point: no network intent to build for this site
+        return None, []
     site_in = SiteInput(site_id=site.id, site_kind=str(site.kind), file=site.source.file,
                         line=site.source.line, management=site.management, gateway=gateway,
                         site_vars=site_vars, gear=gear)

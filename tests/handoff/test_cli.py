@@ -38,6 +38,9 @@ def test_sync_status_retry(
         monkeypatch.setenv("FLEET_GLPI_URL", glpi.url)
         common = ("--db", db, "--inventory", str(INVENTORY))
 
+        code, out, err = _run(capsys, "handoff", "status", "--db", db)
+        assert code == 2 and "no store at" in err  # a reader never creates the store
+        open_store(db).dispose()  # the poller's store
         code, out, _ = _run(capsys, "handoff", "status", "--db", db)
         assert code == 0 and "no sender has run yet" in out
         code, out, err = _run(capsys, "handoff", "sync", "--once", *common)
