@@ -12,6 +12,7 @@ is not installed, fall back to a plain ``ValueError`` of the same name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -190,3 +191,102 @@ class NetdevError(FleetError, RuntimeError):
 class AgendaError(FleetError, ValueError):
     """A site's agenda (ICS feed or file) that cannot be read or is not an iCalendar; one line
     naming the site and the source.  The last good agenda is kept (fleet.agenda)."""
+
+
+# --- errors of one area, declared here with all the others ---------------------------------
+
+
+# fleet/web/app.py
+class NeedLogin(FleetError):
+    """No valid session: a page redirects to the login, anything else gets 401."""
+
+
+# fleet/web/app.py
+class Forbidden(FleetError, PermissionError):
+    """The role does not allow this action."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(action)
+        self.action = action
+
+
+# fleet/web/app.py
+class BadForm(FleetError, ValueError):
+    """A form that cannot be accepted (bad CSRF token, bad value): 400 with a message."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# fleet/store/users.py
+class UserError(FleetError, ValueError):
+    """A user operation is not possible (unknown name, bad role, weak password)."""
+
+    exit_code = 2
+
+
+# fleet/store/users.py
+class LoginRefused(FleetError, PermissionError):
+    """Wrong name or password, or a disabled account (never said which)."""
+
+
+# fleet/store/users.py
+class LoginThrottled(LoginRefused):
+    """Too many failures for this name or address: wait, then try again."""
+
+
+# fleet/monitor/usm.py
+class _Rediscover(SnmpError):
+    """The agent reported usmStatsUnknownEngineIDs: it changed engine ID, discover again."""
+
+
+# fleet/inventory/validate.py
+Loc = tuple[str | int, ...]
+
+
+class FieldError(FleetError, ValueError):
+    """Raised by a validator to report one or more errors below the field it validates.
+
+    ``FieldError(("guest",), "overlaps the management network")`` from a validator of
+    ``site_networks`` is reported at ``site_networks.guest``, on the line of ``guest:``.
+    Several at once: ``FieldError.many([(loc, message, value), ...])``.  ``value`` replaces the
+    refused value in the report (``"***"`` for a secret)."""
+
+    def __init__(self, loc: Loc, message: str, value: object = ...) -> None:
+        super().__init__(message)
+        self.errors: tuple[tuple[Loc, str, object], ...] = ((tuple(loc), message, value),)
+
+    @classmethod
+    def many(cls, errors: Iterable[tuple[Loc, str, object]]) -> FieldError:
+        items = tuple((tuple(loc), msg, value) for loc, msg, value in errors)
+        first = items[0] if items else ((), "invalid", ...)
+        exc = cls(first[0], first[1], first[2])
+        exc.errors = items
+        return exc
+
+
+# fleet/handoff/errors.py
+class HandoffError(FleetError, RuntimeError):
+    """Root of the hand-off's errors."""
+
+
+# fleet/handoff/errors.py
+class TransientError(HandoffError):
+    """Try again later."""
+
+
+# fleet/handoff/errors.py
+class RefusedError(HandoffError):
+    """The remote refused this change: stop and tell the hotline."""
+
+
+# fleet/handoff/errors.py
+class ChannelError(HandoffError):
+    """The channel cannot be used right now (authentication, TLS...)."""
+
+
+# fleet/audit/entries.py
+class AuditInputError(InventoryError):
+    """A checklist or counting-grid file is wrong; carries every problem found (file:line)."""

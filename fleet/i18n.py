@@ -20,7 +20,6 @@ while a marked string has no French translation.
 
 from __future__ import annotations
 
-import functools
 import gettext as _gettext
 import io
 import os
@@ -83,10 +82,10 @@ def resolve_language(arg: str | None = None, environ: Mapping[str, str] | None =
     return DEFAULT_LANGUAGE
 
 
-@functools.cache
 def load(code: str) -> Language:
-    """The translations of one language, read from its catalogue (compiled in memory) once
-    per process: the web dashboard activates a language on every request."""
+    """The translations of one language, read from its catalogue (compiled in memory).  A
+    long-running process (the web dashboard) loads each language once and passes the
+    :class:`Language` to :func:`use_language`."""
     if code == SOURCE_LANGUAGE:
         return _ENGLISH
     from babel.messages.mofile import write_mo
@@ -105,9 +104,10 @@ def load(code: str) -> Language:
 
 
 @contextmanager
-def use_language(code: str) -> Iterator[Language]:
-    """Messages are in ``code`` inside the block (context-local)."""
-    language = load(code)
+def use_language(code: str | Language) -> Iterator[Language]:
+    """Messages are in ``code`` (a language code, or a language already loaded) inside the
+    block (context-local)."""
+    language = code if isinstance(code, Language) else load(code)
     token = _ACTIVE.set(language)
     try:
         yield language

@@ -15,32 +15,31 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 from sqlalchemy import delete, select
 
 from fleet.audit.period import Month
-from fleet.errors import InventoryError, Problem
+from fleet.errors import (
+    AuditInputError,  # declared with every error
+    Problem,
+)
 from fleet.inventory.models import Site
 from fleet.inventory.yamlsrc import line_of, load_yaml
 from fleet.store.audit import GridCount, GridPeople, PremisesCheck
 from fleet.store.db import Store
 
 HERE = Path(__file__).resolve().parent
-STATUS_WORDS = {
+STATUS_WORDS = MappingProxyType({
     "ok": "ok", "oui": "ok", "conforme": "ok", "bon": "ok", "yes": "ok",
     "ko": "ko", "non": "ko", "non conforme": "ko", "non-conforme": "ko", "no": "ko",
     "na": "na", "n/a": "na", "sans objet": "na", "so": "na", "s.o.": "na",
-}  # fmt: skip
-STATUS_LABELS = {"ok": "conforme", "ko": "non conforme", "na": "sans objet"}
+})  # fmt: skip
+STATUS_LABELS = MappingProxyType({"ok": "conforme", "ko": "non conforme", "na": "sans objet"})
 PEOPLE = "people"
-
-
-class AuditInputError(InventoryError):
-    """A checklist or counting-grid file is wrong; carries every problem found (file:line)."""
 
 
 # ------------------------------------------------------------------------------ data ----
@@ -77,13 +76,11 @@ class Grid:
     services: Mapping[str, str]
 
 
-@cache
 def checklist() -> Checklist:
     data = yaml.safe_load((HERE / "checklist.yml").read_text(encoding="utf-8"))
     return Checklist(dict(data["groups"]), tuple(Item(**i) for i in data["items"]))
 
 
-@cache
 def grid() -> Grid:
     data = yaml.safe_load((HERE / "grid.yml").read_text(encoding="utf-8"))
     return Grid(dict(data["partners"]), dict(data["services"]))
@@ -372,17 +369,17 @@ def _parse_yaml(path: Path, display: str, site: Site, month: Month) -> Entries:
     return c.done()
 
 
-_CSV_CHECKLIST = {
+_CSV_CHECKLIST = MappingProxyType({
     "item": ("item", "point", "élément"),
     "status": ("status", "statut", "état", "etat"),
     "comment": ("comment", "commentaire", "remarque"),
-}
-_CSV_GRID = {
+})
+_CSV_GRID = MappingProxyType({
     "week": ("week", "semaine"),
     "partner": ("partner", "organisme", "partenaire"),
     "service": ("service",),
     "count": ("count", "nombre", "nb"),
-}
+})
 
 
 def _columns(header: Sequence[str], wanted: Mapping[str, tuple[str, ...]]) -> dict[str, int]:

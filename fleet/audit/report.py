@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,7 @@ from fleet.audit.period import Month
 Translate = Callable[[str], str]
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BAD = ("ko", "error")
-RANK = {"na": 0, "ok": 1, "skipped": 2, "ko": 3, "error": 4}
+RANK = MappingProxyType({"na": 0, "ok": 1, "skipped": 2, "ko": 3, "error": 4})
 MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
              "octobre", "novembre", "décembre")  # fmt: skip
 
@@ -42,16 +43,16 @@ def N_(text: str) -> str:  # gettext's conventional name for "mark, translate la
     return text
 
 
-AREAS = {
+AREAS = MappingProxyType({
     "verification": N_("Vérifications automatiques"),
     "acces": N_("Accès aux appareils"),
     "effacement": N_("Effacement des sessions"),
     "locaux": N_("Locaux (check-list)"),
-}
-STATUS_TEXT = {
+})
+STATUS_TEXT = MappingProxyType({
     "ok": N_("conforme"), "ko": N_("non conforme"), "na": N_("sans objet"),
     "skipped": N_("non vérifié"), "error": N_("erreur"),
-}  # fmt: skip
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
@@ -49,8 +50,8 @@ Collector = Callable[[Store, Site, datetime], CollectResult]
 NOT_APPLICABLE = re.compile(
     r"^(Skipped: )?(not an? [a-z_/]+|the site has no printer|.*: not settable inside a container \(.*\))$"
 )
-OUTCOME_STATUS = {"passed": "ok", "failed": "ko", "error": "error", "skipped": "skipped",
-                  "not_applicable": "na"}  # fmt: skip
+OUTCOME_STATUS = MappingProxyType({"passed": "ok", "failed": "ko", "error": "error", "skipped": "skipped",
+                  "not_applicable": "na"})  # fmt: skip
 
 
 def utcnow() -> datetime:

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -25,10 +26,10 @@ LISTS_META = "/var/lib/relais/blocklists/meta.json"
 HOURS = "/etc/relais/portal-hours.json"
 # Real UT1 lists: tens of thousands of names in the standard categories, millions in the adult
 # ones.  Fewer means sample or truncated lists.  UT1 publishes daily; older than this is stale.
-MIN_BLOCKED = {"standard": 1_000, "pmi": 100_000}
+MIN_BLOCKED = MappingProxyType({"standard": 1_000, "pmi": 100_000})
 MAX_AGE_DAYS = 45
 MIN_HOURS_AHEAD_DAYS = 60  # fleet.gateway.hoursfile.MIN_REMAINING_DAYS
-GUEST_PORTS = {"udp": {53, 67}, "tcp": {53}}  # plus the portal and its resolver
+GUEST_PORTS = MappingProxyType({"udp": {53, 67}, "tcp": {53}})  # plus the portal and its resolver
 
 
 def _time(text: object) -> datetime | None:

@@ -16,9 +16,9 @@ import pytest
 from fleet.checks.model import HostExpect
 
 RECORD = "/var/log/relais/wipe.jsonl"
-RECORD_KEYS = {"time", "host", "trigger", "outcome", "items", "residue", "duration_ms",
-               "session_seconds", "canary"}
-RESIDUE_KEYS = {"scanned", "found", "removed", "remaining", "processes", "error"}
+RECORD_KEYS = frozenset({"time", "host", "trigger", "outcome", "items", "residue", "duration_ms",
+               "session_seconds", "canary"})
+RESIDUE_KEYS = frozenset({"scanned", "found", "removed", "remaining", "processes", "error"})
 SETTLE = 60.0  # seconds a unit restarted by the deploy (or the canary wipe) may take
 
 

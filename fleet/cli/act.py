@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated
 
 import typer
@@ -22,8 +23,8 @@ from fleet.inventory import load_inventory
 from fleet.remote.act import ActReport, kinds_table, prepare
 from fleet.remote.act import act as run_action
 
-_STYLE = {"changed": "green", "no_change": "cyan", "failed": "red", "refused": "yellow",
-          "unreachable": "red"}
+_STYLE = MappingProxyType({"changed": "green", "no_change": "cyan", "failed": "red", "refused": "yellow",
+          "unreachable": "red"})
 
 InventoryOpt = Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: setting db_url).")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated
 
 import typer
@@ -31,11 +32,11 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Store URL (default: set
 InvOpt = Annotated[Path | None, typer.Option("--inventory", "-i", help="Inventory directory.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Target the lab copy of the site(s).")]
-_VERDICT = {
+_VERDICT = MappingProxyType({
     "green": "[green]conforme[/]",
     "red": "[red]non conforme[/]",
     "incomplete": "[yellow]incomplet[/]",
-}
+})
 
 
 def _now() -> datetime:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import typer
@@ -175,8 +176,9 @@ def plan_cmd(site: SiteArg, lab: LabOpt = False, inventory: InvOpt = None,
         raise typer.Exit(1)
 
 
-_APPLY_STYLE = {"unchanged": "green", "applied": "yellow", "rolled_back": "red", "failed": "red",
-                "unreachable": "red"}
+_APPLY_STYLE = MappingProxyType({"unchanged": "green", "applied": "yellow", "rolled_back": "red",
+                                 "failed": "red",
+                "unreachable": "red"})
 
 
 @app.command("apply")

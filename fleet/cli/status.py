@@ -160,7 +160,9 @@ def _status_site(store: Store, site: Site, now: datetime, as_json: bool) -> None
 
     [s] = site_status(store, [site], now, stale_after=stale_after())
     if as_json:
-        print_json(s.to_json() | {"contacts": _contacts_json(site)})
+        from fleet.incidents.status import site_json
+
+        print_json(site_json(s, site))
         return
     out, width = console(), terminal_width()
     head = Text.assemble((site.name, "bold"), f" ({site.id}) — ", _hours(s, site, now), " — ",
@@ -180,10 +182,6 @@ def _status_site(store: Store, site: Site, now: datetime, as_json: bool) -> None
          _why(d, site), ", ".join(f"#{i.id} {i.check} ({word('status', i.status)})" for i in d.incidents)]
         for d in s.devices]
     table(out, columns, rows, width=width)
-
-
-def _contacts_json(site: Site) -> dict[str, dict[str, str]]:
-    return {"sav": site.sav.model_dump(), "referent": site.referent.model_dump()}
 
 
 def _status_device(store: Store, site: Site, device: Device, now: datetime, as_json: bool) -> None:

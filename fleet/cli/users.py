@@ -17,7 +17,8 @@ import typer
 from rich.table import Table
 
 from fleet.cli.common import console, opened_store, print_json
-from fleet.store.users import ROLES, UserError, create_user, list_users, set_disabled, set_password
+from fleet.errors import UserError
+from fleet.store.users import ROLES, create_user, list_users, set_disabled, set_password
 
 app = typer.Typer(help="Accounts of the hotline dashboard (fleet web).", no_args_is_help=True)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from types import MappingProxyType
 from typing import Any
 
 from fleet.incidents.lifecycle import IncidentView
@@ -24,17 +25,17 @@ from fleet.inventory.models import WEEKDAYS, Device, Inventory, Site
 from fleet.store.outbox import EntryView
 
 #: severity -> (urgency, impact), GLPI's 1 (very low) ... 5 (very high).
-SEVERITY_TO_GLPI: Mapping[str, tuple[int, int]] = {
+SEVERITY_TO_GLPI: Mapping[str, tuple[int, int]] = MappingProxyType({
     "info": (2, 2),
     "minor": (3, 2),
     "major": (4, 3),
     "critical": (5, 4),
-}
+})
 #: A site's root cause (the whole site is cut off) weighs one step more on impact.
 ROOT_CAUSE_IMPACT_STEP = 1
 
 #: Device kind -> GLPI itemtype of the asset to link to the ticket (API v1).
-KIND_TO_ITEMTYPE: Mapping[str, str] = {
+KIND_TO_ITEMTYPE: Mapping[str, str] = MappingProxyType({
     "public_pc": "Computer",
     "borne": "Computer",
     "gateway": "Computer",
@@ -42,9 +43,9 @@ KIND_TO_ITEMTYPE: Mapping[str, str] = {
     "switch": "NetworkEquipment",
     "ap": "NetworkEquipment",
     "ups": "Peripheral",
-}
+})
 
-KIND_FR = {
+KIND_FR = MappingProxyType({
     "public_pc": "poste public",
     "borne": "borne",
     "gateway": "passerelle wifi",
@@ -52,10 +53,12 @@ KIND_FR = {
     "switch": "commutateur",
     "ap": "point d'accès wifi",
     "ups": "onduleur",
-}
-SEVERITY_FR = {"info": "information", "minor": "mineure", "major": "majeure", "critical": "critique"}
-DAYS_FR = dict(zip(WEEKDAYS, ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-                   strict=True))  # fmt: skip
+})
+SEVERITY_FR = MappingProxyType({"info": "information", "minor": "mineure", "major": "majeure",
+                                "critical": "critique"})
+DAYS_FR = MappingProxyType(dict(zip(WEEKDAYS, ("lundi", "mardi", "mercredi", "jeudi", "vendredi",
+                                               "samedi", "dimanche"),
+                   strict=True)))  # fmt: skip
 
 
 NO_SERIAL = "non renseigné dans l'inventaire"

@@ -16,23 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fleet.errors import FleetError
+from fleet.errors import ChannelError, HandoffError, RefusedError, TransientError
 
-
-class HandoffError(FleetError, RuntimeError):
-    """Root of the hand-off's errors."""
-
-
-class TransientError(HandoffError):
-    """Try again later."""
-
-
-class RefusedError(HandoffError):
-    """The remote refused this change: stop and tell the hotline."""
-
-
-class ChannelError(HandoffError):
-    """The channel cannot be used right now (authentication, TLS...)."""
+# the hand-off's errors are declared in fleet/errors.py with all the others
+__all__ = ["ChannelError", "HandoffError", "RefusedError", "TransientError", "scrub"]
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

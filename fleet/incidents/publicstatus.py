@@ -17,9 +17,10 @@ The web page (:mod:`fleet.web.screen`) only renders this.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Literal
 
 from fleet.agenda import CachedAgenda, Event, by_day, events_between
@@ -33,13 +34,13 @@ MONTHS_FR = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "
              "septembre", "octobre", "novembre", "décembre")
 FRESH = timedelta(minutes=30)
 """A device seen longer ago than this says nothing about now."""
-BLOCKING: dict[DeviceKind, frozenset[str]] = {
+BLOCKING: Mapping[DeviceKind, frozenset[str]] = MappingProxyType({
     DeviceKind.PRINTER: frozenset({"printer_jam", "printer_paper", "printer_door", "toner_empty"}),
     DeviceKind.BORNE: frozenset({"kiosk"}),
     DeviceKind.PUBLIC_PC: frozenset(),
     DeviceKind.GATEWAY: frozenset(),
     DeviceKind.AP: frozenset(),
-}
+})
 """Checks that, failing, put the service out for the public (a low toner does not)."""
 
 

@@ -232,6 +232,13 @@ def last_poll(store: Store) -> datetime | None:
         return session.scalar(select(func.max(Observation.at)))
 
 
+def site_json(status: SiteStatus, site: Site) -> dict[str, Any]:
+    """``fleet status SITE --json`` and ``GET /api/status/SITE``: the site's status and who to
+    call (the site's SAV supplier and référent)."""
+    return status.to_json() | {"contacts": {"sav": site.sav.model_dump(),
+                                            "referent": site.referent.model_dump()}}
+
+
 def site_status(
     store: Store, sites: Sequence[Site], now: datetime, *, stale_after: timedelta | None = None
 ) -> list[SiteStatus]:

@@ -211,6 +211,17 @@ class Device(Frozen):
     the engine reads the typed fields above (``tests/inventory/test_contract.py`` checks)."""
     source: Source
 
+    @property
+    def guest_user(self) -> str:
+        """The shared account of a public station: the ``session_wipe`` role's
+        ``session_wipe_user`` as resolved for this host (``guest`` by default)."""
+        return str(self.vars.get("session_wipe_user") or "guest")
+
+    @property
+    def kiosk_user(self) -> str:
+        """The account the borne's browser runs as: the ``kiosk`` role's ``kiosk_user``."""
+        return str(self.vars.get("kiosk_user") or "guest")
+
 
 class Site(Frozen):
     id: str

@@ -25,6 +25,8 @@ This module imports nothing from :mod:`fleet.inventory.models` (the models impor
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -180,7 +182,7 @@ class SiteNetwork(_Frozen):
 VLAN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 DESCRIPTION = re.compile(r"^[A-Za-z0-9 _.,()/:+#-]{1,64}$")
 SSID_NAME = re.compile(r"^[A-Za-z0-9 _.-]{1,32}$")
-PORT_NAMES: dict[Platform, tuple[re.Pattern[str], str]] = {
+PORT_NAMES: Mapping[Platform, tuple[re.Pattern[str], str]] = MappingProxyType({
     Platform.CISCO_IOS: (
         re.compile(r"^(FastEthernet|GigabitEthernet|TenGigabitEthernet)\d+(/\d+){1,2}$"),
         "FastEthernet0/1, GigabitEthernet1/0/24",
@@ -188,7 +190,7 @@ PORT_NAMES: dict[Platform, tuple[re.Pattern[str], str]] = {
     Platform.HP_PROCURVE: (re.compile(r"^([A-Z]?\d{1,2}|\d/\d{1,2})$"), "1, 24, A1"),
     Platform.MIKROTIK_ROUTEROS: (re.compile(r"^(ether|sfp|sfp-sfpplus|combo)\d{1,2}$"),
                                  "ether1, sfp-sfpplus1"),
-}
+})
 RANGE = re.compile(r"^(?P<prefix>.*?)(?P<a>\d+)-(?P<b>\d+)$")
 SWITCH_PLATFORMS = (Platform.CISCO_IOS, Platform.HP_PROCURVE, Platform.MIKROTIK_ROUTEROS)
 AP_PLATFORMS = (Platform.ARUBA_INSTANT, Platform.MIKROTIK_ROUTEROS)
@@ -639,11 +641,10 @@ def _servers(values: list[str], key: str, site: SiteInput, add: Add) -> list[IPv
     ok = True
     for i, raw in enumerate(values):
         if raw == "gateway":
-            if site.gateway is None:
-                add((key, i), raw, "'gateway' but the site has no gateway")
-                ok = False
-                continue
-            out.append(site.gateway)
+            # "the site's gateway": a site without one (a mairie on the town's network) simply
+            # has no such server; its other servers, if any, still apply
+            if site.gateway is not None:
+                out.append(site.gateway)
             continue
         try:
             out.append(IPv4Address(raw))

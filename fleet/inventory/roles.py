@@ -20,7 +20,7 @@ import yaml
 from fleet.errors import InventoryError, Problem
 from fleet.inventory.validate import describe
 
-_SPEC_TYPES = {"str", "bool", "int", "float", "list", "dict", "path", "raw"}
+_SPEC_TYPES = frozenset({"str", "bool", "int", "float", "list", "dict", "path", "raw"})
 
 
 @dataclass(frozen=True, slots=True)

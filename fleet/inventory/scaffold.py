@@ -203,7 +203,7 @@ def render_site(spec: SiteSpec) -> str:
 
 # ------------------------------------------------------------ errors back to the flags ----
 
-FLAG_OF: dict[str, str] = {
+FLAG_OF: Mapping[str, str] = MappingProxyType({
     "site_id": "--id",
     "site_name": "--name",
     "site_kind": "--kind",
@@ -228,7 +228,7 @@ FLAG_OF: dict[str, str] = {
     "site_sav.email": "--sav-email",
     "site_sav.contract": "--sav-contract",
     "site_sav": "--sav-name",
-}
+})
 """Which ``new-site`` flag wrote each site variable (longest match wins)."""
 
 

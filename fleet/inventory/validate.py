@@ -24,6 +24,8 @@ What the messages say:
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import difflib
 import types
 import typing
@@ -33,32 +35,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fleet.errors import FleetError, InventoryError, Problem
+from fleet.errors import FieldError, FleetError, InventoryError, Problem
 from fleet.inventory.yamlsrc import line_at
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
-
-
-class FieldError(ValueError):
-    """Raised by a validator to report one or more errors below the field it validates.
-
-    ``FieldError(("guest",), "overlaps the management network")`` from a validator of
-    ``site_networks`` is reported at ``site_networks.guest``, on the line of ``guest:``.
-    Several at once: ``FieldError.many([(loc, message, value), ...])``.  ``value`` replaces the
-    refused value in the report (``"***"`` for a secret)."""
-
-    def __init__(self, loc: Loc, message: str, value: object = ...) -> None:
-        super().__init__(message)
-        self.errors: tuple[tuple[Loc, str, object], ...] = ((tuple(loc), message, value),)
-
-    @classmethod
-    def many(cls, errors: Iterable[tuple[Loc, str, object]]) -> FieldError:
-        items = tuple((tuple(loc), msg, value) for loc, msg, value in errors)
-        first = items[0] if items else ((), "invalid", ...)
-        exc = cls(first[0], first[1], first[2])
-        exc.errors = items
-        return exc
 
 
 def validate_with_lines(
@@ -127,7 +108,7 @@ def _shown(value: object) -> object:
     return value
 
 
-_TYPE_WORDS = {
+_TYPE_WORDS = MappingProxyType({
     "string_type": "a text in quotes",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
@@ -141,7 +122,7 @@ _TYPE_WORDS = {
     "dict_type": "a mapping (key: value lines)",
     "model_type": "a mapping (key: value lines)",
     "model_attributes_type": "a mapping (key: value lines)",
-}
+})
 
 
 def describe(value: object) -> str:

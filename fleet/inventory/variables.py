@@ -24,6 +24,8 @@ keeps the Ansible layout (groups, kind groups) and the checks across files.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -60,7 +62,8 @@ from fleet.inventory.models import (
 from fleet.inventory.power import SitePower
 from fleet.inventory.roles import RoleSpecs
 from fleet.inventory.secrets import SECRET_KEY, VAULT_REF
-from fleet.inventory.validate import FieldError, describe, hint
+from fleet.errors import FieldError
+from fleet.inventory.validate import describe, hint
 from fleet.inventory.yamlsrc import VaultTagged
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
@@ -457,9 +460,9 @@ def _unique_tiles(tiles: tuple[ProcedureVars, ...]) -> tuple[ProcedureVars, ...]
 
 
 Procedures = Annotated[tuple[ProcedureVars, ...], AfterValidator(_unique_tiles)]
-ENGINE_TYPED: Mapping[str, Any] = {
+ENGINE_TYPED: Mapping[str, Any] = MappingProxyType({
     "kiosk_procedures": Annotated[Procedures, WrapValidator(_jinja_or)],
-}
+})
 """Role variables the engine types itself, beyond their argument specs (a tile's fields)."""
 
 
@@ -769,7 +772,7 @@ def resolve_typed(layers: Iterable[BaseModel]) -> dict[str, Any]:
     return out
 
 
-TYPED: Mapping[str, str] = {
+TYPED: Mapping[str, str] = MappingProxyType({
     # site_* → Site
     "site_id": "Site.id", "site_name": "Site.name", "site_kind": "Site.kind",
     "site_address": "Site.address", "site_commune": "Site.commune",
@@ -798,7 +801,7 @@ TYPED: Mapping[str, str] = {
     "content_filter_allow": "Device.content_filter_allow",
     "device_profile": "Device.profile",
     "site_agenda": "Site.agenda", "site_visio_origins": "Site.visio_origins",
-}
+})
 """Which typed field carries each variable the engine reads.  Role variables that only their
 role reads are typed by the role's argument specs (checked, not copied to the models)."""
 

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final
 
 from fleet.errors import LabError
@@ -22,10 +23,10 @@ from fleet.lab.programs import program
 
 # The processes monitoring/profiles/<kind>.yml watch through prTable: the factory agent of a
 # bare lab site answers for them too (tests/incidents watches stand-ins of them).
-WATCHED_PROCESSES: Final[Mapping[DeviceKind | None, tuple[str, ...]]] = {
+WATCHED_PROCESSES: Final[Mapping[DeviceKind | None, tuple[str, ...]]] = MappingProxyType({
     DeviceKind.PUBLIC_PC: ("relais-wipe",),
     DeviceKind.BORNE: ("chromium", "relais-wipe"),
-}
+})
 
 
 def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> Path:

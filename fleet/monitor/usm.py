@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from fleet.errors import SnmpError, SnmpReason
+from fleet.errors import (
+    SnmpError,
+    SnmpReason,
+    _Rediscover,  # declared with every error
+)
 from fleet.inventory.models import SnmpCredentials
 from fleet.monitor import ber
 from fleet.monitor.fallback import scoped_pdu_with_pysnmp
@@ -179,10 +183,6 @@ async def answers_discovery(address: Address, timeout: float) -> bool:
     finally:
         transport.close()
     return True
-
-
-class _Rediscover(SnmpError):
-    """The agent reported usmStatsUnknownEngineIDs: it changed engine ID, discover again."""
 
 
 class UsmEngine:

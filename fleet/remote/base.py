@@ -114,7 +114,7 @@ def lab_paths() -> LabPaths:
 
 def target_for(device: Device, lab: bool) -> Target:
     """How to reach a device over SSH; ``lab``: its copy in the lab (the lab's SSH config)."""
-    user = str(device.vars.get("ansible_user") or "relais")
+    user = device.admin_user
     if lab:
         paths = lab_paths()
         if not paths.site_ssh_config(device.site_id).is_file():

@@ -46,7 +46,7 @@ def perform(req: Request) -> list[Result]:
     def queue(state: State) -> None:
         for host in state.inventory.get_active_hosts():
             device = next(d for d in req.devices if d.hostname == host.name)
-            user = str(device.vars.get("session_wipe_user") or "guest")
+            user = device.guest_user
             sessions = guest_sessions(host, user)
             if site_open and sessions and not req.force:
                 refused[host.name] = (f"refused: the site is open and {sessions} guest session(s) "

@@ -42,7 +42,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fleet.errors import FleetError
+from fleet.errors import (
+    LoginRefused,
+    LoginThrottled,
+    UserError,
+)
 from fleet.store.db import Store
 from fleet.store.models import Base
 
@@ -57,20 +61,6 @@ IDLE = timedelta(hours=1)
 MAX_AGE = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=1)
 """A session's last-seen time is written at most this often (reads stay reads)."""
-
-
-class UserError(FleetError, ValueError):
-    """A user operation is not possible (unknown name, bad role, weak password)."""
-
-    exit_code = 2
-
-
-class LoginRefused(FleetError, PermissionError):
-    """Wrong name or password, or a disabled account (never said which)."""
-
-
-class LoginThrottled(LoginRefused):
-    """Too many failures for this name or address: wait, then try again."""
 
 
 class WebUser(Base):

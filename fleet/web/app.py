@@ -17,6 +17,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path as FilePath
+from types import MappingProxyType
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -28,8 +29,9 @@ from markupsafe import Markup
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fleet.errors import FleetError
+from fleet.errors import BadForm, FleetError, Forbidden, LoginRefused, LoginThrottled, NeedLogin
 from fleet.i18n import LANGUAGES, gettext, ngettext, parse_language, use_language
+from fleet.i18n import load as load_language
 from fleet.incidents import (
     IncidentError,
     acknowledge,
@@ -44,15 +46,13 @@ from fleet.incidents import (
 )
 from fleet.incidents.lifecycle import page_incidents
 from fleet.incidents.maintenance import list_windows
-from fleet.incidents.status import device_detail, site_status
+from fleet.incidents.status import device_detail, site_json, site_status
 from fleet.inventory.hours import describe_week, format_site_time, open_now, site_instant
 from fleet.inventory.models import WEEKDAYS, DeviceKind, Inventory, Site
 from fleet.store.db import Store
 from fleet.store.deploys import list_deploys
 from fleet.store.outbox import entries_of, queue_ref
 from fleet.store.users import (
-    LoginRefused,
-    LoginThrottled,
     SessionView,
     authenticate,
     end_session,
@@ -82,12 +82,12 @@ HERE = FilePath(__file__).resolve().parent
 PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/static"})
 STATUS_FILTERS = ("open", "acknowledged", "in_progress", "resolved", "closed", "all")
 OPEN = ("open", "acknowledged", "in_progress")
-AGES: Mapping[str, tuple[timedelta | None, timedelta | None]] = {
+AGES: Mapping[str, tuple[timedelta | None, timedelta | None]] = MappingProxyType({
     "1h": (timedelta(hours=1), None), "24h": (timedelta(hours=24), None), "7d": (timedelta(days=7), None),
     "older7d": (None, timedelta(days=7)),
-}  # fmt: skip
-ACK_FOR = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24),
-           "72h": timedelta(hours=72), "168h": timedelta(days=7)}  # fmt: skip
+})  # fmt: skip
+ACK_FOR = MappingProxyType({"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24),
+           "72h": timedelta(hours=72), "168h": timedelta(days=7)})  # fmt: skip
 MAX_TEXT = 4000
 Text = Annotated[str, Form()]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -98,27 +98,6 @@ _SAFE_NEXT = re.compile(r"^/(?![/\\])[^\s]*$")
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-class NeedLogin(Exception):
-    """No valid session: a page redirects to the login, anything else gets 401."""
-
-
-class Forbidden(Exception):
-    """The role does not allow this action."""
-
-    def __init__(self, action: str) -> None:
-        super().__init__(action)
-        self.action = action
-
-
-class BadForm(Exception):
-    """A form that cannot be accepted (bad CSRF token, bad value): 400 with a message."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def _environment() -> Environment:
@@ -144,6 +123,7 @@ class Dashboard:
         self.config = config
         self.views = Views(store, inventory, clock, config.overview_ttl_s)
         self.env = _environment()
+        self.languages = {code: load_language(code) for code in LANGUAGES}  # once per app
         self.env.globals.update(label=label, may=may, SEVERITIES=SEVERITIES, DeviceKind=DeviceKind)
         self.env.filters["sitetime"] = self._sitetime
         self.env.filters["pct"] = _pct
@@ -177,7 +157,7 @@ class Dashboard:
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         lang: str = request.state.lang
         sess: SessionView | None = getattr(request.state, "session", None)
-        with use_language(lang):
+        with use_language(self.languages.get(lang, lang)):
             base = {
                 "request": request,
                 "lang": lang,
@@ -491,7 +471,7 @@ def create_app(
         if site is None:
             return JSONResponse({"error": "unknown site"}, status_code=404)
         [s] = site_status(store, [site], clock())
-        return JSONResponse(s.to_json())
+        return JSONResponse(site_json(s, site))
 
     @app.get("/sites/{site_id}", response_class=HTMLResponse)
     def site_page(request: Request, site_id: str) -> Response:
@@ -815,5 +795,5 @@ def _closures(site: Site, now: datetime) -> list[Any]:
 
 
 def _render_map(dash: Dashboard, ov: Any, lang: str) -> str:
-    with use_language(lang):
+    with use_language(dash.languages.get(lang, lang)):
         return dash.env.get_template("_map.html").render({"m": ov.map, "rows": ov.rows})

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import func, select
@@ -33,7 +34,7 @@ Clock = Callable[[], datetime]
 SLOW_OVERVIEW_S = 0.5
 """An overview slower than this to compute is refreshed in the background (stale while
 revalidating); a faster one before answering."""
-RANK = {s: i for i, s in enumerate(reversed(SEVERITIES), start=1)}  # info 1 ... critical 4
+RANK = MappingProxyType({s: i for i, s in enumerate(reversed(SEVERITIES), start=1)})  # info 1 ... critical 4
 
 
 def worst(incidents: Sequence[IncidentView]) -> str | None:

@@ -68,7 +68,7 @@ def test_sync_status_retry(
         code, out, _ = _run(capsys, "handoff", "retry", str(incident), "--db", db)
         assert code == 0 and "nothing waits" in out
         code, _, err = _run(capsys, "handoff", "retry", "4242", "--db", db)
-        assert code == 1 and err.strip() == "error: incident #4242 does not exist"
+        assert code == 2 and err.strip() == "error: incident #4242 does not exist"
 
         everything = json.dumps(glpi.tickets) + json.dumps(glpi.followups)
         assert not [t for t in DEMO_TOKENS if t in everything]

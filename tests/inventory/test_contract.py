@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fleet.inventory.power import SitePower
 from fleet.inventory import load_inventory
 from fleet.inventory.models import Device, Site
 from fleet.inventory.roles import load_role_specs
@@ -188,7 +189,8 @@ def test_optional_site_variables_load_into_typed_fields(inv_dir: Path, edit: Edi
     # every optional site variable has a sample here
     optional = {n for n, f in SiteVars.model_fields.items() if not f.is_required()
                 and n.startswith("site_")}
-    assert optional - {"site_closures", "site_pmi"} <= set(SITE_SAMPLES)
+    assert isinstance(site.power, SitePower)  # site_power: florac-fs's own, typed
+    assert optional - {"site_closures", "site_pmi", "site_power"} <= set(SITE_SAMPLES)
 
 
 def test_host_variables_load_into_typed_fields(inv_dir: Path, edit: Edit) -> None:

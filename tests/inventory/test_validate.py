@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from fleet.errors import ConfigError, InventoryError, Problem
-from fleet.inventory.validate import FieldError, validate_with_lines
+from fleet.errors import FieldError
+from fleet.inventory.validate import validate_with_lines
 from fleet.inventory.yamlsrc import line_at, load_yaml_text
 
 

@@ -25,6 +25,7 @@ from tests.public.conftest import REPO
 STARTPAGE = REPO / "roles/kiosk_startpage/files/usr/local/sbin/relais-startpage"
 QUESTION = REPO / "roles/session_question/files/usr/local/sbin/relais-question"
 WIPE = REPO / "roles/session_wipe/files/usr/local/sbin/relais-wipe"
+GUEST_UID = 64123  # no account of this machine
 TZ = "Pacific/Noumea"
 
 
@@ -244,7 +245,9 @@ def test_a_forged_answer_is_refused(tmp_path: Path) -> None:
 # --- relais-wipe's hook ------------------------------------------------------------------------
 def wipe_tree(tmp_path: Path, question: list[str], question_timeout: float) -> Path:
     root = tmp_path / "root"
-    cfg = {"user": "guest", "uid": os.getuid(), "gid": os.getgid(), "home": "/home/guest",
+    # the guest's own uid, not the test's: the wipe removes every file of the guest's uid
+    # outside the fresh home (issue 9), which for root would be the whole tree
+    cfg = {"user": "guest", "uid": GUEST_UID, "gid": GUEST_UID, "home": "/home/guest",
            "skeleton": "/etc/relais/guest-skel", "record": "/var/log/relais/wipe.jsonl",
            "state_dir": "/run/relais-wipe", "items": ["downloads", "home"],
            "question": question, "question_timeout": question_timeout}
@@ -252,6 +255,10 @@ def wipe_tree(tmp_path: Path, question: list[str], question_timeout: float) -> P
     (root / "etc/relais/session-wipe.json").write_text(json.dumps(cfg))
     (root / "home/guest/Downloads").mkdir(parents=True)
     (root / "home/guest/Downloads/avis-imposition.pdf").write_text("x")
+    if os.geteuid() == 0:
+        for p in (root / "home/guest", root / "home/guest/Downloads",
+                  root / "home/guest/Downloads/avis-imposition.pdf"):
+            os.chown(p, GUEST_UID, GUEST_UID)
     return root
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from fleet.errors import LoginRefused
 from fleet.store import open_store
-from fleet.store.users import LoginRefused, authenticate
+from fleet.store.users import authenticate
 from tests.incidents.samples import REPO
 from tests.web.world import NOW
 

@@ -23,7 +23,7 @@ def test_metrics_counts_only(app: FastAPI, world: World) -> None:
     assert 'relais_open_incidents{severity="critical"} 2.0' in text
     assert 'relais_devices{site_kind="france_services",state="down"} 1.0' in text  # Florac's borne
     expected_off = re.search(r'relais_devices\{site_kind="(\w+)",state="expected_off"\} (\d+)', text)
-    assert expected_off and int(expected_off.group(2)) == 6  # Nouméa, closed
+    assert expected_off and int(expected_off.group(2)) == 7  # Nouméa (with its hall screen), closed
     assert "relais_handoff_queue 0.0" in text
     assert 'relais_poll_duration_seconds{stat="avg"}' in text
     for site in world.inventory.sites:  # no name of a site, device or person

@@ -13,6 +13,7 @@ from the Aruba Instant 8.10 CLI reference, not captured from an access point.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from fleet.errors import NetdevError
@@ -40,8 +41,8 @@ MANAGED_TOP = re.compile(
     r"^(name |wlan ssid-profile |ntp-server |syslog-server |snmp-server (user|community) )")
 MANAGED_CHILD = re.compile(r"^(enable$|disable$|essid |opmode |vlan |wpa-passphrase |hide-ssid$|type )")
 
-OPMODE = {Security.OPEN: "opensystem", Security.WPA2_PSK: "wpa2-psk-aes",
-          Security.WPA3_SAE: "wpa3-sae-aes"}
+OPMODE = MappingProxyType({Security.OPEN: "opensystem", Security.WPA2_PSK: "wpa2-psk-aes",
+          Security.WPA3_SAE: "wpa3-sae-aes"})
 
 
 def _priority(header: str) -> int:

@@ -16,6 +16,7 @@ reconstructed from MikroTik's RouterOS 7 documentation, not captured from a devi
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from fleet.inventory.network import NetGear, Platform, SiteNetwork
@@ -80,7 +81,7 @@ DIALECT = Dialect(
     ordered=lambda h: bool(re.match(r"^/ipv?6? ?firewall (filter|nat|mangle|raw)$", h)),
 )
 
-IDENTITY = {
+IDENTITY = MappingProxyType({
     "/interface bridge": "name",
     "/interface vlan": "name",
     "/interface bridge port": "interface",
@@ -91,7 +92,7 @@ IDENTITY = {
     "/system logging action": "name",
     "/system logging": "action",
     "/snmp community": "name",
-}
+})
 ORDER = ("/system identity", "/interface bridge", "/interface vlan", "/interface bridge port",
          "/interface bridge vlan", "/interface ethernet", "/ip address", "/ip route",
          "/system ntp client", "/system ntp client servers", "/system logging action",
