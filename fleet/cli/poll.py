@@ -22,13 +22,14 @@ from fleet.cli.exits import ExitCode
 from fleet.cli.lookup import known_site
 from fleet.cli.options import DbOpt, InventoryOpt, JsonOpt
 from fleet.cli.timefmt import machine_time, parse_instant
-from fleet.errors import ConfigError
+from fleet.errors import ConfigError, FleetError
 from fleet.i18n import N_
 from fleet.i18n import gettext as _
 
 if TYPE_CHECKING:
-    from fleet.inventory.models import Device
-    from fleet.monitor.cycle import CycleReport
+    from fleet.handoff import HandoffConfig
+    from fleet.inventory.models import Device, Inventory
+    from fleet.monitor.cycle import Clock, CycleReport
     from fleet.monitor.poller import Sample
     from fleet.store import Store
 
@@ -105,7 +106,7 @@ def poll(
 ) -> None:
     from fleet import settings
     from fleet.inventory import load_inventory
-    from fleet.monitor.cycle import Clock, offset_clock, parse_shard, run_cycle, sites_of_shard, system_clock
+    from fleet.monitor.cycle import offset_clock, parse_shard, run_cycle, sites_of_shard, system_clock
     from fleet.monitor.poller import Poller, default_deadline, load_profiles
     from fleet.monitor.rules_file import load_rules
 
@@ -128,6 +129,7 @@ def poll(
     retention = timedelta(days=retention_days)
     hostnames = [d.hostname for s in sites for d in s.devices]
     failed = False
+    handoff = _handoff_config(inv) if daemon else None
     with opened_store(db, create=True) as store:
         poller = Poller(profiles, timeout=timeout, retries=retries, concurrency=concurrency,
                         deadline=deadline, clock=the_clock)  # fmt: skip
@@ -137,6 +139,8 @@ def poll(
 
         async def loop() -> bool:
             n, failures = 0, False
+            if handoff is not None:  # enables the channels before the first cycle's changes
+                await asyncio.to_thread(_handoff_pass, store, handoff, inv, the_clock)
             while True:
                 started = time.monotonic()
                 report = await run_cycle(store, sites, poll_fn, rules, the_clock, retention=retention)
@@ -145,6 +149,8 @@ def poll(
                     from fleet.remote.power import wake_due
 
                     wake_due(store, sites, the_clock(), wait=False)
+                if handoff is not None:  # the incidents' changes to GLPI and the SAV (issue 13)
+                    await asyncio.to_thread(_handoff_pass, store, handoff, inv, the_clock)
                 failures = failures or bool(report.failures)
                 n += 1
                 if not daemon or (cycles and n >= cycles):
@@ -157,3 +163,24 @@ def poll(
             poller.close()
     if failed:
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _handoff_config(inv: Inventory) -> HandoffConfig | None:
+    """The hand-off settings when a channel (GLPI, e-mail) is configured, else None: then the
+    daemon also delivers the incidents' changes after each cycle (``fleet handoff sync`` is
+    the same pass, for a sender of its own)."""
+    from fleet.handoff import load_config
+
+    config = load_config(inventory_root=Path(inv.root))
+    return config if config.channels else None
+
+
+def _handoff_pass(store: Store, config: HandoffConfig, inv: Inventory, clock: Clock) -> None:
+    """One hand-off pass; a failure is one line on stderr, never the poller's end (the outbox
+    keeps every change until it is delivered)."""
+    from fleet.handoff import run_once
+
+    try:
+        run_once(store, config, inv, clock=clock)
+    except FleetError as exc:
+        console(stderr=True).print(f"[yellow]{_('hand-off:')}[/] {escape(str(exc))}")

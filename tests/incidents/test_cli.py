@@ -208,3 +208,30 @@ def test_poll_daemon_runs_cycles_at_its_interval_and_shards_split_sites(
         assert out.returncode == 0, out.stderr
         counts.append(json.loads(out.stdout)["devices"])
     assert sorted(counts) == [0, 1]
+
+
+def test_poll_daemon_hands_the_new_incident_to_glpi(env: dict[str, str], tmp_path: Path) -> None:
+    """With GLPI configured, the polling daemon delivers the outbox after its cycle: the jam it
+    opened is a GLPI ticket without a separate `fleet handoff sync` (issue 13)."""
+    from tests.handoff.glpi_standin import GlpiStandIn
+
+    glpi = GlpiStandIn(app_token="demo-glpi-app-token", user_token="demo-glpi-user-token").start()
+    try:
+        glpi.add_supplier("SAV Loop")
+        argv = [sys.executable, "-m", "fleet.cli.main", "poll", "--daemon", "--cycles", "1",
+                "--interval", "1", "--timeout", "1", "--json"]
+        # positive control: without GLPI configured the daemon hands nothing over
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, **env}, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["opened"] and glpi.tickets == {}
+        (tmp_path / "var" / "fleet.sqlite").unlink()  # a fresh store: the jam opens again
+        open_store(env["FLEET_DB_URL"]).dispose()
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path,
+                              env={**os.environ, **env, "FLEET_GLPI_URL": glpi.url}, timeout=120,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        [ticket] = glpi.tickets.values()
+        assert "loop-prn1" in str(ticket)
+    finally:
+        glpi.stop()
