@@ -1,16 +1,11 @@
-"""Who may do what on the dashboard: the permission matrix, role x action, as data.
+"""Who may do what on the dashboard: the one permission matrix of Relais
+(``fleet/permissions.yml``, :mod:`fleet.permissions`), shared with the CLI's incident workflow,
+remote actions, diagnostics and power.  This module only names which permission each of the
+dashboard's actions needs; :func:`may` is the only function the web calls.
 
-# TODO(merge): delegate to fleet.permissions (helper H9 is writing the one matrix shared with
-# the CLI's actions and the remote actions); until then this table is the web's, and
-# :func:`may` is the only function the web calls, so the swap is one import.
-
-Roles (``fleet users add NAME --role ROLE``):
-
-* ``auditor`` reads everything, including the dashboard's audit trail, and changes nothing;
-* ``technician`` (in the field) reads, acknowledges, annotates, resolves, plans maintenance;
-* ``hotline`` does the whole incident workflow, including the hand-off to the SAV supplier
-  and closing;
-* ``admin`` does everything.
+Roles (``fleet users add NAME --role ROLE``): ``auditor`` reads everything, including the
+dashboard's audit trail, and changes nothing; ``hotline`` works incidents; ``technician`` does
+what the hotline does plus maintenance windows; ``admin`` does everything.
 """
 
 from __future__ import annotations
@@ -18,26 +13,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-ROLES = ("auditor", "technician", "hotline", "admin")
+from fleet.permissions import matrix
 
-#: Every action the web checks, with who may do it.
-MATRIX: Mapping[str, frozenset[str]] = MappingProxyType(
+ROLES = ("auditor", "technician", "hotline", "admin")
+"""The roles a dashboard account may have (the matrix's, ``tests/web`` checks they agree)."""
+
+#: Every action the web checks, and the permission of fleet/permissions.yml it needs.
+PERMISSION_OF: Mapping[str, str] = MappingProxyType(
     {
-        "view": frozenset(ROLES),
-        "incident.acknowledge": frozenset({"technician", "hotline", "admin"}),
-        "incident.note": frozenset({"technician", "hotline", "admin"}),
-        "incident.assign": frozenset({"hotline", "admin"}),
-        "incident.resolve": frozenset({"technician", "hotline", "admin"}),
-        "incident.close": frozenset({"hotline", "admin"}),
-        "maintenance.add": frozenset({"technician", "hotline", "admin"}),
-        "maintenance.end": frozenset({"technician", "hotline", "admin"}),
-        "audit.view": frozenset({"auditor", "admin"}),
+        "view": "status.read",
+        "incident.acknowledge": "incidents.acknowledge",
+        "incident.note": "incidents.note",
+        "incident.assign": "incidents.assign",
+        "incident.resolve": "incidents.resolve",
+        "incident.close": "incidents.close",
+        "maintenance.add": "maintenance",
+        "maintenance.end": "maintenance",
+        "audit.view": "audit.trail",
     }
 )
-ACTIONS = tuple(MATRIX)
+ACTIONS = tuple(PERMISSION_OF)
 
 
 def may(role: str, action: str) -> bool:
     """May a user of ``role`` do ``action``?  Unknown roles and actions: no."""
-    allowed = MATRIX.get(action)
-    return allowed is not None and role in allowed
+    permission = PERMISSION_OF.get(action)
+    return permission is not None and matrix().allows(role, permission)

@@ -23,7 +23,7 @@ def test_every_action_and_verb_is_in_the_matrix() -> None:
         assert verb in m.permissions, verb
     # admin may do everything, the auditor changes nothing
     assert all("admin" in roles for roles in m.permissions.values())
-    assert m.granted("auditor") == ["incidents.read", "power.report", "status.read"]
+    assert m.granted("auditor") == ["audit.trail", "incidents.read", "power.report", "status.read"]
 
 
 def test_unknown_permission_is_a_config_error() -> None:
