@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +35,8 @@ from fleet.audit.report import Finding, NetworkReport, SiteInfo, SiteReport, Tra
 from fleet.audit.signing import Signature, Signer, sign_file
 from fleet.audit.usage import CollectResult, collect, stations
 from fleet.checks import CheckReport, expectations_for, run_checks
-from fleet.deploy import WipeResult, deployed_devices, wipe
+from fleet.deploy import WipeResult, deployed_devices
+from fleet.deploy.service import wipe_hosts
 from fleet.errors import ConfigError
 from fleet.inventory.models import Device, Inventory, Site
 from fleet.remote.pyinfra_run import Target
@@ -47,9 +47,6 @@ Clock = Callable[[], datetime]
 ChecksRunner = Callable[..., CheckReport]
 CanaryRunner = Callable[[Inventory, Site, Sequence[Device]], Sequence[WipeResult]]
 Collector = Callable[[Store, Site, datetime], CollectResult]
-NOT_APPLICABLE = re.compile(
-    r"^(Skipped: )?(not an? [a-z_/]+|the site has no printer|.*: not settable inside a container \(.*\))$"
-)
 OUTCOME_STATUS = MappingProxyType({"passed": "ok", "failed": "ko", "error": "error", "skipped": "skipped",
                   "not_applicable": "na"})  # fmt: skip
 
@@ -128,10 +125,6 @@ def check_findings(checks: CheckReport) -> list[Finding]:
         )
         for r in checks.for_host(host):
             status = OUTCOME_STATUS.get(r.outcome, "error")
-            if r.outcome == "skipped" and NOT_APPLICABLE.search(r.message):
-                # Until the runner reports "not_applicable" itself (issue 10), these skips say
-                # the check does not concern the host: nothing to prove there.
-                status = "na"
             out.append(
                 Finding(
                     "verification",
@@ -209,12 +202,14 @@ def previous_summary(store: Store, site_id: str | None, month: Any, lab: bool) -
 
 
 def default_canary(repo: Path, extra_inventories: Sequence[Path]) -> CanaryRunner:
-    """One wipe per station before the checks (``fleet wipe``'s engine)."""
+    """One canary wipe per station before the checks (the deploy's: a file of the guest is
+    planted where no wipe item looks, and the wipe's own scan must find and remove it)."""
 
     def run(inventory: Inventory, site: Site, devices: Sequence[Device]) -> Sequence[WipeResult]:
         if not devices:
             return []
-        return wipe(inventory, site.id, repo=repo, extra_inventories=extra_inventories)
+        return wipe_hosts(inventory, devices, repo=repo, trigger="deploy", canary=True,
+                          extra_inventories=extra_inventories)
 
     return run
 

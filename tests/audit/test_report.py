@@ -345,10 +345,13 @@ def test_a_skip_is_not_a_pass_and_an_unreachable_host_is_a_finding() -> None:
     report = CheckReport(
         (
             CheckResult("pc1", "session_wipe", "last_wipe_ok", "skipped", (), "Skipped: no wipe yet"),
-            CheckResult("gw", "ssh", "sshd_setting", "skipped", (), "Skipped: not a public_pc/borne"),
-            CheckResult(
-                "pc1", "public_pc", "printer_queue", "skipped", (), "Skipped: the site has no printer"
-            ),
+            # the runner reports what does not concern a host as not_applicable (issue 10)
+            CheckResult("gw", "ssh", "sshd_setting", "not_applicable", (),
+                        "not applicable: not a public_pc/borne"),
+            CheckResult("pc1", "public_pc", "printer_queue", "not_applicable", (),
+                        "not applicable: the site has no printer"),
+            # a skip that reads like "not applicable" is still a skip: nothing was proven
+            CheckResult("pc1", "public_pc", "toner", "skipped", (), "Skipped: the site has no printer"),
             CheckResult("pc1", "ssh", "sshd_setting", "passed", ("CIS 5.1.x",)),
         ),
         {"borne1": "unreachable over SSH"},
@@ -356,4 +359,5 @@ def test_a_skip_is_not_a_pass_and_an_unreachable_host_is_a_finding() -> None:
     by = {(f.target, f.item): f.status for f in check_findings(report)}
     assert by[("pc1", "session_wipe/last_wipe_ok")] == "skipped"
     assert by[("gw", "ssh/sshd_setting")] == "na" and by[("pc1", "public_pc/printer_queue")] == "na"
+    assert by[("pc1", "public_pc/toner")] == "skipped"
     assert by[("borne1", "ssh")] == "ko" and by[("pc1", "ssh")] == "ok"
