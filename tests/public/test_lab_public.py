@@ -87,7 +87,7 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Public]:
             site.inventory, SITE, repo=REPO,
             options=DeployOptions(limit=f"{BORNE}:{VISIO}:{SCREEN}",
                                   extra_inventories=(site.ansible_overlay,),
-                                  ssh_config=site.ssh_config),
+                                  ssh_config=site.ssh_config, lab=True),
             recorder=StoreRecorder(open_store(db)), user="lab-test-public")
         https = start_https_standin(site, tmp)
         yield Public(site, out, db, tmp, https)
