@@ -94,7 +94,8 @@ def test_nothing_of_the_guest_survives_a_wipe(deployed: Deployed) -> None:
     site, _, _ = deployed
     host = PC
     uid = guest_uid(site, host)
-    ok(site, host, "apt-get install -y -q cron at >/dev/null")  # /var/spool/cron/crontabs exists
+    # /var/spool/cron/crontabs exists; the dpkg lock is waited for (a unit of the deploy may hold it)
+    ok(site, host, "apt-get -o DPkg::Lock::Timeout=300 install -y -q cron at >/dev/null", timeout=360)
     planted = ["mkdir -p /var/tmp/relais-x"] + [f"echo canary > {p}" for p in AS_GUEST.values()]
     done = as_guest(site, host, " && ".join(planted))
     assert done.returncode == 0, done.stderr
@@ -150,7 +151,7 @@ def test_guest_may_not_use_cron_at_or_linger(deployed: Deployed) -> None:
     (polkit answers "no" to the guest, "ask an administrator" to the admin account)."""
     site, _, _ = deployed
     host = PC
-    ok(site, host, "apt-get install -y -q cron at >/dev/null")
+    ok(site, host, "apt-get -o DPkg::Lock::Timeout=300 install -y -q cron at >/dev/null", timeout=360)
     for cmd in ("crontab -l", "echo true | at now + 1 hour"):
         refused = as_guest(site, host, f"{cmd} 2>&1")
         assert refused.returncode != 0, refused.stdout
@@ -165,8 +166,8 @@ def test_guest_may_not_use_cron_at_or_linger(deployed: Deployed) -> None:
     assert allowed == ["root", "root"], allowed
     # linger: logind asks polkit, whose default lets any user linger (a desktop has polkitd;
     # without it logind refuses anyone but root): the rule refuses the guest
-    ok(site, host, "apt-get install -y -q polkitd >/dev/null && systemctl restart polkit",
-       timeout=300)
+    ok(site, host, "apt-get -o DPkg::Lock::Timeout=300 install -y -q polkitd >/dev/null"
+                   " && systemctl restart polkit", timeout=360)
     linger = "setpriv --reuid=guest --regid=guest --init-groups loginctl enable-linger guest"
     rule = "/etc/polkit-1/rules.d/50-relais-no-linger.rules"
     try:  # positive control: without the rule, the same request from the guest succeeds

@@ -139,7 +139,8 @@ class Lab:
 def lab(deployed: Deployed) -> Iterator[Lab]:
     site = deployed[0]
     for host in HOSTS:  # xdotool: the test's input device; Xvfb: the PC test session's screen
-        ok(site, host, "apt-get install -y -q xdotool xvfb >/dev/null", timeout=300)
+        ok(site, host, "apt-get -o DPkg::Lock::Timeout=300 install -y -q xdotool xvfb >/dev/null",
+           timeout=360)
     tuned = Lab(site)
     try:
         yield tuned
