@@ -121,7 +121,10 @@ def target_for(device: Device, lab: bool) -> Target:
             raise ConfigError(f"--lab: the lab is not up for {device.site_id} "
                               f"({paths.site_ssh_config(device.site_id)} missing): run "
                               f"'fleet lab up {device.site_id}'")
-        return Target(device.hostname, str(device.ip), user, paths.ssh_key, paths.ssh_config)
+        # the site's own config, not the lab's main one: that one only Includes the sites'
+        # files, and paramiko (fabric, the diagnostics) does not follow Include
+        return Target(device.hostname, str(device.ip), user, paths.ssh_key,
+                      paths.site_ssh_config(device.site_id))
     return Target(device.hostname, str(device.ip), user)
 
 

@@ -4,7 +4,6 @@ directory of their own.  Every test uses the lab copy (``lab=True``)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet.gateway import lists
 from fleet.incidents.lifecycle import open_incident
 from fleet.lab import wol
 from fleet.lab.pytest_plugin import LabSite
@@ -72,7 +72,8 @@ def deployed(deployed_site: DeployedSite, tmp_path_factory: pytest.TempPathFacto
     these tests' own."""
     state = tmp_path_factory.mktemp("remote-state")
     url = deployed_site.store_copy(state)
-    shutil.copytree(REPO / "blocklists", state / "blocklists")
+    # the list store, as `fleet blocklists update --from blocklists/sample` leaves it
+    lists.update_store(REPO / "blocklists" / "sample", lists.store_dir(state), datetime.now(UTC))
     lab_site = deployed_site.site
     d = Deployed(lab_site, url, state)
     yield d

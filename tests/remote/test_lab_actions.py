@@ -209,7 +209,8 @@ def test_wake(deployed: Deployed) -> None:
 def test_push_blocklists(deployed: Deployed) -> None:
     d = deployed
     marker = "relais-remote-test-blocked.example"
-    with (d.state_dir / "blocklists" / "adult" / "domains").open("a") as f:
+    # a name added to a category of florac-fs's profile (standard: malware, phishing...)
+    with (d.state_dir / "blocklists" / "lists" / "malware" / "domains").open("a") as f:
         f.write(f"{marker}\n")
     outcome, message = one(run(d, "push-blocklists", GW, actor="tech"))
     assert outcome == "changed" and "filter rebuilt" in message, message
