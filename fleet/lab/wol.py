@@ -130,8 +130,11 @@ def _wait_for_wake(args: argparse.Namespace) -> bool:
             time.sleep(1)
         return False
     no_wol = Path(args.state_dir) / f"{args.host}.no-wol"
+    # the supply runs under `exec -a` (its argv[0] names it): Python cannot find itself from
+    # that name and leaves sys.executable empty; /proc/self/exe is the interpreter
+    python = sys.executable or str(Path("/proc/self/exe").resolve())
     listener = subprocess.Popen(
-        ["ip", "netns", "exec", args.site_netns, sys.executable, "-I", str(Path(__file__).resolve()),
+        ["ip", "netns", "exec", args.site_netns, python, "-I", str(Path(__file__).resolve()),
          "listen", "--iface", "brm", "--mac", args.mac, "--no-wol", str(no_wol)],
         stdin=subprocess.DEVNULL)
     try:
