@@ -21,6 +21,7 @@ under the lab lock (one lab run at a time on a machine).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -233,6 +234,10 @@ def demo(
     db_url = f"sqlite:///{db}"
     state: dict[str, Any] = {"site": site.id, "db": db_url, "inventory": str(root),
                              "started_at": datetime.now(UTC).isoformat(), "steps": {}}
+    # the remote actions' SSH probes of a booting host (a wake) log every refused connection
+    # with a traceback: the demo says what it waits for instead
+    for noisy in ("paramiko", "pyinfra"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with lab_lock():
         ok = False
         try:
@@ -251,6 +256,7 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
          fresh: bool, web: bool, port: int, audit: bool) -> None:
     from fleet.cli.demo_day import Day, demo_day, glpi_for, play, summary
     from fleet.deploy import DeployOptions, StoreRecorder, deploy_site
+    from fleet.incidents.publicstatus import day_label
     from fleet.lab import build, make_lab, snapshot, up
     from fleet.store import open_store
     from fleet.store.users import create_user
@@ -304,10 +310,17 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
                                      .format(id=outcome.deploy_id, outcome=outcome.outcome,
                                              verdict=_("green") if verified else _("NOT green"),
                                              seconds=deploy_s)))
-            if not outcome.ok:
+            # in the lab, a check that cannot apply is skipped (the gateway's blocklists are
+            # samples): "incomplete" is said, not hidden; anything failed stops the demo
+            failed = outcome.failed_hosts()
+            red = {h: why for h, why in failed.items() if not why.startswith("verification incomplete")}
+            for h, why in failed.items():
+                if h not in red:
+                    out.print("   " + escape(f"{h}: {why}"))
+            if outcome.outcome not in ("ok", "changed") or red:
                 raise LabError(_("deploy of {site}: {outcome}; hosts not accepted: {hosts}").format(
                     site=site.id, outcome=outcome.outcome,
-                    hosts=", ".join(f"{h} ({why})" for h, why in outcome.failed_hosts().items())))
+                    hosts=", ".join(f"{h} ({why})" for h, why in red.items())))
             t1 = time.monotonic()
             snap = keep_deployed(lab_, site, key, db, where)
             up(lab_, site, keep_state=True)
@@ -339,7 +352,7 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
                   handoff, demo_day(site, today))
         day.sync()  # the sender runs: changes are queued for GLPI from now on
         console().print("[bold]" + escape(_("5. A day at {site}, {day} (injected clock)").format(
-            site=site.name, day=f"{day.day:%A %d/%m/%Y}")) + "[/]")
+            site=site.name, day=f"{day_label(day.day)} {day.day.year}")) + "[/]")
         play(day, audit=audit)
         state["day"] = day.day.isoformat()
         state["day_steps"] = summary(day.steps)
