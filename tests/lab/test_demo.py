@@ -65,7 +65,18 @@ def test_the_demo_plays_its_day_and_the_store_holds_each_outcome(
 
     code = main(["--lang", "en", "demo", "--port", str(port)])
     out = capsys.readouterr().out
-    assert code == 0, out[-4000:]
+    try:
+        assert code == 0, out[-4000:]
+        _check(out, port)
+    finally:
+        # fleet demo down: the dashboard stops, the site goes (also when a check failed)
+        assert main(["--lang", "en", "demo", "down"]) == 0
+    with pytest.raises(OSError):
+        _get(f"http://127.0.0.1:{port}/login")
+    assert not any(netns_exists(host_netns(h)) for h in (PC1, PC2, BORNE))
+
+
+def _check(out: str, port: int) -> None:
     state = json.loads((demo_dir() / "demo.json").read_text("utf-8"))
     assert state["steps"]["site"]["source"] == "snapshot", state["steps"]["site"]
     steps = {s["name"]: s for s in state["day_steps"]}
@@ -138,12 +149,6 @@ def test_the_demo_plays_its_day_and_the_store_holds_each_outcome(
         assert verify(pdf, store=store, trusted=None).intact
     finally:
         store.dispose()
-
-    # fleet demo down: the dashboard stops, the site goes, nothing is left behind
-    assert main(["--lang", "en", "demo", "down"]) == 0
-    with pytest.raises(OSError):
-        _get(f"http://127.0.0.1:{port}/login")
-    assert not any(netns_exists(host_netns(h)) for h in (PC1, PC2, BORNE))
 
 
 def test_demo_without_lab_only_validates(capsys: pytest.CaptureFixture[str]) -> None:

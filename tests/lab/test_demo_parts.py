@@ -75,3 +75,14 @@ def test_the_snapshot_key_follows_roles_inventory_and_images(tmp_path: Path) -> 
     (other.paths.ssh_dir / "id_ed25519.pub").write_text("ssh-ed25519 AAAA other\n", encoding="utf-8")
     assert snapshot_key(other, site, repo, repo / "inventory") != changed  # the hosts trust another key
     assert find(lab, site, changed) is None  # nothing saved under that key
+
+
+def test_the_demo_day_is_the_last_opening_day_before_today() -> None:
+    from datetime import date
+
+    from fleet.cli.demo_day import demo_day
+
+    site = load_inventory(REPO / "inventory").site("florac-fs")  # mon-fri, closed 24-26 Dec
+    assert demo_day(site, date(2026, 11, 30)) == date(2026, 11, 27)  # a Monday: the Friday before
+    assert demo_day(site, date(2026, 11, 27)) == date(2026, 11, 26)
+    assert demo_day(site, date(2026, 12, 28)) == date(2026, 12, 23)  # over Christmas' closure
