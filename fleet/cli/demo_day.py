@@ -226,6 +226,20 @@ def needs(site: Site) -> None:
                          "site_power; missing: {what}").format(site=site.id, what=what.strip()))
 
 
+def _reachable(day: Day) -> list[str]:
+    """Devices of the site whose reachability the monitor has as up (they answer, whatever
+    else their answer says)."""
+    from sqlalchemy import select
+
+    from fleet.store.models import Observation
+
+    names = [d.hostname for d in day.site.devices]
+    with day.store.read() as session:
+        rows = session.scalars(select(Observation).where(Observation.check == "reachability",
+                                                         Observation.device.in_(names)))
+        return sorted(r.device for r in rows if r.status == "up")
+
+
 def _open_incident(day: Day, device: str, check: str) -> int | None:
     for inc in list_incidents(day.store, site_id=day.site.id, statuses=None):
         if inc.device == device and inc.check == check and inc.is_open:
@@ -268,7 +282,7 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
             report = day.poll(opens + timedelta(minutes=minute))
         day.now = opens + timedelta(minutes=1)
         log.facts = {"woken": {r.device: r.outcome for r in results}, "answered": report["answered"],
-                     "devices": report["devices"]}
+                     "devices": report["devices"], "reachable": _reachable(day)}
         day.say(_("open at {time}: {answered} of {devices} devices answer").format(
             time=f"{local_open:%H:%M}", answered=report["answered"], devices=report["devices"]))
         day.say(_("hall screen: {lines}").format(lines=" · ".join(day.screen())))

@@ -117,7 +117,7 @@ def test_opening_wakes_every_scheduled_station(demo: Demo) -> None:
     finally:
         store.dispose()
     opening = demo.steps["opening"]["facts"]
-    assert opening["answered"] == opening["devices"], opening
+    assert {PC1, PC2, BORNE} <= set(opening["reachable"]), opening  # awake, and they answer
 
 
 @pytest.mark.lab
