@@ -164,10 +164,6 @@ def test_the_toner_reaches_the_hotline_and_the_hall_screen(demo: Demo) -> None:
 
 @pytest.mark.lab
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the poller cannot read deployed PCs and bornes in the lab: net-snmp 5.9.3 answers the "
-    "profile's GETBULK with genErr (or not at all), so the kiosk check never sees the crash "
-    "(snmp_access bad_reply instead); see docs/demo.md"))
 def test_the_borne_crash_goes_to_glpi_and_is_solved_on_recovery(demo: Demo) -> None:
     kiosk = demo.steps["kiosk"]["facts"]
     assert kiosk["incident"] is not None, kiosk
