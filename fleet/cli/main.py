@@ -40,8 +40,8 @@ class Entry:
 
 
 COMMANDS: tuple[Entry, ...] = (
-    Entry("demo", "fleet.cli.demo", N_("The main job on the demo site, step by step (lab, poll, "
-                                       "a failure, the hotline's view)."), group=False),
+    Entry("demo", "fleet.cli.demo", N_("The main job end to end on one lab site: deploy, dashboard, "
+                                       "a scripted day, the month's audit; 'down' ends it.")),
     Entry("inventory", "fleet.cli.inventory", N_("Validate, show and scaffold the inventory.")),
     Entry("lab", "fleet.cli.lab", N_("Rehearse a site on this machine with real hosts (needs root).")),
     Entry("deploy", "fleet.cli.deploy", N_("Provision and harden a site, record and verify the "

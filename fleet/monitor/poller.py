@@ -41,6 +41,7 @@ __all__ = [
 
 _MAX_REQUESTS_PER_DEVICE = 64
 _TOO_BIG = 1
+_GEN_ERR = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,9 @@ async def read_device(
         reps //= 2
         pdu = await engine.bulk(address, len(parents), reps, first, timeout=timeout, retries=retries)
         requests += 1
+    if pdu.error_status == _GEN_ERR and len(asked) > 1:
+        return await _column_by_column(engine, address, profile, walk, timeout=timeout,
+                                       retries=retries)
     _check(pdu)
     walk.take_scalars(pdu.varbinds[: len(parents)], scalars)
     walk.take_rows(pdu.varbinds[len(parents) :], asked)
@@ -160,6 +164,40 @@ async def read_device(
             continue
         _check(pdu)
         walk.take_rows(pdu.varbinds, asked)
+    return profile.metrics(walk.scalars, walk.columns)
+
+
+async def _column_by_column(
+    engine: Engine,
+    address: tuple[str, int],
+    profile: Profile,
+    walk: _Walk,
+    *,
+    timeout: float,
+    retries: int,
+) -> dict[str, float | int | str]:
+    """The same reading, one column per GETBULK after a GET of the scalars: net-snmp 5.9
+    (Debian 12) answers genErr ("snmp_build: unknown failure") to a GETBULK of several columns
+    whose repetitions run past the end of the user's view — the snmp_agent role's narrow view
+    on every public PC and borne — and answers each column asked alone."""
+    scalars = profile.scalar_oids
+    requests = 0
+    if scalars:
+        pdu = await engine.get(address, scalars, timeout=timeout, retries=retries)
+        _check(pdu)
+        walk.take_scalars(pdu.varbinds, scalars)
+        requests += 1
+    reps = profile.max_repetitions
+    for column in list(walk.active):
+        while column in walk.active and requests < _MAX_REQUESTS_PER_DEVICE:
+            pdu = await engine.bulk(address, 0, reps, [walk.last[column]], timeout=timeout,
+                                    retries=retries)
+            requests += 1
+            if pdu.error_status == _TOO_BIG and reps > 1:
+                reps //= 2
+                continue
+            _check(pdu)
+            walk.take_rows(pdu.varbinds, [column])
     return profile.metrics(walk.scalars, walk.columns)
 
 

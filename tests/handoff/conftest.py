@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.handoff.glpi_standin import GlpiStandIn
+from fleet.lab.glpi_standin import GlpiStandIn
 from tests.handoff.samples import BORNE, SERIAL, SUPPLIER
 from tests.handoff.smtp_server import SmtpServer, start_smtp
 from tests.store.conftest import pg_server, pg_template, store, store_url

@@ -11,8 +11,8 @@ import pytest
 from fleet.cli.main import main
 from fleet.incidents.lifecycle import assign, note
 from fleet.inventory import load_inventory
+from fleet.lab.glpi_standin import GlpiStandIn
 from fleet.store import open_store
-from tests.handoff.glpi_standin import GlpiStandIn
 from tests.handoff.samples import T0, hours, open_borne
 
 REPO = Path(__file__).resolve().parents[2]

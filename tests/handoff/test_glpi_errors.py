@@ -13,9 +13,9 @@ from pydantic import SecretStr
 from fleet.handoff import RunReport, run_once
 from fleet.handoff.config import GlpiConfig
 from fleet.incidents.lifecycle import get_incident
+from fleet.lab.glpi_standin import GlpiStandIn
 from fleet.store import Store, open_store
 from fleet.store.outbox import GLPI, enable_channels, entries_of, retry_incident
-from tests.handoff.glpi_standin import GlpiStandIn
 from tests.handoff.samples import (
     SUPPLIER,
     T0,

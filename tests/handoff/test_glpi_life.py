@@ -19,9 +19,9 @@ import pytest
 from fleet.handoff import run_once
 from fleet.handoff.content import marker, ticket_key
 from fleet.incidents.lifecycle import get_incident
+from fleet.lab.glpi_standin import GlpiStandIn
 from fleet.store import Store, open_store
 from fleet.store.outbox import GLPI, enable_channels, entries_of
-from tests.handoff.glpi_standin import GlpiStandIn
 from tests.handoff.samples import (
     INSTANCE,
     SECRETS,

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from fleet.handoff.content import marker, ticket_key
+from fleet.lab.glpi_standin import GlpiStandIn
 from fleet.store import open_store
 from fleet.store.outbox import EMAIL, GLPI, enable_channels, entries_of
 from fleet.store.testing import PostgresServer
-from tests.handoff.glpi_standin import GlpiStandIn
 from tests.handoff.samples import INSTANCE, T0, add_note, hand_to_supplier, hours, open_borne, resolve_it
 from tests.handoff.smtp_server import SmtpServer
 
