@@ -40,7 +40,7 @@ import typer
 from rich.table import Table
 
 from fleet import settings
-from fleet.cli.common import console, escape
+from fleet.cli.common import console, escape, opened_store
 from fleet.errors import ConfigError, LabError
 from fleet.i18n import N_
 from fleet.i18n import gettext as _
@@ -258,7 +258,6 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
     from fleet.deploy import DeployOptions, StoreRecorder, deploy_site
     from fleet.incidents.publicstatus import day_label
     from fleet.lab import build, make_lab, snapshot, up
-    from fleet.store import open_store
     from fleet.store.users import create_user
 
     out = console()
@@ -294,16 +293,13 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
             out.print("   " + escape(_("{n} hosts up in {seconds:.1f} s; deploying (the first time: "
                                        "several minutes)").format(n=len(result.nodes),
                                                                    seconds=result.seconds)))
-            store = open_store(f"sqlite:///{db}", create=True)
-            t0 = time.monotonic()
-            try:
+            with opened_store(f"sqlite:///{db}", create=True) as store:
+                t0 = time.monotonic()
                 outcome = deploy_site(
                     inv, site.id, repo=repo,
                     options=DeployOptions(extra_inventories=(lab_.paths.site_inventory(site.id),),
                                           ssh_config=lab_.paths.ssh_config, lab=True),
                     recorder=StoreRecorder(store), user="relais-demo", on_host=_host_done)
-            finally:
-                store.dispose()
             deploy_s = time.monotonic() - t0
             verified = outcome.checks is not None and outcome.checks.ok
             out.print("   " + escape(_("deploy #{id}: {outcome}, verification {verdict} ({seconds:.0f} s)")
@@ -332,35 +328,34 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
                          snapshot_s=round(time.monotonic() - t1, 1))
     steps["site"] = facts
 
-    store = open_store(f"sqlite:///{db}", create=True)
-    standin, handoff = glpi_for(site)
-    try:
-        with _timed(_("4. Dashboard, GLPI stand-in, poller")) as facts:
-            password = secrets.token_urlsafe(12)
-            create_user(store, "demo", "hotline", password, datetime.now(UTC))
-            state.update(login="demo", password=password)
-            if web:
-                state["web_pid"] = _start_web(where, f"sqlite:///{db}", Path(inv.root), "127.0.0.1", port)
-                state["url"] = f"http://127.0.0.1:{port}/"
-                out.print("   " + escape(_("dashboard: {url} (login demo)").format(url=state["url"])))
-            out.print("   " + escape(_("GLPI stand-in: {url} (a small server that answers as GLPI's "
-                                       "API does; no GLPI runs here)").format(url=standin.url)))
-            _write_state(where, state)
-        steps["services"] = facts
-        today = datetime.now(site.tz).date()
-        day = Day(lab_, inv, site, store, f"sqlite:///{db}", repo, where / "rapports", standin,
-                  handoff, demo_day(site, today))
-        day.sync()  # the sender runs: changes are queued for GLPI from now on
-        console().print("[bold]" + escape(_("5. A day at {site}, {day} (injected clock)").format(
-            site=site.name, day=f"{day_label(day.day)} {day.day.year}")) + "[/]")
-        play(day, audit=audit)
-        state["day"] = day.day.isoformat()
-        state["day_steps"] = summary(day.steps)
-        if audit:
-            state["report"] = day.steps[-1].facts.get("files", {}).get("pdf")
-    finally:
-        standin.stop()
-        store.dispose()
+    with opened_store(f"sqlite:///{db}", create=True) as store:
+        standin, handoff = glpi_for(site)
+        try:
+            with _timed(_("4. Dashboard, GLPI stand-in, poller")) as facts:
+                password = secrets.token_urlsafe(12)
+                create_user(store, "demo", "hotline", password, datetime.now(UTC))
+                state.update(login="demo", password=password)
+                if web:
+                    state["web_pid"] = _start_web(where, f"sqlite:///{db}", Path(inv.root), "127.0.0.1", port)
+                    state["url"] = f"http://127.0.0.1:{port}/"
+                    out.print("   " + escape(_("dashboard: {url} (login demo)").format(url=state["url"])))
+                out.print("   " + escape(_("GLPI stand-in: {url} (a small server that answers as GLPI's "
+                                           "API does; no GLPI runs here)").format(url=standin.url)))
+                _write_state(where, state)
+            steps["services"] = facts
+            today = datetime.now(site.tz).date()
+            day = Day(lab_, inv, site, store, f"sqlite:///{db}", repo, where / "rapports", standin,
+                      handoff, demo_day(site, today))
+            day.sync()  # the sender runs: changes are queued for GLPI from now on
+            console().print("[bold]" + escape(_("5. A day at {site}, {day} (injected clock)").format(
+                site=site.name, day=f"{day_label(day.day)} {day.day.year}")) + "[/]")
+            play(day, audit=audit)
+            state["day"] = day.day.isoformat()
+            state["day_steps"] = summary(day.steps)
+            if audit:
+                state["report"] = day.steps[-1].facts.get("files", {}).get("pdf")
+        finally:
+            standin.stop()
 
 
 def _host_done(h: Any) -> None:
@@ -408,7 +403,6 @@ def _take_down(where: Path, state: dict[str, Any], site_id: str, inventory_root:
 
 def _print_end(state: dict[str, Any], keep: bool) -> None:
     from fleet.incidents import list_incidents
-    from fleet.store import open_store
 
     out = console()
     out.print("[bold]" + escape(_("6. Where to look")) + "[/]")
@@ -417,15 +411,12 @@ def _print_end(state: dict[str, Any], keep: bool) -> None:
             url=state["url"], login=state.get("login"), password=state.get("password"))))
         out.print("   " + escape(_("hall screen: {url}screen/{site}").format(url=state["url"],
                                                                              site=state["site"])))
-    store = open_store(state["db"])
-    try:
+    with opened_store(state["db"]) as store:
         table = Table("#", _("device"), _("check"), _("status"), _("opened"), _("resolved"), box=None)
         for inc in sorted(list_incidents(store, site_id=state["site"], statuses=None), key=lambda i: i.id):
             table.add_row(str(inc.id), inc.device, inc.check, inc.status,
                           f"{inc.opened_at:%H:%M}", f"{inc.resolved_at:%H:%M}" if inc.resolved_at else "")
         out.print(table)
-    finally:
-        store.dispose()
     out.print("   " + escape(_("incidents: fleet incidents list --site {site} --db {db}").format(
         site=state["site"], db=state["db"])))
     if state.get("report"):
