@@ -49,8 +49,14 @@ class DeployedSite:
 
 
 def _copy(source: Path, target: Path) -> None:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+    """A consistent copy of a SQLite store (the backup API), both connections closed before
+    anything else opens the copy (``with`` on a sqlite3 connection only commits)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
         src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
     target.chmod(0o600)
 
 

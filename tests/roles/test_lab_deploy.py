@@ -61,7 +61,7 @@ def test_full_deploy_then_verification_green(deployed: Deployed) -> None:
     # the gateway: its own checks pass, the desktop hardening ones do not concern it
     gw = [r for r in out.checks.results if r.host == GW]
     assert {r.module for r in gw if r.outcome == "passed"} == {"gateway"}, gw
-    assert per_host[GW] == 5 and out.checks.counts(GW)["not_applicable"] >= 25, out.checks.counts(GW)
+    assert per_host[GW] >= 5 and out.checks.counts(GW)["not_applicable"] >= 25, out.checks.counts(GW)
     rec = get_deploy(open_store(url), out.deploy_id or 0)
     assert rec.user == "lab-test" and rec.outcome == out.outcome and len(rec.hosts) == 4
 
