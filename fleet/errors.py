@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 class FleetError(Exception):
@@ -290,3 +290,10 @@ class ChannelError(HandoffError):
 # fleet/audit/entries.py
 class AuditInputError(InventoryError):
     """A checklist or counting-grid file is wrong; carries every problem found (file:line)."""
+
+
+# fleet/lab/glpi_standin.py (the GLPI stand-in: an answer that ends a request's handling)
+class GlpiReply(FleetError):
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}

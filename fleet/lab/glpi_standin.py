@@ -34,19 +34,22 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fleet.errors import GlpiReply as Reply
+
 HOLD_LIMIT = 120.0  # a hung request is released at the latest after this (teardown safety)
 
-STATUS_NAMES = {
+STATUS_NAMES = MappingProxyType({
     1: "New",
     2: "Processing (assigned)",
     3: "Processing (planned)",
     4: "Pending",
     5: "Solved",
     6: "Closed",
-}
+})
 ASSET_TYPES = ("Computer", "Printer", "NetworkEquipment", "Peripheral")
 
 
@@ -70,12 +73,6 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return method == self.method and re.search(self.path, path) is not None
-
-
-class Reply(Exception):
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
 
 
 @dataclass

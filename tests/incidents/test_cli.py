@@ -213,7 +213,7 @@ def test_poll_daemon_runs_cycles_at_its_interval_and_shards_split_sites(
 def test_poll_daemon_hands_the_new_incident_to_glpi(env: dict[str, str], tmp_path: Path) -> None:
     """With GLPI configured, the polling daemon delivers the outbox after its cycle: the jam it
     opened is a GLPI ticket without a separate `fleet handoff sync` (issue 13)."""
-    from tests.handoff.glpi_standin import GlpiStandIn
+    from fleet.lab.glpi_standin import GlpiStandIn
 
     glpi = GlpiStandIn(app_token="demo-glpi-app-token", user_token="demo-glpi-user-token").start()
     try:
