@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -45,22 +46,42 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_LAB_LOCK] = stack
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """No lab test starts while an earlier one left this thread's event loop marked running (an open
+    sync Playwright does that): its own Playwright or asyncio.run() would be refused with an
+    error that names neither the culprit nor the cause."""
+    if item.get_closest_marker("lab") and asyncio._get_running_loop() is not None:
+        pytest.fail("an earlier test left an event loop running in this thread (an open sync "
+                    "Playwright? the dashboard's browser fixture is package-scoped for this)",
+                    pytrace=False)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(_LAB_LOCK, None)
     if stack is not None:
         stack.close()
 
 
-def _lab_phase(item: pytest.Item) -> int:
+# The deploy's own proofs come first among the tests of the deployed site: "a second run
+# changes nothing" is about the deploy, before other tests stop a daemon (the audit) or push a
+# list (the hotline's actions) that the next deploy puts back, as it must.
+DEPLOY_PROOFS = "tests/roles/test_lab_deploy.py"
+
+
+def _lab_phase(item: pytest.Item) -> tuple[int, int]:
     """0: not a lab test; 1: a lab test of the site as it comes from the factory (or of a
-    site of its own); 2: a lab test of the deployed site (``deployed_site``); 3: a module
-    that replaces the site (``REPLACES_THE_SITE = True``: fresh deploys), last."""
+    site of its own); 2: a lab test of the deployed site (``deployed_site``), the deploy's
+    own proofs first; 3: a module that replaces the site (``REPLACES_THE_SITE = True``: fresh
+    deploys), last."""
     if item.get_closest_marker("lab") is None:
-        return 0
+        return (0, 0)
     module = getattr(item, "module", None)
     if getattr(module, "REPLACES_THE_SITE", False):
-        return 3
-    return 2 if "deployed_site" in getattr(item, "fixturenames", ()) else 1
+        return (3, 0)
+    if "deployed_site" in getattr(item, "fixturenames", ()):
+        return (2, 0 if item.nodeid.startswith(DEPLOY_PROOFS) else 1)
+    return (1, 0)
 
 
 RUN_OF_2026_11_30 = "failed in the integrated lab run of 2026-11-30"

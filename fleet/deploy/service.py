@@ -103,6 +103,7 @@ class DeployOutcome:
                     "unreachable": h.unreachable,
                     "skipped": h.skipped,
                     "message": h.message,
+                    "changed_tasks": list(h.changed_tasks),
                 }
                 for n, h in self.hosts.items()
             },

@@ -34,6 +34,7 @@ class HostState:
     task: str = ""
     message: str = ""
     done: bool = False
+    changed_tasks: tuple[str, ...] = ()  # the tasks that reported a change, in order
 
     @property
     def status(self) -> str:
@@ -102,7 +103,8 @@ class Tally:
                 counter = _COUNTERS[kind]
                 new = replace(state, task=task, **{counter: getattr(state, counter) + 1})
                 if kind == "runner_on_ok" and res.get("changed"):
-                    new = replace(new, changed=new.changed + 1)
+                    new = replace(new, changed=new.changed + 1,
+                                  changed_tasks=(*state.changed_tasks, task))
                 if kind in ("runner_on_failed", "runner_on_unreachable") and not state.message:
                     new = replace(new, message=_reason(task, res))
         else:

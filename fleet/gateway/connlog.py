@@ -221,13 +221,17 @@ class Client:
     ip: str
     since: datetime | None
 
-def parse_ndsctl_json(text: str) -> list[Client]:
-    """Authenticated clients from ``ndsctl json`` (openNDS 9/10: ``{"clients": {MAC: {...}}}``)."""
+def parse_ndsctl_json(text: str) -> list[Client] | None:
+    """Authenticated clients from ``ndsctl json`` (openNDS 9/10: ``{"clients": {MAC: {...}}}``);
+    ``None`` when the answer is not a client list (ndsctl busy with another caller, openNDS
+    restarting): not knowing is not "nobody is connected", and must not end anyone's session."""
     try:
-        data = json.loads(text or "{}")
+        data = json.loads(text or "null")
     except ValueError:
-        return []
-    clients = data.get("clients", {}) if isinstance(data, dict) else {}
+        return None
+    if not isinstance(data, dict) or "clients" not in data:
+        return None
+    clients = data["clients"]
     items = clients.values() if isinstance(clients, dict) else clients
     out = []
     for c in items:
@@ -292,11 +296,15 @@ class Collector:
         except ValueError:
             return False
 
-    def tick(self, clients: Sequence[Client], flows: Sequence[Flow]) -> list[Record]:
-        """One snapshot in, the new records out (also appended to the log)."""
+    def tick(self, clients: Sequence[Client] | None, flows: Sequence[Flow]) -> list[Record]:
+        """One snapshot in, the new records out (also appended to the log).  ``clients`` is
+        ``None`` when openNDS did not answer: the open sessions stay open, as they are."""
         now = self.clock().astimezone(UTC).replace(microsecond=0)
         out: list[Record] = []
-        current = {c.mac: c for c in clients if self._in_guest(c.ip)}
+        if clients is None:
+            current = {mac: Client(mac, s["ip"], None) for mac, s in self.sessions.items()}
+        else:
+            current = {c.mac: c for c in clients if self._in_guest(c.ip)}
         for mac, s in list(self.sessions.items()):
             c = current.get(mac)
             if c is None or c.ip != s["ip"]:
@@ -404,7 +412,7 @@ def _now_from(arg: str | None) -> Clock:
         return lambda: t
     return utcnow
 
-def read_snapshot(ndsctl: str, conntrack: Path) -> tuple[list[Client], list[Flow]]:
+def read_snapshot(ndsctl: str, conntrack: Path) -> tuple[list[Client] | None, list[Flow]]:
     try:
         out = subprocess.run([ndsctl, "json"], capture_output=True, text=True, timeout=20,
                              check=False).stdout

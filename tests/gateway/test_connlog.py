@@ -47,7 +47,10 @@ def test_parse_conntrack_lines() -> None:
 def test_parse_ndsctl_keeps_authenticated_clients_only() -> None:
     clients = connlog.parse_ndsctl_json(NDSCTL)
     assert clients == [Client("36:96:3e:57:65:88", "172.18.1.162", T0)]
-    assert connlog.parse_ndsctl_json("") == [] and connlog.parse_ndsctl_json("{bad") == []
+    # not an answer (ndsctl busy with another caller prints a line, not JSON): unknown, not empty
+    for text in ("", "{bad", "ndsctl: is already in use by another process", "{}", "[]"):
+        assert connlog.parse_ndsctl_json(text) is None, text
+    assert connlog.parse_ndsctl_json('{"client_list_length":"0","clients":{}}') == []
 
 
 class Clock:
@@ -88,6 +91,26 @@ def test_collector_session_and_nat_records(tmp_path: Path) -> None:
                                                       ("nat", nat.key, clock.t)]
     merged = connlog.merge_sessions(connlog.read_records(connlog.log_files(tmp_path / "log")))
     assert [(r.kind, r.end) for r in merged] == [("session", clock.t), ("nat", clock.t)]
+
+
+def test_an_unknown_answer_ends_no_session(tmp_path: Path) -> None:
+    """ndsctl answers one caller at a time: when the test (or an operator) holds it, the
+    collector's snapshot has no client list; the legal log must not show the session ending
+    and starting again (the CI run of 2026-11-30 saw the busy answers)."""
+    clock = Clock(T0 + timedelta(seconds=5))
+    col = Collector(tmp_path, GUEST, frozenset(), clock)
+    flow = connlog.parse_conntrack_line(TCP)
+    assert flow is not None
+    first = col.tick(connlog.parse_ndsctl_json(NDSCTL), [flow])
+    assert [r.kind for r in first] == ["session", "nat"]
+    clock.t += timedelta(seconds=5)
+    assert col.tick(connlog.parse_ndsctl_json("ndsctl is busy"), [flow]) == []
+    clock.t += timedelta(seconds=5)
+    assert col.tick(connlog.parse_ndsctl_json(NDSCTL), [flow]) == []
+    # positive control: an answer without the client ends its session
+    clock.t += timedelta(seconds=5)
+    assert [r.kind for r in col.tick(connlog.parse_ndsctl_json('{"clients":{}}'), [])] == \
+        ["session", "nat"]
 
 
 def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:

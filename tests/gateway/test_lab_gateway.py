@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,13 +158,29 @@ def client_ip(s: LabSite) -> str:
     return m.group(1)
 
 
+def nds_clients(s: LabSite, tries: int = 20) -> dict[str, Any]:
+    """openNDS's clients.  ndsctl answers one caller at a time and relais-connlog asks every
+    few seconds: a busy answer is asked again, never read as "nobody" (the CI run of
+    2026-11-30 failed the idle-timeout test on one)."""
+    done = None
+    for _ in range(tries):
+        done = gw(s, "ndsctl json")
+        try:
+            data = json.loads(done.stdout or "null")
+        except ValueError:
+            data = None
+        clients = data.get("clients") if isinstance(data, dict) else None
+        if isinstance(clients, dict):
+            return clients
+        time.sleep(0.3)
+    assert done is not None
+    raise AssertionError(f"ndsctl json: no client list in {tries} tries: "
+                         f"{done.stdout[-300:]!r} {done.stderr[-300:]!r}")
+
+
 def authenticated(s: LabSite, ip: str) -> bool:
-    try:
-        data = json.loads(gw(s, "ndsctl json").stdout or "{}")
-    except ValueError:
-        return False
     return any(c.get("ip") == ip and c.get("state") == "Authenticated"
-               for c in data.get("clients", {}).values())
+               for c in nds_clients(s).values())
 
 
 def operator_auth(s: LabSite, ip: str, attempts: int = 8) -> bool:

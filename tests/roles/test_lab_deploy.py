@@ -69,7 +69,8 @@ def test_full_deploy_then_verification_green(deployed: Deployed) -> None:
 def test_second_run_changes_nothing(deployed: Deployed) -> None:
     site, _, url = deployed
     again = deploy(site, url)
-    changed = {h: s.changed for h, s in again.hosts.items() if s.changed or s.failed}
+    changed = {h: (s.changed, s.changed_tasks, s.message) for h, s in again.hosts.items()
+               if s.changed or s.failed}
     assert again.outcome == "ok" and not changed, changed
     assert again.checks is not None and again.checks.ok, _explain(again)
 

@@ -79,10 +79,14 @@ def live(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
         store.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(world: World) -> Iterator[object]:
-    """Headless Chromium.  Asks for ``world`` so the store is built before Playwright's sync API
-    starts its own event loop in this thread (the seeding polls with asyncio.run)."""
+    """Headless Chromium, for the dashboard's tests only.  Asks for ``world`` so the store is
+    built before Playwright's sync API starts its own event loop in this thread (the seeding polls
+    with asyncio.run).  Package-scoped, not session-scoped: while a sync Playwright is open, this
+    thread's event loop is marked running, so a later test's own sync_playwright() (the public
+    lab tests' Chromium in a borne) or asyncio.run() would be refused; the CI run of 2026-11-30
+    failed a public lab test that way."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (ci/apt-packages.txt)")
     from playwright.sync_api import sync_playwright
