@@ -75,6 +75,20 @@ def test_second_run_changes_nothing(deployed: Deployed) -> None:
     assert again.checks is not None and again.checks.ok, _explain(again)
 
 
+def test_the_sites_devices_reach_the_internet_through_the_gateway(deployed: Deployed) -> None:
+    """The public PCs and the borne are the service: after the gateway's deploy they still
+    resolve names and go out through it (its forward chain drops everything not allowed, and
+    once let only the guests out: apt and the kiosk's pages hung on a deployed site)."""
+    site, _, _ = deployed
+    for host in (PC, BORNE):
+        done = site.exec(host, "curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                         "http://example.com/", timeout=30)
+        assert done.stdout.strip() == "200", (host, done.stdout, done.stderr)
+    # the rule is the management network's, not "anything": the gateway's chain says so
+    chain = site.exec(GW, "nft", "list", "chain", "inet", "relais_filter", "forward").stdout
+    assert "policy drop" in chain and str(site.site.management) in chain, chain
+
+
 # --- hardening: SNMP ---------------------------------------------------------------------------
 def _v3(site: LabSite, command: str, host: str, *oids: str) -> Any:
     snmp = site.device(host).snmp
