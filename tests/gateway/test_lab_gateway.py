@@ -542,6 +542,10 @@ ALLOWED = ["example.com", "service-public.fr", "banque-demo.example", "ok.adult-
 
 def test_filtering_pmi_and_standard_side_by_side(sites: dict[str, LabSite]) -> None:
     pmi, std = sites[PMI], sites[STD]
+    # the filter is the authenticated guests' resolver: before the terms are accepted the
+    # portal's own resolver answers every name with the splash page's address (NOERROR)
+    for s in (pmi, std):
+        ensure_auth(s)
     for name in BLOCKED["standard"]:
         assert dig(pmi, name) == "NXDOMAIN", (PMI, name)
         assert dig(std, name) == "NXDOMAIN", (STD, name)
@@ -690,6 +694,8 @@ def test_blocklist_update_is_pushed_checked_and_kept(sites: dict[str, LabSite], 
     assert sorted(g["host"] for g in data["gateways"] if g["ok"]) == sorted([f"{PMI}-gw", f"{STD}-gw"])
     assert data["sample"] is False and data["age_days"] == 2
     pmi, std = sites[PMI], sites[STD]
+    for s in (pmi, std):  # the filter answers authenticated guests (the idle timeout ran)
+        ensure_auth(s)
     assert dig(pmi, "a7.adulte-synthetique.example") == "NXDOMAIN"
     assert dig(pmi, "ok.a1.adulte-synthetique.example") == "NOERROR"
     assert dig(std, "a7.adulte-synthetique.example") == "NOERROR"
@@ -709,5 +715,8 @@ def test_redeploy_changes_nothing(sites: dict[str, LabSite], state: Path) -> Non
     recap = _recap(proc.stdout)
     assert recap[f"{PMI}-gw"]["changed"] == 0, proc.stdout[-6000:]
     assert recap[f"{STD}-gw"]["changed"] == 0, proc.stdout[-6000:]
-    # the deploy pushed the controller's lists (the update above), not the sample ones
+    # the deploy pushed the controller's lists (the update above), not the sample ones; asked
+    # as an authenticated guest (before the terms, the portal's resolver answers every name)
+    ensure_auth(sites[PMI])
     assert dig(sites[PMI], "a7.adulte-synthetique.example") == "NXDOMAIN"
+    assert dig(sites[PMI], "ok.a1.adulte-synthetique.example") == "NOERROR"  # control
