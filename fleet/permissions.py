@@ -10,7 +10,8 @@ The actor of a command and its role::
 
 The CLI is not an authentication boundary: whoever runs ``fleet`` on the controller holds the
 SSH keys anyway; ``--as`` says on whose behalf it acts, and the matrix keeps each role to its
-job.  Once the dashboard's users exist in the store, the CLI actor's role will come from them.
+job.  The dashboard passes the logged-in account's role (from the store) to :func:`require`,
+so both faces go through this one matrix.
 """
 
 from __future__ import annotations
@@ -99,11 +100,18 @@ def role_of(who: str) -> str:
     return role
 
 
-def require(who: str, permission: str) -> str:
-    """The actor's role, when it may do ``permission``; else PermissionDenied (one line)."""
-    role = role_of(who)
-    if not matrix().allows(role, permission):
+def require(who: str, permission: str, role: str | None = None) -> str:
+    """The actor's role, when it may do ``permission``; else PermissionDenied (one line).
+
+    ``role``: the actor's role when the face already knows it (the dashboard: the logged-in
+    account's role from the store); None: :func:`role_of` (the CLI's settings)."""
+    m = matrix()
+    if role is None:
+        role = role_of(who)
+    elif role not in m.roles:
+        raise ConfigError(f"role {role!r} of {who}: not a role ({', '.join(m.roles)})")
+    if not m.allows(role, permission):
         raise PermissionDenied(f"{who} ({role}) may not {permission} "
                                f"(see fleet/permissions.yml; roles allowed: "
-                               f"{', '.join(sorted(matrix().permissions[permission]))})")
+                               f"{', '.join(sorted(m.permissions[permission]))})")
     return role

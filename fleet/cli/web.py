@@ -2,7 +2,9 @@
 
 Thin: resolve the settings, load the inventory, open the store, build the application
 (:func:`fleet.web.create_app`), run it.  Behind a reverse proxy that terminates TLS, name the
-proxy with ``--trusted-proxy`` so HTTPS is recognised (docs/operations.md).
+proxy with ``--trusted-proxy`` so HTTPS is recognised (docs/operations.md).  ``--lab``: the
+remote actions of the device pages reach the lab copy of the sites, as every device-reaching
+command's ``--lab`` does; without it, the real addresses.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def web(
         typer.Option("--trusted-proxy", help="Reverse proxy address or network whose X-Forwarded-* headers "
                      "are believed (repeatable; default: FLEET_WEB_TRUSTED_PROXIES)."),
     ] = None,
+    lab: Annotated[bool, typer.Option("--lab", help="The device pages' remote actions reach the lab copy "
+                                      "of the sites (as `fleet act --lab`).")] = False,
 ) -> None:
     """Serve the hotline dashboard (log in with an account from `fleet users add`)."""
     import uvicorn
@@ -42,7 +46,7 @@ def web(
     proxies = parse_proxies(trusted_proxy or settings.get("web_trusted_proxies"))
     inv = load_inventory(inventory)
     with opened_store(db, create=True) as store:
-        app = create_app(store, inv, config=WebConfig(trusted_proxies=proxies))
+        app = create_app(store, inv, config=WebConfig(trusted_proxies=proxies), lab=lab)
         uvicorn.run(app, host=bind, port=listen, proxy_headers=False, server_header=False, log_level="info")
 
 

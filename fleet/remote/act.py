@@ -119,15 +119,20 @@ def prepare(
     force: bool = False,
     store: Store | None = None,
     incident_id: int | None = None,
+    role: str | None = None,
 ) -> Prepared:
-    """Steps 1-3 of the module's docstring: refuse (one line) or say what will run where."""
+    """Steps 1-3 of the module's docstring: refuse (one line) or say what will run where.
+
+    ``role``: the actor's role when the face knows it (the dashboard's account); None: from the
+    settings (:func:`fleet.permissions.role_of`, the CLI)."""
     action = action_named(name)
     spec = action.spec
-    role = permissions.require(actor, spec.permission)
+    known = permissions.require(actor, spec.permission, role)
     if force:
         if spec.name != "reboot":
             raise ActionRefused(f"{spec.name}: --force applies to reboot only")
-        role = permissions.require(actor, "act.reboot.force")
+        known = permissions.require(actor, "act.reboot.force", role)
+    role = known
     site, devices = resolve(inventory, action, target)
     if spec.argument is not None:
         for d in devices:
@@ -159,10 +164,12 @@ def act(
     timeout: float | None = None,
     boot_timeout: float | None = None,
     state_dir: Path | None = None,
+    role: str | None = None,
 ) -> ActReport:
-    """Check, run and record one action (see the module's docstring)."""
+    """Check, run and record one action (see the module's docstring).  ``role``: as for
+    :func:`prepare` (the dashboard passes its account's role; the CLI leaves it None)."""
     ready = prepare(inventory, name, target, actor=actor, argument=argument, force=force,
-                    store=store, incident_id=incident_id)
+                    store=store, incident_id=incident_id, role=role)
     action, site, devices, role = ready.action, ready.site, ready.devices, ready.role
     spec = action.spec
     started = clock()

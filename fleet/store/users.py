@@ -356,11 +356,14 @@ def record_audit(
     address: str = "",
     text: str = "",
     detail: Mapping[str, Any] | None = None,
-) -> None:
+) -> int:
+    """Record one entry; its id (the dashboard shows an action's result from it)."""
     with store.write() as session:
-        session.add(WebAudit(at=at, user=user[:64], role=role[:16], action=action[:64], target=target[:160],
-                             outcome=outcome[:16], address=address[:64], text=text,
-                             detail=dict(detail or {})))  # fmt: skip
+        row = WebAudit(at=at, user=user[:64], role=role[:16], action=action[:64], target=target[:160],
+                       outcome=outcome[:16], address=address[:64], text=text, detail=dict(detail or {}))
+        session.add(row)
+        session.flush()
+        return int(row.id)
 
 
 def list_audit(
@@ -379,6 +382,12 @@ def list_audit(
             )
             for r in session.scalars(query.limit(limit))
         ]
+
+
+def audit_entry(store: Store, entry_id: int) -> AuditView | None:
+    """One entry by id, None when there is none."""
+    found = list_audit(store, limit=1, before=entry_id + 1)
+    return found[0] if found and found[0].id == entry_id else None
 
 
 def audit_actions(store: Store, user: str) -> Sequence[str]:

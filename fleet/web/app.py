@@ -29,7 +29,15 @@ from markupsafe import Markup
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fleet.errors import BadForm, FleetError, Forbidden, LoginRefused, LoginThrottled, NeedLogin
+from fleet.errors import (
+    BadForm,
+    FleetError,
+    Forbidden,
+    LoginRefused,
+    LoginThrottled,
+    NeedLogin,
+    PermissionDenied,
+)
 from fleet.i18n import LANGUAGES, gettext, ngettext, parse_language, use_language
 from fleet.i18n import load as load_language
 from fleet.incidents import (
@@ -48,12 +56,16 @@ from fleet.incidents.lifecycle import page_incidents
 from fleet.incidents.maintenance import list_windows
 from fleet.incidents.status import device_detail, site_json, site_status
 from fleet.inventory.hours import describe_week, format_site_time, open_now, site_instant
-from fleet.inventory.models import WEEKDAYS, DeviceKind, Inventory, Site
+from fleet.inventory.models import WEEKDAYS, Device, DeviceKind, Inventory, Site
+from fleet.remote.act import act as run_action
+from fleet.remote.actions import ACTIONS as REMOTE_ACTIONS
+from fleet.remote.restart_service import ALLOWED as RESTARTABLE
 from fleet.store.db import Store
 from fleet.store.deploys import list_deploys
 from fleet.store.outbox import entries_of, queue_ref
 from fleet.store.users import (
     SessionView,
+    audit_entry,
     authenticate,
     end_session,
     list_audit,
@@ -116,11 +128,14 @@ def _environment() -> Environment:
 class Dashboard:
     """One running dashboard: its store, inventory, clock, configuration and memory."""
 
-    def __init__(self, store: Store, inventory: Inventory, clock: Clock, config: WebConfig) -> None:
+    def __init__(self, store: Store, inventory: Inventory, clock: Clock, config: WebConfig,
+                 lab: bool = False) -> None:  # fmt: skip
         self.store = store
         self.inventory = inventory
         self.clock = clock
         self.config = config
+        self.lab = lab
+        """The remote actions target the lab copy of the sites (``fleet web --lab``)."""
         self.views = Views(store, inventory, clock, config.overview_ttl_s)
         self.env = _environment()
         self.languages = {code: load_language(code) for code in LANGUAGES}  # once per app
@@ -185,10 +200,10 @@ class Dashboard:
         return self.views.sites.get(site_id)
 
     def audit(self, request: Request, sess: SessionView, action: str, target: str, outcome: str = "ok",
-              text: str = "", detail: Mapping[str, Any] | None = None) -> None:  # fmt: skip
-        record_audit(self.store, at=self.clock(), user=sess.user.name, role=sess.user.role, action=action,
-                     target=target, outcome=outcome, address=_client(request), text=text,
-                     detail=detail)  # fmt: skip
+              text: str = "", detail: Mapping[str, Any] | None = None) -> int:  # fmt: skip
+        return record_audit(self.store, at=self.clock(), user=sess.user.name, role=sess.user.role,
+                            action=action, target=target, outcome=outcome, address=_client(request),
+                            text=text, detail=detail)  # fmt: skip
 
     def housekeeping(self) -> None:
         now = self.clock()
@@ -264,10 +279,13 @@ def create_app(
     *,
     clock: Clock = system_clock,
     config: WebConfig | None = None,
+    lab: bool = False,
 ) -> FastAPI:
-    """The dashboard application for ``store`` and ``inventory``."""
+    """The dashboard application for ``store`` and ``inventory``; ``lab``: the device page's
+    remote actions reach the lab copy of the sites (``fleet web --lab``), else the real
+    addresses."""
     cfg = config or WebConfig()
-    dash = Dashboard(store, inventory, clock, cfg)
+    dash = Dashboard(store, inventory, clock, cfg, lab=lab)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -491,22 +509,73 @@ def create_app(
         })  # fmt: skip
 
     @app.get("/devices/{hostname}", response_class=HTMLResponse)
-    def device_page(request: Request, hostname: str, range: str = "24h") -> Response:
+    def device_page(request: Request, hostname: str, range: str = "24h", acted: str = "") -> Response:
         sess = user(request)
         device = dash.views.devices.get(hostname)
         if device is None:
             raise StarletteHTTPException(404)
+        return _device(request, sess, device, range=range, acted=_int(acted))
+
+    def _device(request: Request, sess: SessionView, device: Device, *, range: str = "24h",
+                acted: int | None = None, error: str = "", status: int = 200) -> Response:  # fmt: skip
+        hostname = device.hostname
         site = dash.views.sites[device.site_id]
         now = clock()
         span = timedelta(days=7) if range == "7d" else timedelta(hours=24)
         detail = device_detail(store, site, device, now)
         history, _next = page_incidents(store, devices=[hostname], statuses=None, limit=20)
         windows = [w for w in dash.views.windows_of(site, now) if w.device in (None, hostname)]
+        result = audit_entry(store, acted) if acted is not None else None
+        if result is not None and (result.user != sess.user.name or result.target != f"device:{hostname}"
+                                   or not result.action.startswith("device.act.")):  # fmt: skip
+            result = None  # only one's own result, about this device
         return dash.render(request, "device.html", {
             "site": site, "device": device, "detail": detail, "history": history,
             "health": dash.views.health(device, now - span, now), "range": "7d" if range == "7d" else "24h",
             "start": now - span, "windows": windows, "sess": sess,
-        })  # fmt: skip
+            "remote": remote_actions(device, sess.user.role), "result": result, "act_error": error,
+            "lab": dash.lab,
+        }, status=status)  # fmt: skip
+
+    @app.post("/devices/{hostname}/act")
+    def device_act(
+        request: Request, hostname: str, csrf: Text = "", action: Text = "", argument: Text = "",
+        force: Text = "", confirm: Text = "",
+    ) -> Response:  # fmt: skip
+        """Run one remote action on this device: the function ``fleet act`` calls, with the
+        account's name and role (the same matrix), recorded by it, audited here; then back to
+        the device page, which shows the result (post/redirect/get)."""
+        name = action if action in REMOTE_ACTIONS else ""
+        sess = posted(request, csrf, f"device.act.{name}" if name else "view")
+        device = dash.views.devices.get(hostname)
+        if device is None:
+            raise StarletteHTTPException(404)
+        if not name:
+            raise BadForm("invalid")
+        forced = force == "1"
+        if forced and not may(sess.user.role, "device.act.reboot.force"):
+            raise Forbidden("device.act.reboot.force")
+        arg = argument.strip()[:64] or None
+        where = f"device:{hostname}"
+        asked = {"argument": arg, "force": forced, "lab": dash.lab}
+        if REMOTE_ACTIONS[name].spec.confirm and confirm != "1":  # as `fleet act` without --yes
+            return _device(request, sess, device, error="confirm", status=400)
+        try:
+            report = run_action(dash.inventory, name, hostname, store=store, actor=sess.user.name,
+                                role=sess.user.role, argument=arg, lab=dash.lab, force=forced,
+                                clock=clock)  # fmt: skip
+        except PermissionDenied as exc:  # the engine's own check (the same matrix): audited as refused
+            raise Forbidden(f"device.act.{name}") from exc
+        except FleetError as exc:
+            why = " ".join(str(exc).split())[:400]
+            dash.audit(request, sess, f"device.act.{name}", where, outcome="error", text=why, detail=asked)
+            return _device(request, sess, device, error=why, status=409)
+        what = name + (f" {arg}" if arg else "")
+        entry = dash.audit(request, sess, f"device.act.{name}", where,
+                           outcome="ok" if report.ok else "failed", text=what,
+                           detail={**asked, **report.to_json()})  # fmt: skip
+        return RedirectResponse(f"/devices/{quote(hostname, safe='')}?acted={entry}#act-result",
+                                status_code=303)  # fmt: skip
 
     @app.get("/incidents", response_class=HTMLResponse)
     def incidents_page(
@@ -758,6 +827,23 @@ class FrontDoor:
 
 
 _DONE = frozenset({"acknowledged", "noted", "assigned", "resolved", "closed", "planned", "ended"})
+
+
+def remote_actions(device: Device, role: str) -> list[dict[str, Any]]:
+    """The remote actions the device page offers: those of the device's kind that ``role`` may
+    run (the matrix of ``fleet act``), with the choices of their argument and whether the role
+    may force a reboot."""
+    out = []
+    for name, action in REMOTE_ACTIONS.items():
+        spec = action.spec
+        if device.kind not in spec.kinds or not may(role, f"device.act.{name}"):
+            continue
+        out.append({
+            "name": name, "argument": spec.argument, "confirm": spec.confirm,
+            "choices": sorted(RESTARTABLE.get(device.kind, {})) if spec.argument else [],
+            "force": name == "reboot" and may(role, "device.act.reboot.force"),
+        })  # fmt: skip
+    return out
 
 
 def _safe_next(value: str) -> str:

@@ -3,6 +3,11 @@
 remote actions, diagnostics and power.  This module only names which permission each of the
 dashboard's actions needs; :func:`may` is the only function the web calls.
 
+The remote actions of the device page are ``device.act.<action>`` for every action of
+:data:`fleet.remote.actions.ACTIONS`, each needing that action's own permission
+(``act.<action>``, the one ``fleet act`` checks), and ``device.act.reboot.force``: the list is
+built from the actions themselves, so a new action cannot be forgotten here.
+
 Roles (``fleet users add NAME --role ROLE``): ``auditor`` reads everything, including the
 dashboard's audit trail, and changes nothing; ``hotline`` works incidents; ``technician`` does
 what the hotline does plus maintenance windows; ``admin`` does everything.
@@ -14,6 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from fleet.permissions import matrix
+from fleet.remote.actions import ACTIONS as REMOTE_ACTIONS
 
 ROLES = ("auditor", "technician", "hotline", "admin")
 """The roles a dashboard account may have (the matrix's, ``tests/web`` checks they agree)."""
@@ -30,6 +36,8 @@ PERMISSION_OF: Mapping[str, str] = MappingProxyType(
         "maintenance.add": "maintenance",
         "maintenance.end": "maintenance",
         "audit.view": "audit.trail",
+        **{f"device.act.{name}": a.spec.permission for name, a in REMOTE_ACTIONS.items()},
+        "device.act.reboot.force": "act.reboot.force",
     }
 )
 ACTIONS = tuple(PERMISSION_OF)

@@ -111,6 +111,46 @@ _LABELS: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
                 "if_up_count": NC_("metric", "Ports up"),
             }
         ),
+        "remote_action": MappingProxyType(
+            {
+                "restart-kiosk": NC_("remote_action", "Restart the kiosk browser"),
+                "wipe-now": NC_("remote_action", "Wipe the session now"),
+                "clear-print-queue": NC_("remote_action", "Clear the print queue"),
+                "restart-service": NC_("remote_action", "Restart a service"),
+                "reboot": NC_("remote_action", "Reboot"),
+                "wake": NC_("remote_action", "Wake (Wake-on-LAN)"),
+                "push-blocklists": NC_("remote_action", "Push the filtering lists"),
+                "collect-connlog": NC_("remote_action", "Collect the connection log"),
+            }
+        ),
+        "remote_help": MappingProxyType(
+            {
+                "restart-kiosk": NC_("remote_help", "Restarts the kiosk's browser and checks that it runs "
+                                     "again."),
+                "wipe-now": NC_("remote_help", "Erases the guest session now (files, browser, print jobs) "
+                                "and writes a wipe record; whoever is using it loses their session."),
+                "clear-print-queue": NC_("remote_help", "Cancels every waiting print job."),
+                "restart-service": NC_("remote_help", "Restarts one service from the allowed list and "
+                                       "checks that it is active again."),
+                "reboot": NC_("remote_help", "Reboots and waits until the device answers again (a few "
+                              "minutes). Refused while the site is open and a guest session is active, "
+                              "unless forced."),
+                "wake": NC_("remote_help", "Sends the wake-up packet from the site's gateway and waits "
+                            "until the device answers (a few minutes)."),
+                "push-blocklists": NC_("remote_help", "Sends the current filtering lists to the gateway."),
+                "collect-connlog": NC_("remote_help", "Fetches the legal connection log (personal data, "
+                                       "kept one year)."),
+            }
+        ),
+        "outcome": MappingProxyType(
+            {
+                "changed": NC_("outcome", "done"),
+                "no_change": NC_("outcome", "nothing to change"),
+                "failed": NC_("outcome", "failed"),
+                "refused": NC_("outcome", "refused"),
+                "unreachable": NC_("outcome", "unreachable"),
+            }
+        ),
         "role": MappingProxyType(
             {
                 "auditor": NC_("role", "auditor"),

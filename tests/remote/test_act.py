@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from fleet.cli.main import main
-from fleet.errors import ActionRefused, PermissionDenied
+from fleet.errors import ActionRefused, ConfigError, PermissionDenied
 from fleet.incidents import get_incident
 from fleet.incidents.lifecycle import open_incident
 from fleet.inventory import Inventory, load_inventory
@@ -88,6 +88,19 @@ def test_force_is_a_permission_of_its_own(inv: Inventory, monkeypatch: pytest.Mo
     assert prepare(inv, "reboot", "florac-fs-pc1", actor="tech", force=True).role == "technician"
     with pytest.raises(ActionRefused, match="--force applies to reboot only"):
         prepare(inv, "wipe-now", "florac-fs-pc1", actor="tech", force=True)
+
+
+def test_a_face_may_give_the_actors_role(inv: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard passes its account's role: the same matrix, not the CLI's settings."""
+    monkeypatch.setenv("FLEET_USER_ROLES", "bob:admin")
+    assert prepare(inv, "reboot", "florac-fs-pc1", actor="bob", force=True).role == "admin"  # control
+    with pytest.raises(PermissionDenied, match=r"bob \(hotline\) may not act\.reboot\.force"):
+        prepare(inv, "reboot", "florac-fs-pc1", actor="bob", force=True, role="hotline")
+    with pytest.raises(PermissionDenied, match=r"bob \(auditor\) may not act\.restart-kiosk"):
+        prepare(inv, "restart-kiosk", "florac-fs-borne1", actor="bob", role="auditor")
+    assert prepare(inv, "restart-kiosk", "florac-fs-borne1", actor="bob", role="hotline").role == "hotline"
+    with pytest.raises(ConfigError, match="'boss' of bob: not a role"):
+        prepare(inv, "restart-kiosk", "florac-fs-borne1", actor="bob", role="boss")
 
 
 def test_incident_about_another_device_is_refused(inv: Inventory, store: Store) -> None:

@@ -40,6 +40,7 @@ def test_axe_finds_no_serious_violation_on_the_main_pages(
         "site": "/sites/florac-fs",
         "site-closed": "/sites/noumea-ps",
         "device": "/devices/web-lab-prn1",
+        "device-actions": "/devices/florac-fs-borne1",  # admin: every remote action form of a borne
         "incidents": "/incidents?status=all",
         "incident": f"/incidents/{world.incidents['web-lab-pc1/session_wipe']}",
         "maintenance": "/maintenance",

@@ -123,6 +123,40 @@ def test_fleet_web_serves_the_dashboard(tmp_path: Path) -> None:
         proc.wait(30)
 
 
+def test_fleet_web_lab_sends_the_remote_actions_to_the_lab(tmp_path: Path) -> None:
+    """`fleet web --lab`: the device page says its actions reach the lab copy of the site
+    (without --lab it does not: tests/web/test_remote_actions.py)."""
+    db = f"sqlite:///{tmp_path}/fleet.sqlite"
+    added = _fleet("users", "add", "hl", "--role", "hotline", "--db", db, stdin="a long enough password\n")
+    assert added.returncode == 0, added.stderr
+    port = _free_port()
+    argv = [*FLEET, "web", "--lab", "--port", str(port), "--db", db, "-i", str(REPO / "inventory")]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "fleet web did not answer"
+                time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            form = client.get("/login").text
+            token = form[form.index('name="csrf" value="') + 19 :].split('"', 1)[0]
+            logged = client.post("/login", data={"name": "hl", "password": "a long enough password",
+                                                 "csrf": token, "next": "/"})  # fmt: skip
+            assert logged.status_code == 303, logged.text[:300]
+            page = client.get("/devices/florac-fs-borne1")
+        assert page.status_code == 200
+        assert 'id="act-restart-kiosk"' in page.text and "Mode laboratoire" in page.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
 def test_fleet_web_refuses_a_bad_proxy_setting(tmp_path: Path) -> None:
     r = _fleet("web", "--db", f"sqlite:///{tmp_path}/x.sqlite", "--trusted-proxy", "not-an-address")
     assert r.returncode == 2 and "trusted proxy 'not-an-address'" in r.stderr and "Traceback" not in r.stderr

@@ -15,6 +15,7 @@ PAGES = {
     "site": "/sites/florac-fs",
     "site-closed": "/sites/noumea-ps",
     "device": "/devices/web-lab-prn1",
+    "device-actions": "/devices/florac-fs-borne1",  # the hotline's remote action forms
     "incidents": "/incidents?status=all",
     "maintenance": "/maintenance",
     "search": "/search?q=lozere",

@@ -74,6 +74,7 @@ def test_every_route_refuses_anonymous_access(
         "/",
         "/sites/{site_id}",
         "/incidents/{incident_id}/acknowledge",
+        "/devices/{hostname}/act",
         "/maintenance",
         "/audit",
     } <= paths
