@@ -194,8 +194,10 @@ def wait_until(targets: Sequence[Target], done: Callable[[str, str | None], bool
 
 def guest_sessions(host: Any, user: str) -> int:
     """How many logind sessions the guest account has open (active or online)."""
-    text = fact(host, f"loginctl list-sessions --no-legend 2>/dev/null | awk '$3 == {shlex.quote(user)}' "
-                      "| wc -l")
+    # the name is passed as an awk variable: quoted into the program, ``$3 == guest`` compared
+    # the column with an (empty) awk variable named guest, and no session was ever counted
+    text = fact(host, f"loginctl list-sessions --no-legend 2>/dev/null "
+                      f"| awk -v u={shlex.quote(user)} '$3 == u' | wc -l")
     try:
         return int(text or 0)
     except ValueError:

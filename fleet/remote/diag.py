@@ -178,8 +178,15 @@ def redact(text: str, r: Redactor, *, browser: bool = False) -> tuple[str, dict[
     return text, counts
 
 
+# Vault entries that name an account rather than hold a secret (an SNMPv3 user travels in clear
+# in every packet): redacting them everywhere would blank the product's own name ("relais") in
+# unit names and paths, and make a bundle unreadable (the borne's relais-kiosk.service status).
+_IDENTIFIER_KEY = re.compile(r"_(user|username|login)$")
+
+
 def vault_values(inventory_root: Path) -> tuple[str, ...]:
-    """Every value of the vault (to redact them wherever they appear)."""
+    """Every secret value of the vault (to redact them wherever they appear); account names
+    (``*_user``, ``*_username``, ``*_login``) are identifiers, not secrets."""
     path = inventory_root / VAULT_RELPATH
     if not path.is_file():
         return ()
@@ -190,7 +197,8 @@ def vault_values(inventory_root: Path) -> tuple[str, ...]:
     data = yaml.safe_load(decrypt_vault(path, password))
     if not isinstance(data, dict):
         return ()
-    return tuple(str(v) for v in data.values() if v not in (None, ""))
+    return tuple(str(v) for k, v in data.items()
+                 if v not in (None, "") and not _IDENTIFIER_KEY.search(str(k)))
 
 
 def redactor_for(inventory: Inventory, site: Site, device: Device) -> Redactor:

@@ -66,6 +66,20 @@ def test_redactor_knows_the_vault_and_the_snmp_keys() -> None:
     assert redactor_for(inv, inv.site("florac-fs"), inv.device("florac-fs-gw")).gateway
 
 
+def test_account_names_in_the_vault_are_not_redacted_everywhere() -> None:
+    """The demo vault's switch account is "relais": redacted as a secret, every unit name and
+    path of the product became "<secret>-kiosk.service" in the borne's bundle (lab run of
+    2026-11-30).  Account names are identifiers; the passwords beside them stay secrets."""
+    inv = load_inventory(REPO / "inventory")
+    borne = inv.device("florac-fs-borne1")
+    r = redactor_for(inv, inv.site("florac-fs"), borne)
+    assert "relais" not in r.secrets and "relais-poller" not in r.secrets
+    assert borne.snmp is not None and borne.snmp.priv_key is not None
+    secret = borne.snmp.priv_key.get_secret_value()
+    text, _ = redact(f"relais-kiosk.service active; key {secret}", r)
+    assert text.startswith("relais-kiosk.service active") and secret not in text, text
+
+
 class FakeHost:
     """Answers the bundle's commands like a host would (no SSH): by the item's command."""
 
