@@ -50,7 +50,7 @@ from fleet.errors import (
 from fleet.store.db import Store
 from fleet.store.models import Base
 
-#: Roles, from the least to the most trusted (the permission matrix is in fleet.web.authz).
+#: Roles, from the least to the most trusted (what each may do: fleet/permissions.yml).
 ROLES = ("auditor", "technician", "hotline", "admin")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024

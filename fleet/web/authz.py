@@ -8,9 +8,8 @@ The remote actions of the device page are ``device.act.<action>`` for every acti
 (``act.<action>``, the one ``fleet act`` checks), and ``device.act.reboot.force``: the list is
 built from the actions themselves, so a new action cannot be forgotten here.
 
-Roles (``fleet users add NAME --role ROLE``): ``auditor`` reads everything, including the
-dashboard's audit trail, and changes nothing; ``hotline`` works incidents; ``technician`` does
-what the hotline does plus maintenance windows; ``admin`` does everything.
+Roles (``fleet users add NAME --role ROLE``, :data:`fleet.store.users.ROLES`): what each may
+do is the matrix's data (``fleet/permissions.yml``), not prose here.
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ from types import MappingProxyType
 
 from fleet.permissions import matrix
 from fleet.remote.actions import ACTIONS as REMOTE_ACTIONS
+from fleet.store.users import ROLES
 
-ROLES = ("auditor", "technician", "hotline", "admin")
-"""The roles a dashboard account may have (the matrix's, ``tests/web`` checks they agree)."""
+__all__ = ["PERMISSION_OF", "ROLES", "may"]
 
 #: Every action the web checks, and the permission of fleet/permissions.yml it needs.
 PERMISSION_OF: Mapping[str, str] = MappingProxyType(
