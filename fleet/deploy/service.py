@@ -112,6 +112,17 @@ class DeployOutcome:
         }
 
 
+def ansible_limit(site_group: str, limit: str | None) -> str:
+    """The ``--limit`` for one site: the user's pattern, within the site's group.  Ansible
+    applies a pattern's plain parts (their union) first, then every ``&`` part, then every
+    ``!``, wherever they stand: ``site:&a:b`` is (site | b) & a, only ``a`` (the public lab
+    deploy of two bornes and a screen deployed the first borne alone); ``a:b:&site`` is meant.
+    A pattern with a comma is split on commas only, so the site joins it the same way."""
+    if not limit:
+        return site_group
+    return f"{limit}{',' if ',' in limit else ':'}&{site_group}"
+
+
 def repo_commit(repo: Path) -> str | None:
     """HEAD's commit, with ``+dirty`` when roles/, playbooks/ or inventory/ have local changes."""
     try:
@@ -207,7 +218,7 @@ def deploy_site(
     of this deploy.  A session in progress on a station is closed by it."""
     site, devices = resolve_targets(inventory, site_id, options.limit)
     refuse_demo_vault(inventory, lab=options.lab)
-    limit = site.group if not options.limit else f"{site.group}:&{options.limit}"
+    limit = ansible_limit(site.group, options.limit)
     commit = repo_commit(repo)
     started = clock()
     deploy_id = recorder.start(
