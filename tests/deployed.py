@@ -49,13 +49,14 @@ class DeployedSite:
 
 
 def _copy(source: Path, target: Path) -> None:
-    """A consistent copy of a SQLite store (the backup API), both connections closed before
-    anything else opens the copy (``with`` on a sqlite3 connection only commits)."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    """A consistent copy of a SQLite store: ``VACUUM INTO`` writes a new, complete database
+    file (no -wal or -shm beside it to go with it).  The backup API's copies were read as
+    "database disk image is malformed" by later openers in two lab runs of 2026-11-30."""
+    target.unlink(missing_ok=True)
+    src = sqlite3.connect(source)
     try:
-        src.backup(dst)
+        src.execute("VACUUM INTO ?", (str(target),))
     finally:
-        dst.close()
         src.close()
     target.chmod(0o600)
 

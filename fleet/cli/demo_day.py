@@ -393,9 +393,11 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     # within a minute (no incident: as it should be); for the demo it stays down until the
     # hotline acts: a runtime drop-in and the watchdog timer stopped, both undone before the
     # restart
+    # masked for the runtime too: the session wipe that follows the kiosk's session end starts
+    # the kiosk again after wiping (a new session), which brought the browser back at once
     day.sh(borne, f"mkdir -p {shlex.quote(str(Path(CRASH_DROPIN).parent))} && "
                   f"printf '[Service]\\nRestart=no\\n' > {CRASH_DROPIN} && systemctl daemon-reload && "
-                  f"systemctl stop {WATCHDOG_TIMER}")
+                  f"systemctl stop {WATCHDOG_TIMER} && systemctl mask --runtime {KIOSK_UNIT}")
     day.sh(borne, f"systemctl kill --signal=SIGKILL {KIOSK_UNIT}")
     day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne), 60)
     day.say(_("the borne's browser crashed (killed)"))
@@ -410,8 +412,8 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
         why = get_incident(day.store, access).title if access is not None else _("no reading")
         day.say(_("NO kiosk incident: the monitor does not read the borne's processes ({why}); "
                   "see docs/demo.md").format(why=why))
-        day.sh(borne, f"rm -f {CRASH_DROPIN} && systemctl daemon-reload && "
-                      f"systemctl start {WATCHDOG_TIMER}")
+        day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
+                      f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
         day.now = start + timedelta(minutes=6)
         restarted = day.act("restart-kiosk", borne)
         return {"incident": None, "problem": why, "restart": [r.outcome for r in restarted.results],
@@ -425,7 +427,8 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     ticket = queue_ref(day.store, incident, GLPI)
     day.say(_("incident #{id} handed to the SAV: GLPI ticket {ticket} ({n} deliveries)").format(
         id=incident, ticket=ticket, n=len(sent.delivered)))
-    day.sh(borne, f"rm -f {CRASH_DROPIN} && systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
+    day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
+                  f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
     day.now = start + timedelta(minutes=6)
     restarted = day.act("restart-kiosk", borne, incident=incident)
     for minute in (7, 8, 9):

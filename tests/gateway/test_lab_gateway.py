@@ -702,7 +702,7 @@ def test_blocklist_update_is_pushed_checked_and_kept(sites: dict[str, LabSite], 
     assert dig(std, "m3.malware-synthetique.example") == "NXDOMAIN"
     for s in (pmi, std):
         outcomes = _gateway_checks(s)
-        assert outcomes["test_blocklists_size_and_age"] == "passed", outcomes
+        assert outcomes["blocklists_size_and_age"] == "passed", outcomes
         assert all(v.startswith("passed") for v in outcomes.values()), outcomes
 
 

@@ -17,6 +17,7 @@ Run as root, under the lab lock (pytest takes it): ``.venv/bin/pytest -m lab tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -130,6 +131,10 @@ def test_start_page_offline_then_a_tile_opens_its_procedure_and_is_counted_once(
         try:
             with pytest.raises(Exception, match="ERR_"):  # positive control: the network is cut
                 page.goto("https://www.caf.fr/", timeout=15_000)
+            # Chromium commits its own error page after the failed navigation: wait for it, or
+            # the next navigation is "interrupted by another navigation to chrome-error://"
+            with contextlib.suppress(Exception):
+                page.wait_for_url("chrome-error://**", timeout=10_000)
             page.goto("http://127.0.0.1:8088/", timeout=30_000)
             assert page.locator("a.tile").count() >= 5
             assert "Ma CAF" in page.content()

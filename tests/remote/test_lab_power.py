@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from fleet.incidents import list_incidents
 from fleet.inventory.power import shutdown_calendar
 from fleet.lab import wol
 from fleet.lab.paths import CTL_NETNS
+from fleet.remote.act import act
 from fleet.remote.power import report, wake_due
 from fleet.remote.record import device_actions
 from fleet.store import Store
@@ -70,6 +72,22 @@ def wait_for(predicate, what: str, timeout: float = 180) -> None:  # type: ignor
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
+
+
+@pytest.fixture(autouse=True)
+def _every_station_on_afterwards(deployed: Deployed) -> Iterator[None]:
+    """Pass or fail, the stations this test switches off are on again after it, Wake-on-LAN
+    on: the tests of the deployed site that follow need them (a PC left off once broke them)."""
+    yield
+    for host in SCHEDULED:
+        wol.set_wol(deployed.power_dir, host, True)
+        if wol.power_state(deployed.power_dir, host).get("power") == "off":
+            store = deployed.store()
+            try:
+                act(deployed.site.inventory, "wake", host, store=store, actor="marie", lab=True,
+                    state_dir=deployed.state_dir, timeout=90, boot_timeout=180)
+            finally:
+                store.dispose()
 
 
 def answers(d: Deployed, host: str) -> bool:
