@@ -158,11 +158,11 @@ def client_ip(s: LabSite) -> str:
     return m.group(1)
 
 
-def nds_clients(s: LabSite, tries: int = 20) -> dict[str, Any]:
-    """openNDS's clients.  ndsctl answers one caller at a time and relais-connlog asks every
-    few seconds: a busy answer is asked again, never read as "nobody" (the CI run of
-    2026-11-30 failed the idle-timeout test on one)."""
-    done = None
+def nds_clients(s: LabSite, tries: int = 10) -> dict[str, Any] | None:
+    """openNDS's clients, or None when ndsctl gave no client list.  ndsctl answers one caller
+    at a time and relais-connlog asks every few seconds: a busy answer is asked again (the CI
+    run of 2026-11-30 failed the idle-timeout test on one); openNDS restarting answers nothing
+    for a while, which the callers wait out as they wait for a client's state."""
     for _ in range(tries):
         done = gw(s, "ndsctl json")
         try:
@@ -173,14 +173,13 @@ def nds_clients(s: LabSite, tries: int = 20) -> dict[str, Any]:
         if isinstance(clients, dict):
             return clients
         time.sleep(0.3)
-    assert done is not None
-    raise AssertionError(f"ndsctl json: no client list in {tries} tries: "
-                         f"{done.stdout[-300:]!r} {done.stderr[-300:]!r}")
+    return None
 
 
 def authenticated(s: LabSite, ip: str) -> bool:
+    """The client is authenticated by openNDS's own account (False when openNDS gave none)."""
     return any(c.get("ip") == ip and c.get("state") == "Authenticated"
-               for c in nds_clients(s).values())
+               for c in (nds_clients(s) or {}).values())
 
 
 def operator_auth(s: LabSite, ip: str, attempts: int = 8) -> bool:
