@@ -277,6 +277,8 @@ def _wait_ready(lab: Lab, plan: SitePlan, pids: dict[str, int], progress: Progre
                 if init is None:
                     continue
                 if all(ns.listening(init, proto, port) for proto, port in _ready_checks(node)):
+                    if node.kind is NodeKind.HOST:
+                        _permit_logins(init)
                     del pending[key]
             else:
                 port = ("udp", 161) if key.endswith(":snmp") or node.kind is NodeKind.SNMPSIM \
@@ -291,6 +293,23 @@ def _wait_ready(lab: Lab, plan: SitePlan, pids: dict[str, int], progress: Progre
                            f"{names} (logs in {lab.paths.site_run(plan.site_id) / 'logs'})")
         time.sleep(0.1)
     progress(f"{plan.site_id}: all hosts ready")
+
+
+# What systemd-user-sessions.service does at boot: remove /run/nologin, which refuses every
+# login but root's (PAM "Access denied ... by PAM account configuration").  In the lab's
+# containers a unit sometimes fails to start with 219/CGROUP when a container of the same name
+# was removed a moment before (its cgroup not gone yet): the fresh-clone CI run of 2026-11-30
+# then saw the gateway refuse the relais account for the whole session.  Started again, and the
+# file removed if it still fails, so a host that listens on SSH also lets the relais account in.
+_PERMIT_LOGINS = ("systemctl is-active -q systemd-user-sessions.service || "
+                  "{ systemctl reset-failed systemd-user-sessions.service; "
+                  "systemctl start systemd-user-sessions.service || rm -f /run/nologin; }")
+
+
+def _permit_logins(init: int) -> None:
+    subprocess.run(["nsenter", "-t", str(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "--",
+                    "sh", "-c", _PERMIT_LOGINS], capture_output=True, text=True, timeout=60,
+                   check=False)
 
 
 def _last_line(log: Path) -> str:
