@@ -101,12 +101,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
          "in its client database /tmp/ndscids/<id> (issue 9: not fixed)", True),
     "tests/gateway/test_lab_gateway.py::test_blocklist_update_is_pushed_checked_and_kept":
         ('lab run of 2026-11-30 10:16: the test read the check under a wrong name (fixed; not re-run)', True),
-    "tests/roles/test_lab_triggers.py::test_idle_wipe_warns_and_real_input_holds_it_off[florac-fs-borne1]":
-        ("lab run of 2026-11-30 09:55: on the borne the idle warning came and went, then no idle wipe "
-         "record within 90 s (the PC's passes; not diagnosed)", True),
-    "tests/roles/test_lab_triggers.py::test_logout_wipe[florac-fs-borne1]":
-        ("lab run of 2026-11-30 09:55: no logout wipe record within 120 s after the kiosk's session "
-         "was terminated (the PC's passes; not diagnosed)", True),
     "tests/audit/test_lab_audit.py::test_fresh_site_is_green_then_each_breakage_is_reported":
         ("lab run of 2026-11-30 10:16: 'database disk image is malformed' migrating the module's store"
          " copy (copies are made with VACUUM INTO now; not re-run)", True),
