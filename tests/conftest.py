@@ -93,14 +93,32 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
         ("lab run of 2026-11-30 10:52: every host deployed (the --limit fix), but the deploy's "
          "canary wipe on noumea-ps-borne1 failed verification (last_wipe_left_nothing; the "
          "record's failing item was cut from the message; florac-fs's borne passes it)", True),
+    "tests/gateway/test_lab_gateway.py::test_after_click_through_traffic_passes":
+        ("failed in the fresh-clone run of 2026-11-30 10:53 "
+         "(the click-through answered the splash page again); passed in the lab "
+         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
+    "tests/gateway/test_lab_gateway.py::test_after_auth_dns_and_dot_elsewhere_are_dropped":
+        ("failed in the fresh-clone run of 2026-11-30 10:53 "
+         "(the guest was not authenticated (after the click-through failed)); passed in the lab "
+         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
+    "tests/gateway/test_lab_gateway.py::test_after_auth_doh_is_blocked_by_name_and_by_address":
+        ("failed in the fresh-clone run of 2026-11-30 10:53 "
+         "(a blocked DoH name resolved (NOERROR): the guest was not authenticated); passed in the lab "
+         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
+    "tests/gateway/test_lab_gateway.py::test_a_second_client_reusing_the_ip_gets_nothing":
+        ("failed in the fresh-clone run of 2026-11-30 10:53 "
+         "(the first client was not authenticated); passed in the lab "
+         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
+    "tests/gateway/test_lab_gateway.py::test_doq_quic_and_vpn_ports_per_profile":
+        ("lab run of 2026-11-30 11:54: the standard site's UDP 4500 probe did not arrive, its "
+         "guest idle past the lab's 1-minute timeout during the PMI probes (re-authenticated "
+         "now; not re-run); passed in every other run", True),
     "tests/gateway/test_lab_gateway.py::test_pmi_reaches_only_addresses_its_resolver_gave":
         ("lab run of 2026-11-30 10:16: the PMI guest, authenticated by ndsctl's account, was "
          "redirected to the portal (307) (passed at 09:46; not diagnosed)", True),
     "tests/gateway/test_lab_gateway.py::test_no_file_the_gateway_writes_holds_a_destination":
         ("lab run of 2026-11-30 10:16: openNDS keeps the address asked before the terms were accepted "
          "in its client database /tmp/ndscids/<id> (issue 9: not fixed)", True),
-    "tests/gateway/test_lab_gateway.py::test_blocklist_update_is_pushed_checked_and_kept":
-        ('lab run of 2026-11-30 10:16: the test read the check under a wrong name (fixed; not re-run)', True),
     "tests/audit/test_lab_audit.py::test_fresh_site_is_green_then_each_breakage_is_reported":
         ("lab run of 2026-11-30 10:16: 'database disk image is malformed' migrating the module's store"
          " copy (copies are made with VACUUM INTO now; not re-run)", True),
@@ -108,8 +126,8 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
         ("lab run of 2026-11-30 10:16: florac-fs-pc1 not among the stations woken at 08:40 (not "
          "diagnosed)", True),
     "tests/remote/test_lab_actions_web.py::test_restart_kiosk_from_the_device_page":
-        ("lab run of 2026-11-30 10:16: never passed: ran after the power test, which left the borne "
-         "off (it runs before it now, and the power test switches everything on again)", True),
+        ("passed once (the fresh-clone run of 2026-11-30 10:53), after failing when the power "
+         "test had left the borne off; not yet passed twice", True),
 }
 UNPROVEN_MODULES: dict[str, tuple[str, bool]] = {
     "tests/lab/test_demo.py":

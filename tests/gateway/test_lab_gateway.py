@@ -443,6 +443,7 @@ def test_doq_quic_and_vpn_ports_per_profile(sites: dict[str, LabSite]) -> None:
     for probe in ALWAYS_CLOSED + PMI_CLOSED:
         assert probe_arrives(pmi, probe, on_gateway=True), probe  # control: it can arrive
         assert not probe_arrives(pmi, probe), f"{PMI}: {probe} reached the internet"
+    ensure_auth(std)  # the PMI probes above can outlast the lab's 1-minute idle timeout
     for probe in ALWAYS_CLOSED:
         assert not probe_arrives(std, probe), f"{STD}: {probe} reached the internet"
     for probe in PMI_CLOSED:  # the standard profile lets QUIC and VPNs through
