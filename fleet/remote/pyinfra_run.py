@@ -69,11 +69,16 @@ class HostOutcome:
     ops: tuple[OpResult, ...] = ()
 
 
-def _inventory(targets: Sequence[Target]) -> Inventory:
+def _inventory(targets: Sequence[Target], retries: int = 0) -> Inventory:
     hosts: list[tuple[str, dict[str, Any]]] = []
     for t in targets:
+        # a connection dropped before SSH's banner (a remote site's link, a busy sshd) is
+        # tried again, 1-3 s later, before the host is reported unreachable
         data: dict[str, Any] = {"ssh_hostname": t.address, "ssh_user": t.user,
-                                "ssh_strict_host_key_checking": "yes"}
+                                "ssh_strict_host_key_checking": "yes",
+                                "ssh_connect_retries": retries,
+                                "ssh_connect_retry_min_delay": 1.0,
+                                "ssh_connect_retry_max_delay": 3.0}
         if t.known_hosts is not None:
             data["ssh_known_hosts_file"] = str(t.known_hosts)
         if t.ssh_key is not None:
@@ -99,6 +104,8 @@ def _ops(state: State, host: Any) -> tuple[OpResult, ...]:
 
 
 NO_HOSTS_LEFT = "No hosts remaining"
+CONNECT_RETRIES = 1
+"""Connection retries of a run without a ``timeout`` (a quick probe gives up at once)."""
 AfterFn = Callable[[State], Mapping[str, "str | HostReport"]]
 
 
@@ -116,7 +123,7 @@ def run(targets: Sequence[Target], queue: Callable[[State], None],
         return []
     connect = 15 if timeout is None else max(1, min(15, int(timeout)))
     config = Config(SUDO=True, CONNECT_TIMEOUT=connect)  # type: ignore[no-untyped-call]
-    state = State(_inventory(targets), config)
+    state = State(_inventory(targets, CONNECT_RETRIES if timeout is None else 0), config)
     try:
         try:
             connect_all(state)

@@ -189,3 +189,41 @@ def test_an_unreachable_host_is_a_result_not_an_error(tmp_path: Path) -> None:
     [o] = run([target], lambda _state: None, timeout=5)
     assert (o.hostname, o.ok, o.message) == ("closed-port", False, "unreachable")
     assert probe([target], timeout=5) == {"closed-port": None}
+
+
+def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Path) -> None:
+    """A remote site's link or a busy sshd can drop one connection before SSH's banner: an
+    action tries again once before calling the host unreachable; a quick probe (``timeout``)
+    does not.  The "host" is a loopback listener that accepts and closes at once."""
+    import socket
+    import threading
+
+    from fleet.remote.pyinfra_run import Target, run
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    cfg = tmp_path / "ssh_config"
+    cfg.write_text(f"Host dropper\n  HostName 127.0.0.1\n  Port {listener.getsockname()[1]}\n")
+    target = Target("dropper", "dropper", ssh_config=cfg)
+    try:
+        [o] = run([target], lambda _state: None)
+        assert (o.ok, o.message) == (False, "unreachable")
+        assert len(accepted) == 2, accepted
+        accepted.clear()
+        [o] = run([target], lambda _state: None, timeout=5)
+        assert (o.ok, len(accepted)) == (False, 1), accepted
+    finally:
+        listener.close()

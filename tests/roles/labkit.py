@@ -74,14 +74,40 @@ def records(site: LabSite, host: str) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in out.stdout.splitlines() if ln.strip()]
 
 
+def wipe_under_way(site: LabSite, host: str) -> bool:
+    """A wipe holds relais-wipe's lock (asking the question, scanning the disk)."""
+    return bool(sh(site, host, "flock -n /run/relais-wipe/lock true").returncode != 0)
+
+
 def wait_record(site: LabSite, host: str, before: int, trigger: str, timeout: float = 120) -> dict[str, Any]:
-    """The first record after the ``before`` first ones with this trigger."""
+    """The first record after the ``before`` first ones with this trigger.
+
+    ``timeout`` bounds the wait for the wipe to happen; one found under way then (the question
+    and the scan last longer on a loaded machine) is waited for up to 5 more minutes: the
+    verdict is whether the wipe comes, not how fast.  A failure says what the watcher saw."""
 
     def probe() -> dict[str, Any] | None:
         new = [r for r in records(site, host)[before:] if r["trigger"] == trigger]
         return new[0] if new else None
 
-    return wait_for(f"a {trigger} wipe record on {host}", probe, timeout)
+    what = f"a {trigger} wipe record on {host}"
+    try:
+        try:
+            return wait_for(what, probe, timeout)
+        except AssertionError:
+            if not wipe_under_way(site, host):
+                raise
+            return wait_for(what + " (a wipe was under way)", probe, 300)
+    except AssertionError as exc:
+        other = [{k: r.get(k) for k in ("time", "trigger", "outcome", "duration_ms")}
+                 for r in records(site, host)[before:]]
+        raise AssertionError(f"{exc}; records since: {other}; watcher: {status(site, host)}; "
+                             f"journal: {watcher_journal(site, host)}") from None
+
+
+def watcher_journal(site: LabSite, host: str) -> str:
+    out = sh(site, host, "journalctl -u relais-wipe.service --no-pager -o cat -n 15")
+    return " | ".join(out.stdout.splitlines()[-15:])
 
 
 def status(site: LabSite, host: str) -> dict[str, Any]:

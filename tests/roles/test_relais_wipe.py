@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -415,3 +416,44 @@ def test_canary_is_found_by_the_scan(tree: Path) -> None:
     (rec,) = _records(tree)
     assert rec["canary"] == "removed" and rec["residue"]["found"] == 1, rec  # type: ignore[index]
     assert not any((tree / "var/lib/relais-wipe").iterdir())
+
+
+def _module() -> object:
+    """relais-wipe as a module (it has no .py suffix), to drive one wipe from inside."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("relais_wipe_under_test", str(WIPE))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def test_a_session_begun_during_a_wipe_is_not_taken_for_wiped(tree: Path) -> None:
+    """The borne's kiosk can come back while a wipe still scans the disk: that new session was
+    not wiped by it.  The watcher skips a session's wipe when a wipe ran since the session
+    began (``unless_wiped_since``); if "since" meant "since the wipe ended", that session
+    would never be wiped, on idle or at logout.  Fails when last-wipe holds the end."""
+    rw: Any = _module()
+    cfg = rw.Config({"uid": GUEST_UID, "gid": GUEST_UID, "home": "/home/guest",
+                     "items": ["slow"], "state_dir": "/run/relais-wipe"}, tree)
+    seen: dict[str, float] = {}
+
+    def slow(_cfg: object) -> int:  # the session that begins while the wipe runs
+        time.sleep(0.05)
+        seen["mid"] = time.time()
+        time.sleep(0.05)
+        return 0
+
+    rw.WIPERS["slow"] = slow
+    rw.check_residue = lambda _cfg: {"remaining": 0, "processes": 0}
+    before = time.time()
+    time.sleep(0.01)
+    first = rw.wipe(cfg, "remote")
+    assert first is not None and first["outcome"] == "ok", first
+    # a session older than the wipe was ended by it: its own wipe is not needed
+    assert rw.wipe(cfg, "logout", unless_wiped_since=before) is None
+    # the one begun during the wipe is wiped when it ends
+    again = rw.wipe(cfg, "logout", unless_wiped_since=seen["mid"])
+    assert again is not None and again["trigger"] == "logout", again
