@@ -116,9 +116,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
     "tests/gateway/test_lab_gateway.py::test_pmi_reaches_only_addresses_its_resolver_gave":
         ("lab run of 2026-11-30 10:16: the PMI guest, authenticated by ndsctl's account, was "
          "redirected to the portal (307) (passed at 09:46; not diagnosed)", True),
-    "tests/gateway/test_lab_gateway.py::test_no_file_the_gateway_writes_holds_a_destination":
-        ("lab run of 2026-11-30 10:16: openNDS keeps the address asked before the terms were accepted "
-         "in its client database /tmp/ndscids/<id> (issue 9: not fixed)", True),
     "tests/audit/test_lab_audit.py::test_fresh_site_is_green_then_each_breakage_is_reported":
         ("lab run of 2026-11-30 10:16: 'database disk image is malformed' migrating the module's store"
          " copy (copies are made with VACUUM INTO now; not re-run)", True),

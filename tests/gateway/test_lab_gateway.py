@@ -512,6 +512,10 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
     listed = gw(s, newer).stdout.split()
     assert any(p.startswith("/var/lib/relais/connlog/") for p in listed), listed
     assert any("journal" in p for p in listed), listed
+    # positive control: openNDS's client file of this guest was written meanwhile (its
+    # "originurl" held the first page before the role's patch) and is searched below
+    cids = [p for p in listed if "/ndscids/" in p]
+    assert any(ip in gw(s, f"cat {p}").stdout for p in cids), (cids, listed)
     secrets = [SECRET_IP, SECRET_HOST, "visite-secrete", f"chemin-{tag}", f"secret-{tag}",
                f"avant-{tag}", agent]
     for needle in secrets:
