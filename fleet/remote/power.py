@@ -59,7 +59,9 @@ def due(store: Store, sites: Sequence[Site], now: datetime) -> list[DueWake]:
         for d in site.devices:
             if not site.power.applies_to(d.kind.value):
                 continue
-            done = [e for e in device_actions(store, d.hostname, since=w.wake_at)
+            # woken between the wake instant and now: a wake recorded "later" than the clock
+            # in use (an injected clock, a replay) is not this period's
+            done = [e for e in device_actions(store, d.hostname, since=w.wake_at, until=now)
                     if (e.data or {}).get("action") == "wake"]
             if not done:
                 out.append(DueWake(site, d, w))

@@ -28,13 +28,15 @@ def record_device_action(store: Store, *, device: str, site_id: str, at: datetim
 
 
 def device_actions(store: Store, device: str, since: datetime | None = None,
-                   limit: int = 100) -> list[DeviceEvent]:
-    """The device's action events, newest first."""
+                   limit: int = 100, until: datetime | None = None) -> list[DeviceEvent]:
+    """The device's action events in [since, until], newest first."""
     with store.read() as session:
         query = select(DeviceEvent).where(DeviceEvent.device == device,
                                           DeviceEvent.kind == ACTION_EVENT)
         if since is not None:
             query = query.where(DeviceEvent.at >= since)
+        if until is not None:
+            query = query.where(DeviceEvent.at <= until)
         rows = list(session.scalars(query.order_by(DeviceEvent.at.desc(), DeviceEvent.id.desc())
                                     .limit(limit)))
         for r in rows:
