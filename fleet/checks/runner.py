@@ -13,33 +13,24 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from fleet.checks.model import CheckReport, CheckResult, HostExpect, merge
 from fleet.inventory.models import Device, DeviceKind, Inventory, Site
+from fleet.inventory.roles import load_role_specs
 
 CHECKS_DIR = Path(__file__).resolve().parent
 DEFAULT_HOMEPAGE = "https://www.service-public.fr/"
 
 
-def _role_default(roles_dir: Path, role: str, name: str, fallback: Any) -> Any:
-    """A plain (non-templated) role default, so checks and roles share one value."""
-    try:
-        data = yaml.safe_load((roles_dir / role / "defaults" / "main.yml").read_text("utf-8"))
-    except (OSError, yaml.YAMLError):
-        return fallback
-    value = (data or {}).get(name, fallback)
-    return fallback if isinstance(value, str) and "{{" in value else value
-
-
 def expectations_for(
     inventory: Inventory, site: Site, devices: Sequence[Device], roles_dir: Path
 ) -> list[HostExpect]:
-    """What each managed host of ``site`` should look like, from the resolved inventory."""
-    allow_default = _role_default(roles_dir, "kiosk", "kiosk_default_allowlist", [])
-    guest = _role_default(roles_dir, "hardening", "hardening_guest_user", "guest")
+    """What each managed host of ``site`` should look like, from the resolved inventory (the
+    guest account is the device's own, ``Device.guest_user``; ``roles_dir`` only supplies the
+    kiosk's default allowlist when the site names none)."""
+    allow_default = load_role_specs(roles_dir).default("kiosk_default_allowlist")
+    if not isinstance(allow_default, list):  # no roles/, or a Jinja expression
+        allow_default = []
     printers = site.devices_of(DeviceKind.PRINTER)
     out = []
     for d in devices:
@@ -53,7 +44,7 @@ def expectations_for(
                 controller_networks=tuple(str(n) for n in d.controller_networks),
                 pmr=d.pmr,
                 admin_user=d.admin_user,
-                guest_user=str(guest),
+                guest_user=d.guest_user,
                 homepage=site.portal_url or DEFAULT_HOMEPAGE,
                 allowlist=tuple(str(a) for a in (site.kiosk_allowlist or allow_default)),
                 printer_queue=printers[0].hostname if printers else "",

@@ -227,4 +227,4 @@ def test_gateway_journal_bounded(host: Any, expect: HostExpect) -> None:
     conf = host.file("/etc/systemd/journald.conf.d/50-relais.conf").content_string
     for key in ("SystemMaxUse=", "MaxRetentionSec="):
         assert key in conf, f"{key} missing"
-    assert not host.user("guest").exists, "a guest account on the gateway"
+    assert not host.user(expect.guest_user).exists, "a guest account on the gateway"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ from fleet.inventory.secrets import (
 )
 from fleet.inventory.validate import hint, validate_with_lines
 from fleet.inventory.variables import (
+    GUEST_ACCOUNT,
+    GUEST_ACCOUNT_VARS,
     ContractModels,
     HostVars,
     NetworksVars,
@@ -499,6 +502,9 @@ def _build_device(
         ctx.add(origin[0], origin[1], "content_filter_profile", profile,
                 "Relais reads this variable itself: write standard or pmi")
         return None
+    guest_user = _guest_account(ctx, kind, typed, [*layers, _Layer(display, hv, host_vars)])
+    if guest_user is None:
+        return None
     netdev = None
     if any(typed.get(k) for k in ("netdev_platform", "netdev_username", "netdev_password")):
         user = _secret(typed.get("netdev_username"), secrets)
@@ -526,9 +532,65 @@ def _build_device(
         content_filter_allow=engine_read["content_filter_allow"],
         netdev=netdev,
         profile=host_vars.device_profile or "standard",
+        guest_user=guest_user,
         vars={k: v for k, v in raw.items() if not k.startswith("vault_")},
         source=Source(file=display, line=hline),
     )
+
+
+_ACCOUNT_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_JINJA_NAME = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+
+
+def _guest_account(
+    ctx: _Ctx, kind: str, typed: Mapping[str, Any], layers: list[_Layer]
+) -> str | None:
+    """The host's guest account: ``hardening_guest_user`` as resolved (else the role's
+    default); on a public PC or a borne every other variable naming that account
+    (``GUEST_ACCOUNT_VARS``) must name the same one.  None with a problem recorded when not."""
+    roles = ctx.models.roles
+    names = GUEST_ACCOUNT_VARS.get(kind, (GUEST_ACCOUNT,))
+    values: dict[str, tuple[str, bool]] = {}  # name → (account, set in the inventory)
+
+    def value_of(name: str, depth: int = 0) -> tuple[str, bool] | None:
+        given = name in typed
+        value = typed[name] if given else roles.default(name)
+        if value is None:
+            return "guest", False  # no roles/ beside this inventory: Ansible's own default
+        ref = _JINJA_NAME.fullmatch(str(value).strip())
+        if ref and ref.group(1) in names and ref.group(1) != name and depth < len(names):
+            resolved = value_of(ref.group(1), depth + 1)
+            return None if resolved is None else (resolved[0], given)
+        if not isinstance(value, str) or not _ACCOUNT_NAME.fullmatch(value):
+            file, line = _origin(name, layers) if given else (f"roles/{roles.role_of(name)}/"
+                                                              "defaults/main.yml", None)
+            ctx.add(file, line, name, value,
+                    "Relais reads this variable itself: write the account name (lowercase "
+                    'letters, digits, _ or -), or "{{ ' + GUEST_ACCOUNT + ' }}"')
+            return None
+        return value, given
+
+    for name in names:
+        got = value_of(name)
+        if got is None:
+            return None
+        values[name] = got
+    account, account_given = values[GUEST_ACCOUNT]
+    for name in names[1:]:
+        other, given = values[name]
+        if other == account:
+            continue
+        at = name if given or not account_given else GUEST_ACCOUNT
+        file, line = _origin(at, layers)
+        if not (given or account_given):  # the roles' own defaults disagree
+            file = f"roles/{roles.role_of(name)}/defaults/main.yml"
+        ctx.add(file, line, at, other if at == name else account,
+                f"a {kind} has one guest account: {name} is {other!r}"
+                f"{'' if given else ' (the role default)'} but {GUEST_ACCOUNT} is {account!r}"
+                f"{'' if account_given else ' (the role default)'}; set {name} alike, or to "
+                f'"{{{{ {GUEST_ACCOUNT} }}}}"')
+        return None
+    return account
 
 
 def _origin(name: str, layers: list[_Layer]) -> tuple[str, int | None]:

@@ -206,21 +206,16 @@ class Device(Frozen):
     """``netdev_platform`` / ``netdev_username`` / ``netdev_password`` (switches)."""
     profile: DeviceProfile = "standard"
     """``device_profile``: a borne's variant (``visio``: the visio-guichet)."""
+    guest_user: str = "guest"
+    """``hardening_guest_user`` (else the hardening role's default): the shared account of a
+    public PC or a borne — the one the session wipe, the end-of-session question, the PC's
+    auto-login and the kiosk use too (the loader refuses a host where those variables name
+    another account, see ``variables.GUEST_ACCOUNT_VARS``).  On other hosts: the account that
+    must not exist there."""
     vars: Mapping[str, Any] = Field(default_factory=dict)
     """Every Ansible variable of the host as resolved, for Ansible parity and debugging only:
     the engine reads the typed fields above (``tests/inventory/test_contract.py`` checks)."""
     source: Source
-
-    @property
-    def guest_user(self) -> str:
-        """The shared account of a public station: the ``session_wipe`` role's
-        ``session_wipe_user`` as resolved for this host (``guest`` by default)."""
-        return str(self.vars.get("session_wipe_user") or "guest")
-
-    @property
-    def kiosk_user(self) -> str:
-        """The account the borne's browser runs as: the ``kiosk`` role's ``kiosk_user``."""
-        return str(self.vars.get("kiosk_user") or "guest")
 
 
 class Site(Frozen):

@@ -1,4 +1,5 @@
-"""The roles' side of the inventory contract: the variables each role declares.
+"""The roles' side of the inventory contract: the variables each role declares, and its
+defaults (what a host gets when the inventory does not set a variable).
 
 Every role in ``roles/`` declares its variables, with their types, in
 ``meta/argument_specs.yml`` (kept equal to ``defaults/main.yml`` by ``tests/roles``).  The
@@ -74,6 +75,8 @@ class RoleSpecs:
 
     roles: tuple[str, ...] = ()
     variables: Mapping[str, RoleVar] | None = None
+    defaults: Mapping[str, Any] | None = None
+    """Each role's ``defaults/main.yml``, as written (Jinja expressions included)."""
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -90,6 +93,11 @@ class RoleSpecs:
         matches = [r for r in self.roles if name.startswith(r + "_")]
         return max(matches, key=len) if matches else None
 
+    def default(self, name: str) -> Any:
+        """The role's default for ``name`` as written in its ``defaults/main.yml`` (None when
+        the role has none); a Jinja expression is returned as its text."""
+        return (self.defaults or {}).get(name)
+
     def checker(self, name: str) -> Callable[[Any], Any]:
         var = self.get(name)
         assert var is not None, name
@@ -103,9 +111,20 @@ def load_role_specs(roles_dir: Path) -> RoleSpecs:
         return RoleSpecs()
     roles: list[str] = []
     variables: dict[str, RoleVar] = {}
+    defaults: dict[str, Any] = {}
     problems: list[Problem] = []
     for role_dir in sorted(p for p in roles_dir.iterdir() if p.is_dir()):
         roles.append(role_dir.name)
+        defaults_file = role_dir / "defaults" / "main.yml"
+        if defaults_file.is_file():
+            try:
+                data = yaml.safe_load(defaults_file.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                problems.append(Problem(str(defaults_file), None, "", None,
+                                        f"unreadable role defaults: {exc}"))
+            else:
+                if isinstance(data, dict):
+                    defaults.update((str(k), v) for k, v in data.items())
         spec_file = role_dir / "meta" / "argument_specs.yml"
         if not spec_file.is_file():
             continue
@@ -129,4 +148,4 @@ def load_role_specs(roles_dir: Path) -> RoleSpecs:
             )
     if problems:
         raise InventoryError(problems)
-    return RoleSpecs(tuple(roles), variables)
+    return RoleSpecs(tuple(roles), variables, defaults)

@@ -801,11 +801,27 @@ TYPED: Mapping[str, str] = MappingProxyType({
     "content_filter_allow": "Device.content_filter_allow",
     "device_profile": "Device.profile",
     "site_agenda": "Site.agenda", "site_visio_origins": "Site.visio_origins",
+    # role variables the engine reads: the guest account (GUEST_ACCOUNT_VARS)
+    "hardening_guest_user": "Device.guest_user", "session_wipe_user": "Device.guest_user",
+    "session_question_user": "Device.guest_user", "public_pc_guest_user": "Device.guest_user",
+    "kiosk_user": "Device.guest_user",
 })
 """Which typed field carries each variable the engine reads.  Role variables that only their
 role reads are typed by the role's argument specs (checked, not copied to the models)."""
 
+GUEST_ACCOUNT = "hardening_guest_user"
+"""The variable naming a host's shared guest account: the ``hardening`` role creates it."""
+GUEST_ACCOUNT_VARS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "public_pc": (GUEST_ACCOUNT, "session_wipe_user", "session_question_user",
+                  "public_pc_guest_user"),
+    "borne": (GUEST_ACCOUNT, "session_wipe_user", "session_question_user", "kiosk_user"),
+})
+"""Per device kind, every role variable that names the guest account on such a host (the
+account created, wiped, asked the end-of-session question, logged in automatically, running
+the kiosk): one account, so the loader refuses a host where they differ and the engine reads
+the one value, ``Device.guest_user``."""
+
 __all__ = [
-    "ENGINE_TYPED", "PROCEDURE_ICONS", "TYPED", "ProcedureVars", "CommonVars", "ContractModels", "GroupVars", "HostVars", "SiteVars",
+    "GUEST_ACCOUNT", "GUEST_ACCOUNT_VARS", "ENGINE_TYPED", "PROCEDURE_ICONS", "TYPED", "ProcedureVars", "CommonVars", "ContractModels", "GroupVars", "HostVars", "SiteVars",
     "check_hostname", "contract_models", "declared", "host_addresses", "resolve_typed", "set_values",
 ]

@@ -209,9 +209,8 @@ def redactor_for(inventory: Inventory, site: Site, device: Device) -> Redactor:
         for s in (d.snmp.community, d.snmp.auth_key, d.snmp.priv_key):
             if s is not None:
                 secrets.append(s.get_secret_value())
-    users = {"guest", device.guest_user, device.kiosk_user}
     nets = tuple(n for n in (site.guest,) if n is not None)
-    return Redactor(tuple(secrets), nets, tuple(sorted(users)), device.kind is DeviceKind.GATEWAY)
+    return Redactor(tuple(secrets), nets, (device.guest_user,), device.kind is DeviceKind.GATEWAY)
 
 
 # ------------------------------------------------------------------------------ collecting --

@@ -300,3 +300,57 @@ def test_checks_read_the_typed_allowlist(inv_dir: Path, edit: Edit) -> None:
     assert borne.allowlist == ("https://www.caf.fr",)
     assert borne.homepage == "https://www.caf.fr/"
     assert borne.admin_user == "relais"
+
+
+# ------------------------------------------------------- the guest account: one value ----
+
+GUEST_VARS = ("hardening_guest_user", "session_wipe_user", "session_question_user",
+              "public_pc_guest_user", "kiosk_user")
+
+
+def test_checks_expect_the_guest_account_the_inventory_names(inv_dir: Path, edit: Edit) -> None:
+    from fleet.checks.runner import expectations_for
+
+    site = load_inventory(inv_dir).site("florac-fs")
+    before = expectations_for(load_inventory(inv_dir), site, site.devices, ROLES)
+    assert {e.guest_user for e in before} == {"guest"}  # positive control: the roles' default
+    others = "".join(f'        {n}: "{{{{ hardening_guest_user }}}}"\n' for n in GUEST_VARS[1:])
+    edit(FLORAC, "        site_pmi: false\n",
+         "        site_pmi: false\n        hardening_guest_user: visiteur\n" + others)
+    inv = load_inventory(inv_dir)
+    site = inv.site("florac-fs")
+    expect = expectations_for(inv, site, site.devices, ROLES)
+    assert {e.guest_user for e in expect} == {"visiteur"}
+    assert {d.guest_user for d in site.devices} == {"visiteur"}
+    assert {e.kind for e in expect} >= {"public_pc", "borne", "gateway"}
+
+
+def test_one_guest_account_per_host(inv_dir: Path, edit: Edit) -> None:
+    """The account the hardening role creates is the one wiped, asked, logged in and running
+    the kiosk: an inventory that renames it in one role only is refused at its line."""
+    edit(FLORAC, "        site_pmi: false\n",
+         "        site_pmi: false\n        hardening_guest_user: visiteur\n")
+    problems = problems_of(inv_dir)
+    assert problems, "renaming the account the hardening role creates, and only it, loaded"
+    p = problems[0]
+    assert p.field.endswith("hardening_guest_user") and p.value == "visiteur"
+    assert p.line == line_no(inv_dir / FLORAC, "hardening_guest_user")
+    assert "(the role default)" in p.message and "'visiteur'" in p.message
+
+
+def test_the_kiosk_runs_as_the_guest_account(inv_dir: Path, edit: Edit) -> None:
+    # the borne group's kiosk_user differs: refused at that line; a PC does not read it
+    edit("group_vars/borne.yml", "# Per-kind overrides of role variables go here (prefixed "
+         "with the role name).\n", "kiosk_user: borne\n")
+    (p,) = {(q.file, q.line, q.message): q for q in problems_of(inv_dir)}.values()
+    assert p.field.endswith("kiosk_user") and p.value == "borne"
+    assert p.file.endswith("group_vars/borne.yml") and p.line == 3
+    assert p.message.startswith("a borne has one guest account: kiosk_user is 'borne'")
+
+
+def test_a_guest_account_name_relais_cannot_read_is_refused(inv_dir: Path, edit: Edit) -> None:
+    edit(FLORAC, "        site_pmi: false\n",
+         '        site_pmi: false\n        session_wipe_user: "{{ lookup(\'env\', \'U\') }}"\n')
+    problems = problems_of(inv_dir)
+    assert problems and all(p.field.endswith("session_wipe_user") for p in problems)
+    assert "write the account name" in problems[0].message
