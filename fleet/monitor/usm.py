@@ -301,7 +301,7 @@ class UsmEngine:
         auth, priv = self._security()
         boots, etime = peer.boots, peer.now(self.clock)
         scoped = ber.tlv(ber.SEQUENCE, ber.tlv(4, peer.engine_id) + ber.tlv(4, b"") + pdu)
-        try:  # pysnmp's services: translate whatever they raise, here at the boundary
+        try:
             encrypted, salt = priv.encrypt_data(peer.priv_key, (boots, etime, None), scoped)
             usm = ber.tlv(
                 ber.SEQUENCE,
@@ -312,7 +312,7 @@ class UsmEngine:
             flags = _FLAG_AUTH | _FLAG_PRIV | _FLAG_REPORTABLE
             whole = _envelope(msg_id, flags, usm, ber.tlv(4, encrypted.asOctets()))
             return bytes(auth.authenticate_outgoing_message(peer.auth_key, whole))
-        except Exception as exc:
+        except Exception as exc:  # pysnmp's auth/priv services (boundary): raise what they like
             raise SnmpError(f"cannot encrypt/sign the request: {exc}", "error") from exc
 
     def _open_reply(self, peer: _Peer, reply: _Reply) -> ber.Pdu:
