@@ -157,19 +157,21 @@ def wipe_findings(
                 f"{n} effacement(s) en échec ce mois-ci" if n else "",
             )
         )
+        if canary is None:  # no canary this run (--no-canary, or no checks)
+            continue
+        # a station the canary did not report on proved nothing: a failure, like a failed one
         w = by_host.get(d.hostname)
-        if w is not None:
-            out.append(
-                Finding(
-                    "effacement",
-                    d.hostname,
-                    "canary",
-                    "Effacement témoin de l'audit",
-                    "ok" if w.ok else "ko",
-                    ("RGPD art. 5.1.e",),
-                    w.message,
-                )
+        out.append(
+            Finding(
+                "effacement",
+                d.hostname,
+                "canary",
+                "Effacement témoin de l'audit",
+                "ok" if w is not None and w.ok else "ko",
+                ("RGPD art. 5.1.e",),
+                w.message if w is not None else "aucun résultat de l'effacement témoin",
             )
+        )
     return out
 
 
