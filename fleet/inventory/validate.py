@@ -19,7 +19,9 @@ What the messages say:
 * a validator's ``ValueError`` message as written (pydantic's ``Value error,`` prefix removed);
   a validator may raise :class:`FieldError` to point below its own field (a model validator
   saying which key is wrong), or with several ``(loc, message)`` pairs to report them all;
-* pydantic's own message otherwise, with the value that was refused.
+* a number out of bounds: pydantic's bound (``must be greater than or equal to 1``) and the
+  value refused (``, not the number 0``);
+* pydantic's own message otherwise.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fleet.errors import FieldError, FleetError, InventoryError, Problem
+from fleet.errors import ConfigError, FieldError, FleetError, InventoryError, Problem
 from fleet.inventory.yamlsrc import line_at
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +61,13 @@ def validate_with_lines(
         return model.model_validate(data, context=dict(context) if context else None)
     except ValidationError as exc:
         raise error(problems_from(exc, data, source, where=where, model=model)) from None
+
+
+def config_error(problems: list[Problem]) -> ConfigError:
+    """The ``file:line: field: message (and N more)`` of ``problems`` as a
+    :class:`~fleet.errors.ConfigError`: for configuration files that are not the inventory
+    (``monitoring/rules.yml``, the SNMP profiles); pass it as ``error=``."""
+    return ConfigError(str(InventoryError(problems)))
 
 
 def problems_from(
@@ -124,6 +133,10 @@ _TYPE_WORDS = MappingProxyType({
     "model_attributes_type": "a mapping (key: value lines)",
 })
 
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                     "multiple_of"})
+"""Bound errors: pydantic's message says the bound, not the value refused."""
+
 
 def describe(value: object) -> str:
     """How YAML read a value, in a technician's words (to explain a type error)."""
@@ -162,6 +175,9 @@ def _message(err: Mapping[str, Any], loc: Loc, model: type[BaseModel] | None) ->
         return str(err["msg"]).removeprefix("Assertion failed, ")
     if kind in _TYPE_WORDS:
         return f"must be {_TYPE_WORDS[kind]}, not {describe(err.get('input'))}"
+    if kind in _BOUNDS:  # "Input should be greater than or equal to 1" and the value refused
+        said = str(err["msg"]).replace("Input should be", "must be", 1)
+        return f"{said}, not {describe(err.get('input'))}"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]
