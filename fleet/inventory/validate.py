@@ -96,7 +96,7 @@ def problems_from(
             if key in seen:
                 continue
             seen.add(key)
-            field = where + _dotted(full)
+            field = (where + _dotted(full)) if full else where.rstrip(".")
             problems.append(Problem(source, line_at(data, full), field, shown, msg))
     return problems
 
