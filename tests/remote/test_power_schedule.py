@@ -21,8 +21,8 @@ from fleet.inventory.power import (
     shutdown_calendar,
 )
 from fleet.inventory.validate import validate_with_lines
-from fleet.inventory.yamlsrc import load_yaml_text
 from fleet.inventory.variables import WeekVars
+from fleet.inventory.yamlsrc import load_yaml_text
 from tests.conftest import REPO
 
 WEEK = {"mon": ["09:00-12:00", "13:30-17:00"], "tue": ["09:00-12:00", "13:30-17:00"],
