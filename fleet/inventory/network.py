@@ -35,9 +35,18 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from fleet.errors import Problem
+from fleet.inventory.validate import errors_of
 
 # ----------------------------------------------------------------------------- models ---
 
@@ -433,17 +442,9 @@ def build_site_network(
 
     try:
         spec = _IntentIn.model_validate(merged)
-    except Exception as exc:  # pydantic.ValidationError: one Problem per error
-        errors = getattr(exc, "errors", None)
-        if errors is None:  # pragma: no cover - only ValidationError is expected here
-            raise
-        for err in errors():
-            loc = tuple(err["loc"])
-            # strip pydantic's union branch names (ports: role string or mapping)
-            loc = tuple(p for p in loc if p not in ("PortRole", "_PortIn", "enum", "str"))
-            value = err.get("input")
-            add(loc, value if isinstance(value, str | int | bool | None) else None,
-                _pyd_message(err))
+    except ValidationError as exc:  # worded and de-duplicated as every file's errors are
+        for loc, message, value in errors_of(exc, _IntentIn, branches=_BRANCHES):
+            add(loc, value if isinstance(value, str | int | bool | None) else None, message)
         return None, _dedupe(problems)
 
     vlans = _vlans(spec, add)
@@ -490,16 +491,9 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def _pyd_message(err: Mapping[str, Any]) -> str:
-    kind = err.get("type", "")
-    if kind == "missing":
-        return "required key missing"
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "enum":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}"
-    return str(err.get("msg", "invalid value"))
+_BRANCHES = ("str-enum[PortRole]", "_PortIn")
+"""The members of ``ports``' union (a role name, or a mapping), as pydantic names them in an
+error's location: dropped by :func:`fleet.inventory.validate.errors_of`."""
 
 
 Add = Callable[[Path_, object, str], None]

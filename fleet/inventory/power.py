@@ -31,9 +31,8 @@ import it); the functions that need a ``Site`` import :mod:`fleet.inventory.hour
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fleet.errors import Problem
+from fleet.errors import FieldError, Problem
 
 if TYPE_CHECKING:
     from fleet.inventory.models import OpeningHours, Site
@@ -87,8 +86,9 @@ class SitePower(BaseModel):
     @classmethod
     def _power_kinds(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
         bad = [k for k in value if k not in POWER_KINDS]
-        if bad:
-            raise ValueError(f"{bad[0]!r}: only {', '.join(POWER_KINDS)} can be powered by schedule")
+        if bad:  # each at its own key's line
+            raise FieldError.many(
+                ((k,), f"only {', '.join(POWER_KINDS)} can be powered by schedule", k) for k in bad)
         return value
 
     def applies_to(self, kind: str) -> bool:
@@ -101,48 +101,20 @@ class SitePower(BaseModel):
 def parse_site_power(
     raw: object, display: str, line: int | None, field: str, problems: list[Problem]
 ) -> SitePower | None:
-    """``site_power`` from the site's vars (None when absent); every problem is reported."""
-    from fleet.inventory.yamlsrc import line_of  # local: a sibling helper of the loader
+    """``site_power`` alone (None when absent); every problem is appended to ``problems``,
+    located by :func:`fleet.inventory.validate.problems_from` (at ``line`` when ``raw`` was not
+    read by :mod:`fleet.inventory.yamlsrc`).  The loader validates ``site_power`` with the rest
+    of the site's variables (:class:`fleet.inventory.variables.SiteVars`), the same model."""
+    from fleet.inventory.validate import problems_from  # local: validate is the loader's
 
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        problems.append(Problem(display, line, field, raw,
-                                "must be a mapping (shutdown_after, wake_before, min_off, kinds, watts)"))
-        return None
-    before = len(problems)
-    allowed = tuple(SitePower.model_fields)
-    for key in raw:
-        if key not in allowed:
-            match = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {match[0]!r}?)" if match else ""
-            problems.append(Problem(display, line_of(raw, key) or line, f"{field}.{key}", raw[key],
-                                    f"unknown key {key!r}{hint}"))
-    for key in ("kinds", "watts"):
-        sub = raw.get(key)
-        if sub is None:
-            continue
-        if not isinstance(sub, dict):
-            problems.append(Problem(display, line_of(raw, key) or line, f"{field}.{key}", sub,
-                                    "must be a mapping of device kind to a value"))
-            continue
-        for kind in sub:
-            if kind not in POWER_KINDS:
-                problems.append(Problem(
-                    display, line_of(sub, kind) or line, f"{field}.{key}.{kind}", kind,
-                    f"only {', '.join(POWER_KINDS)} can be powered by schedule"))
-    if len(problems) > before:
-        return None
     try:
-        return SitePower.model_validate({k: raw[k] for k in raw if k in allowed}, strict=False)
+        return SitePower.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = [str(x) for x in err["loc"]]
-            key = loc[0] if loc else ""
-            value = raw.get(key) if key else raw
-            problems.append(Problem(display, (line_of(raw, key) if key else None) or line, ".".join([field, *loc]),
-                                    value, str(err["msg"])))
-        return None
+        found = problems_from(exc, raw, display, where=f"{field}.", model=SitePower)
+    problems.extend(p if p.line else replace(p, line=line) for p in found)
+    return None
 
 
 # ---------------------------------------------------------------------------- schedule --

@@ -19,7 +19,9 @@ What the messages say:
 * a validator's ``ValueError`` message as written (pydantic's ``Value error,`` prefix removed);
   a validator may raise :class:`FieldError` to point below its own field (a model validator
   saying which key is wrong), or with several ``(loc, message)`` pairs to report them all;
-* pydantic's own message otherwise, with the value that was refused.
+* a number out of bounds: pydantic's bound (``must be greater than or equal to 1``) and the
+  value refused (``, not the number 0``);
+* pydantic's own message otherwise.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fleet.errors import FieldError, FleetError, InventoryError, Problem
+from fleet.errors import ConfigError, FieldError, FleetError, InventoryError, Problem
 from fleet.inventory.yamlsrc import line_at
 
 M = TypeVar("M", bound=BaseModel)
@@ -61,6 +63,13 @@ def validate_with_lines(
         raise error(problems_from(exc, data, source, where=where, model=model)) from None
 
 
+def config_error(problems: list[Problem]) -> ConfigError:
+    """The ``file:line: field: message (and N more)`` of ``problems`` as a
+    :class:`~fleet.errors.ConfigError`: for configuration files that are not the inventory
+    (``monitoring/rules.yml``, the SNMP profiles); pass it as ``error=``."""
+    return ConfigError(str(InventoryError(problems)))
+
+
 def problems_from(
     exc: ValidationError,
     data: Any,
@@ -71,9 +80,40 @@ def problems_from(
 ) -> list[Problem]:
     """The :class:`Problem` of each error of ``exc``, located in ``data`` (see module doc)."""
     problems: list[Problem] = []
+    for full, msg, value in errors_of(exc, model):
+        field = (where + _dotted(full)) if full else where.rstrip(".")
+        problems.append(Problem(source, line_at(data, full), field, _shown(value), msg))
+    return problems
+
+
+def errors_of(
+    exc: ValidationError,
+    model: type[BaseModel] | None = None,
+    *,
+    branches: Iterable[str] = (),
+) -> list[tuple[Loc, str, object]]:
+    """Each error of ``exc`` as ``(loc, message, value)``, worded as the module doc says, once.
+
+    :func:`problems_from` locates them in one file's data; a caller whose data was merged from
+    several files (the network intent, :mod:`fleet.inventory.network`) locates them itself.
+    ``branches``: the names pydantic puts in a ``loc`` for the member of a union it tried
+    (``str-enum[PortRole]``, ``_PortIn``); they are dropped, and of the members' errors at one
+    place only those of the member the value's type was meant for are kept (a text given
+    where a role name or a mapping is accepted is not also told it is not a mapping)."""
+    tags = frozenset(branches)
+    found: list[tuple[Loc, str, object]] = []
     seen: set[tuple[object, ...]] = set()
+    mismatched: dict[int, Loc] = {}  # a union member not meant for the value's type: its place
+    meant: set[Loc] = set()  # the unions where a member meant for the value's type failed
     for err in exc.errors(include_url=False):
-        loc: Loc = tuple(err["loc"])
+        raw_loc: Loc = tuple(err["loc"])
+        loc: Loc = tuple(step for step in raw_loc if step not in tags)
+        at = [i for i, step in enumerate(raw_loc) if step in tags]
+        place: Loc | None = tuple(x for x in raw_loc[: at[-1]] if x not in tags) if at else None
+        wrong_type = at != [] and at[-1] == len(raw_loc) - 1 and (
+            str(err["type"]) in _TYPE_WORDS
+            or (str(err["type"]) in ("enum", "literal_error")
+                and not isinstance(err.get("input"), str)))
         ctx = err.get("ctx") or {}
         raised = ctx.get("error")
         if isinstance(raised, FieldError):
@@ -81,15 +121,16 @@ def problems_from(
                      for sub, msg, value in raised.errors]
         else:
             items = [(loc, _message(err, loc, model), err.get("input"))]
-        for full, msg, value in items:
-            shown = _shown(value)
-            key = (full, msg)
-            if key in seen:
+        for item in items:
+            if (item[0], item[1]) in seen:
                 continue
-            seen.add(key)
-            field = where + _dotted(full)
-            problems.append(Problem(source, line_at(data, full), field, shown, msg))
-    return problems
+            seen.add((item[0], item[1]))
+            if place is not None and wrong_type:
+                mismatched[len(found)] = place
+            elif place is not None:
+                meant.add(place)
+            found.append(item)
+    return [item for i, item in enumerate(found) if mismatched.get(i) not in meant]
 
 
 def _dotted(loc: Loc) -> str:
@@ -123,6 +164,10 @@ _TYPE_WORDS = MappingProxyType({
     "model_type": "a mapping (key: value lines)",
     "model_attributes_type": "a mapping (key: value lines)",
 })
+
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                     "multiple_of"})
+"""Bound errors: pydantic's message says the bound, not the value refused."""
 
 
 def describe(value: object) -> str:
@@ -162,6 +207,9 @@ def _message(err: Mapping[str, Any], loc: Loc, model: type[BaseModel] | None) ->
         return str(err["msg"]).removeprefix("Assertion failed, ")
     if kind in _TYPE_WORDS:
         return f"must be {_TYPE_WORDS[kind]}, not {describe(err.get('input'))}"
+    if kind in _BOUNDS:  # "Input should be greater than or equal to 1" and the value refused
+        said = str(err["msg"]).replace("Input should be", "must be", 1)
+        return f"{said}, not {describe(err.get('input'))}"
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", ""))
         options = [o.strip().strip("'") for o in expected.replace(" or ", ", ").split(",")]

@@ -16,6 +16,12 @@ A reader knows which of its names are scalars (one GET value) and which are tabl
 GETBULK walk bounded to the column's subtree) and turns the values into metrics with the exact
 names of the rules contract (``uptime_s``, ``supply_pct:<description>``, ...).  The poller
 requests only what the profile lists.
+
+The file's schema is pydantic (:class:`ProfileIn`, one model per reader generated from
+:data:`READERS`), read with the inventory's YAML loader and validation
+(:func:`fleet.inventory.validate.validate_with_lines`), like ``monitoring/rules.yml``: an
+error is one line ``file:line: field: message`` naming the value refused
+(``switch.yml:12: read.system.oids.uptime: '1.3.6.1.2.1.1.3': a scalar OID ends in .0``).
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model, model_validator
 
-from fleet.errors import ConfigError
+from fleet.errors import ConfigError, Problem
 from fleet.inventory.models import DeviceKind
+from fleet.inventory.validate import config_error, validate_with_lines
+from fleet.inventory.yamlsrc import line_of, load_yaml
 from fleet.monitor import ber
 
 Oid = tuple[int, ...]
@@ -366,75 +374,123 @@ ProfileSet = Mapping[str, Profile]
 """Profiles by device kind (``DeviceKind`` value)."""
 
 
-def _fail(source: str, field_: str, value: object, message: str) -> ConfigError:
-    return ConfigError(f"{source}: {field_}: {message} (got {value!r})")
+# --------------------------------------------------------------------------------------------
+# The profile file's schema: pydantic models, errors located by the inventory's validation
+
+
+def _oid_text(value: object) -> Oid:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a numeric OID: write it as text, digits and dots "
+                         "(1.3.6.1.2.1.1.3.0)")
+    try:
+        return ber.parse_oid(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a numeric OID (digits and dots: "
+                         "1.3.6.1.2.1.1.3.0)") from None
+
+
+def _scalar_oid(value: object) -> Oid:
+    oid = _oid_text(value)
+    if oid[-1] != 0:
+        raise ValueError(f"{value!r}: a scalar OID ends in .0 (one GET value)")
+    return oid
+
+
+ScalarOid = Annotated[Oid, PlainValidator(_scalar_oid)]
+"""A scalar's numeric OID, instance ``.0`` included (``1.3.6.1.2.1.1.3.0``)."""
+ColumnOid = Annotated[Oid, PlainValidator(_oid_text)]
+"""A table column's numeric OID (walked with GETBULK, bounded to its subtree)."""
+
+
+class _In(BaseModel):
+    """Base of the profile file's models: strict, frozen, unknown keys refused."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    @classmethod
+    def unknown_key_hint(cls, key: str) -> str:
+        """The keys this mapping accepts, when the unknown one is close to none of them."""
+        return f"; known: {', '.join(cls.model_fields)}"
+
+
+def _reader_model(name: str, spec: ReaderSpec) -> type[_In]:
+    """The model of one reader's body: ``oids`` with the names the reader knows (those it
+    requires required), and the parameters it takes (``expect``: the process names)."""
+    oids: Any
+    if spec.any_column:
+        oids = dict[str, ColumnOid]
+    else:
+        names: dict[str, Any] = {}
+        for key in sorted(spec.scalars):
+            names[key] = (ScalarOid, ... if key in spec.required else None)
+        for key in sorted(spec.columns):
+            names[key] = (ColumnOid, ... if key in spec.required else None)
+        oids = create_model(f"Oids_{name}", __base__=_In, **names)
+    body: dict[str, Any] = {"oids": (oids, ...)}
+    if "expect" in spec.params:
+        body["expect"] = (list[str], Field(default_factory=list))
+    return create_model(f"Reader_{name}", __base__=_In, **body)
+
+
+class _Readers(_In):
+    """``read:``: at least one reader, by name."""
+
+    @model_validator(mode="after")
+    def _some(self) -> _Readers:
+        if not self.model_fields_set:
+            raise ValueError(f"name at least one reader: {', '.join(READERS)}")
+        return self
+
+
+def _readers_model() -> type[_Readers]:
+    """``read:``'s model: one field per reader of :data:`READERS`; absent: None (a default is
+    not validated), written empty (``system:``): refused."""
+    fields: dict[str, Any] = {
+        name: (_reader_model(name, spec), None) for name, spec in READERS.items()
+    }
+    return create_model("ReadersIn", __base__=_Readers, **fields)
+
+
+_ReadersIn: Final = _readers_model()
+
+
+class ProfileIn(_In):
+    """``monitoring/profiles/<kind>.yml`` as written."""
+
+    kind: Annotated[DeviceKind, Field(strict=False)]  # the text of a device kind
+    description: str = ""
+    max_repetitions: int = Field(20, ge=1, le=200)
+    max_rows: int = Field(1000, ge=1)
+    read: _ReadersIn  # type: ignore[valid-type]  # a model built from READERS at import
 
 
 def parse_profile(raw: Any, source: str) -> Profile:
-    if not isinstance(raw, dict):
-        raise _fail(source, "(top)", type(raw).__name__, "a profile is a mapping")
-    unknown = set(raw) - {"kind", "description", "max_repetitions", "max_rows", "read"}
-    if unknown:
-        raise _fail(source, sorted(unknown)[0], raw[sorted(unknown)[0]], "unknown field")
-    kind = raw.get("kind")
-    if kind not in {k.value for k in DeviceKind}:
-        raise _fail(source, "kind", kind, f"must be one of {[k.value for k in DeviceKind]}")
-    reps = raw.get("max_repetitions", 20)
-    if not isinstance(reps, int) or not 1 <= reps <= 200:
-        raise _fail(source, "max_repetitions", reps, "must be an integer 1..200")
-    rows = raw.get("max_rows", 1000)
-    if not isinstance(rows, int) or rows < 1:
-        raise _fail(source, "max_rows", rows, "must be a positive integer")
-    read = raw.get("read")
-    if not isinstance(read, dict) or not read:
-        raise _fail(source, "read", read, "must map reader names to their OIDs")
+    """A profile from YAML data (:func:`fleet.inventory.yamlsrc.load_yaml` for line numbers,
+    or plain data); each error is a :class:`ConfigError` ``source:line: field: message``."""
+    spec = validate_with_lines(ProfileIn, raw, source, error=config_error)
     readers: list[Reader] = []
-    for name, body in read.items():
-        where = f"read.{name}"
-        spec = READERS.get(name)
-        if spec is None:
-            raise _fail(source, where, name, f"unknown reader; known: {sorted(READERS)}")
-        if not isinstance(body, dict) or not isinstance(body.get("oids"), dict):
-            raise _fail(source, where, body, "needs an 'oids' mapping")
-        params = {k: v for k, v in body.items() if k != "oids"}
-        for p, value in params.items():
-            if p not in spec.params:
-                raise _fail(source, f"{where}.{p}", value, "unknown parameter")
-        if "expect" in params and not (
-            isinstance(params["expect"], list) and all(isinstance(x, str) for x in params["expect"])
-        ):
-            raise _fail(source, f"{where}.expect", params["expect"], "must be a list of names")
-        scalars: dict[str, Oid] = {}
-        columns: dict[str, Oid] = {}
-        for key, text in body["oids"].items():
-            try:
-                oid = ber.parse_oid(str(text))
-            except ValueError:
-                raise _fail(source, f"{where}.oids.{key}", text, "not a numeric OID") from None
-            if key in spec.scalars:
-                if oid[-1] != 0:
-                    raise _fail(source, f"{where}.oids.{key}", text, "a scalar OID ends in .0")
-                scalars[key] = oid
-            elif key in spec.columns or spec.any_column:
-                columns[key] = oid
-            else:
-                known = sorted(spec.scalars | spec.columns)
-                raise _fail(source, f"{where}.oids.{key}", text, f"unknown name; known: {known}")
-        missing = spec.required - set(scalars) - set(columns)
-        if missing:
-            raise _fail(source, f"{where}.oids", sorted(missing), "missing required names")
-        readers.append(Reader(name, spec, scalars, columns, params))
-    return Profile(str(kind), tuple(readers), reps, rows, source)
+    for name in raw["read"]:  # the file's order: the readers apply in it
+        body = getattr(spec.read, name)
+        given = body.oids if isinstance(body.oids, dict) else dict(body.oids)
+        oids = {key: given[key] for key in raw["read"][name]["oids"]}  # the file's order
+        reader = READERS[name]
+        scalars = {k: v for k, v in oids.items() if k in reader.scalars}
+        columns = {k: v for k, v in oids.items() if k not in reader.scalars}
+        params = {p: getattr(body, p) for p in reader.params if p in body.model_fields_set}
+        readers.append(Reader(name, reader, scalars, columns, params))
+    return Profile(spec.kind.value, tuple(readers), spec.max_repetitions, spec.max_rows, source)
 
 
 def load_profile(path: Path) -> Profile:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read profile: {exc}") from exc
+    """One profile file; errors name the file and the line (YAML syntax included)."""
+    problems: list[Problem] = []
+    raw = load_yaml(path, str(path), problems)
+    if problems:
+        raise config_error(problems)
     profile = parse_profile(raw, str(path))
     if path.stem != profile.kind:
-        raise _fail(str(path), "kind", profile.kind, f"file name says {path.stem!r}")
+        raise config_error([Problem(str(path), line_of(raw, "kind"), "kind", profile.kind,
+                                    f"{profile.kind!r}, but the file name says {path.stem!r}")])
     return profile
 
 

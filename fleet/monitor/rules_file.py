@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fleet.errors import ConfigError, InventoryError, Problem
-from fleet.inventory.validate import validate_with_lines
+from fleet.errors import ConfigError, Problem
+from fleet.inventory.validate import config_error, validate_with_lines
 from fleet.inventory.yamlsrc import load_yaml
 from fleet.monitor.ruleset import RuleSet
-
-
-def _rules_error(problems: list[Problem]) -> ConfigError:
-    """The inventory's ``file:line: field: message (and N more)`` as a configuration error."""
-    return ConfigError(str(InventoryError(problems)))
 
 
 def load_rules(path: Path) -> RuleSet:
@@ -27,9 +22,9 @@ def load_rules(path: Path) -> RuleSet:
     problems: list[Problem] = []
     raw = load_yaml(path, str(path), problems)
     if problems:
-        raise _rules_error(problems)
+        raise config_error(problems)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping (defaults, reachability, rules, ...)")
-    return validate_with_lines(RuleSet, raw, str(path), error=_rules_error)
+    return validate_with_lines(RuleSet, raw, str(path), error=config_error)

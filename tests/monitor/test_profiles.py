@@ -58,7 +58,7 @@ GOOD = {"kind": "switch", "read": {"system": {"oids": {"uptime": "1.3.6.1.2.1.1.
                                          "expect": "chromium"}}},
          "read.processes.expect", "chromium"),
         ({**GOOD, "max_repetitions": 0}, "max_repetitions", "0"),
-        ({**GOOD, "colour": "blue"}, "colour", "blue"),
+        ({**GOOD, "colour": "blue"}, "colour", "unknown key 'colour'"),
     ],
 )
 def test_bad_profiles_name_file_field_value(
@@ -74,7 +74,7 @@ def test_bad_profiles_name_file_field_value(
 
 def test_file_name_must_match_kind(tmp_path: Path) -> None:
     d = _write(tmp_path, "printer.yml", GOOD)
-    with pytest.raises(ConfigError, match=r"printer\.yml: kind: .*'printer'"):
+    with pytest.raises(ConfigError, match=r"printer\.yml:1: kind: 'switch', .*'printer'"):
         load_profiles(d)
 
 
@@ -82,10 +82,71 @@ def test_unreadable_yaml(tmp_path: Path) -> None:
     d = tmp_path / "profiles"
     d.mkdir()
     (d / "ups.yml").write_text("kind: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"ups\.yml: cannot read profile"):
+    with pytest.raises(ConfigError, match=r"ups\.yml:1: YAML syntax error"):
         load_profiles(d)
     with pytest.raises(ConfigError, match="not found"):
         load_profiles(tmp_path / "nowhere")
+
+
+HAND_WRITTEN = """\
+# a switch, written by hand: comments and blank lines move the values down
+kind: switch
+max_repetitions: 30
+
+read:
+  system:
+    oids:
+      descr: 1.3.6.1.2.1.1.1.0
+      uptime: 1.3.6.1.2.1.1.3.0   # sysUpTime
+  interfaces:
+    oids:
+      descr: 1.3.6.1.2.1.2.2.1.2
+      oper_status: 1.3.6.1.2.1.2.2.1.8
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # wrong type
+        ("max_repetitions: 30", "max_repetitions: thirty",
+         "max_repetitions: must be a whole number, not the text 'thirty'"),
+        # unknown key, with the closest known one
+        ("      uptime: 1.3.6.1.2.1.1.3.0", "      uptim: 1.3.6.1.2.1.1.3.0",
+         "read.system.oids.uptim: unknown key 'uptim' (did you mean 'uptime'?)"),
+        # a required name missing: the line of the mapping that lacks it
+        ("      oper_status: 1.3.6.1.2.1.2.2.1.8\n", "",
+         "read.interfaces.oids.oper_status: required key missing"),
+        # a bad OID, named
+        ("      oper_status: 1.3.6.1.2.1.2.2.1.8", "      oper_status: 1.3.6.1.2.1.2.2.1.eight",
+         "read.interfaces.oids.oper_status: '1.3.6.1.2.1.2.2.1.eight' is not a numeric OID"),
+        # a scalar without its instance
+        ("      descr: 1.3.6.1.2.1.1.1.0", "      descr: 1.3.6.1.2.1.1.1",
+         "read.system.oids.descr: '1.3.6.1.2.1.1.1': a scalar OID ends in .0"),
+        # out of bounds, with the value
+        ("max_repetitions: 30", "max_repetitions: 500",
+         "max_repetitions: must be less than or equal to 200, not the number 500"),
+    ],
+)
+def test_a_bad_profile_names_the_line_of_the_bad_value(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    d = tmp_path / "profiles"
+    d.mkdir()
+    assert HAND_WRITTEN.count(old) == 1
+    (d / "switch.yml").write_text(HAND_WRITTEN, encoding="utf-8")
+    assert load_profiles(d)["switch"].max_repetitions == 30  # the control: it loads as written
+    text = HAND_WRITTEN.replace(old, new)
+    (d / "switch.yml").write_text(text, encoding="utf-8")
+    # the line of the bad value, or of the mapping a key is missing from (interfaces' oids)
+    lines = text.splitlines()
+    line = (lines.index("  interfaces:") + 2 if not new
+            else next(i for i, ln in enumerate(lines, 1) if ln.startswith(new)))
+    with pytest.raises(ConfigError) as err:
+        load_profiles(d)
+    message = str(err.value)
+    assert message.startswith(f"{d / 'switch.yml'}:{line}: {expected}"), (line, message)
+    assert "\n" not in message
 
 
 def _column(*cells: tuple[int, ber.Value]) -> dict[tuple[int, ...], tuple[int, ber.Value]]:

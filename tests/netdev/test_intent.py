@@ -157,3 +157,21 @@ def test_a_switch_port_list_error_points_at_the_host(inv: Path) -> None:
     assert found and found[0].file.endswith(rel)
     assert found[0].line == line_of(inv, rel, "FastEthernet0/2: kiosk")
     assert found[0].field == "florac-fs-sw1.netdev_ports.FastEthernet0/2"
+
+
+def test_a_pydantic_error_names_its_line_in_the_validations_words(inv: Path) -> None:
+    """Type and enum errors of the network intent are worded and located like every other
+    file's (fleet.inventory.validate.errors_of): one problem per mistake, at its line."""
+    assert load_inventory(inv).site("florac-fs").network is not None  # the control: it loads
+    edit(inv, NETDEV, 'printer: {description: "Imprimante", vlan: public}',
+         'printer: {description: 42, vlan: public}')
+    edit(inv, NETDEV, "FastEthernet0/8: staff", "FastEthernet0/8: staf")
+    found = problems(inv)
+    shown = [f"{p.file.rsplit('/', 1)[-1]}:{p.line}: {p.field}: {p.message}" for p in found]
+    assert shown == [
+        f"netdev.yml:{line_of(inv, NETDEV, 'printer: {')}: netdev_defaults.port_roles.printer."
+        "description: must be a text in quotes, not the number 42",
+        f"netdev.yml:{line_of(inv, NETDEV, 'FastEthernet0/8: staf')}: netdev_defaults.ports."
+        "FastEthernet0/8: 'staf' is not one of: uplink, public_pc, borne, printer, ap_trunk, "
+        "staff, unused (did you mean 'staff'?)",
+    ], shown

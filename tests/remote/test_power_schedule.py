@@ -22,6 +22,7 @@ from fleet.inventory.power import (
 )
 from fleet.inventory.validate import validate_with_lines
 from fleet.inventory.variables import WeekVars
+from fleet.inventory.yamlsrc import load_yaml_text
 from tests.conftest import REPO
 
 WEEK = {"mon": ["09:00-12:00", "13:30-17:00"], "tue": ["09:00-12:00", "13:30-17:00"],
@@ -50,6 +51,36 @@ def test_parse_reports_file_line_field() -> None:
     assert not ok.applies_to("gateway")
 
 
+POWER_YAML = """\
+site_power:
+  shutdown_after: 30
+  kinds:
+    public_pc: true
+    gateway: true
+  watts:
+    public_pc: 40
+    borne: lots
+"""
+
+
+def test_parse_points_at_the_line_of_a_nested_value() -> None:
+    """An error below ``kinds`` or ``watts`` names the line of its own key, not the line of
+    ``watts:`` (the one mapping of pydantic errors to lines: fleet.inventory.validate)."""
+    found: list[Problem] = []
+    raw = load_yaml_text(POWER_YAML, "s.yml", found)["site_power"]
+    lines = POWER_YAML.splitlines()
+    good = {k: v for k, v in raw.items() if k not in ("kinds", "watts")}
+    assert parse_site_power(good, "s.yml", 1, "site_power", found) is not None and not found
+    assert parse_site_power(raw, "s.yml", 1, "site_power", found) is None
+    shown = sorted(str(p) for p in found)
+    assert shown == sorted([
+        f"s.yml:{lines.index('    gateway: true') + 1}: site_power.kinds.gateway: "
+        "only public_pc, borne can be powered by schedule",
+        f"s.yml:{lines.index('    borne: lots') + 1}: site_power.watts.borne: "
+        "must be a number, not the text 'lots'",
+    ]), shown
+
+
 def test_the_loader_reads_site_power_and_refuses_a_bad_one(tmp_path: Path) -> None:
     inv = load_inventory(REPO / "inventory")
     site = inv.site("florac-fs")
@@ -65,6 +96,9 @@ def test_the_loader_reads_site_power_and_refuses_a_bad_one(tmp_path: Path) -> No
         load_inventory(root)
     shown = str(err.value)
     assert "florac-fs.yml" in shown and "site_power.shutdown_after" in shown, shown
+    line = f.read_text("utf-8").splitlines().index("          shutdown_after: soon") + 1
+    assert f"florac-fs.yml:{line}: " in shown, shown
+    assert "site_power.shutdown_after: must be a whole number, not the text 'soon'" in shown
 
 
 def test_calendar_of_the_week() -> None:
