@@ -9,7 +9,8 @@ Measured: devices per second.
   - fleet: `fleet.netdev.engine.backup` over the N switches (threads; read, normalise, mask,
     store a version in a SQLite store).
   - peer: the loop a script would write: for each switch, netmiko ConnectHandler (same options:
-    cisco_ios, fast_cli off), enable, `show running-config`, disconnect — nothing stored.
+    cisco_ios, fast_cli off, host key checked), enable, `show running-config`, disconnect —
+    nothing stored.
   - also shown: the same fleet backup with one worker (sequential), which separates what
     parallelism buys from what fleet's own reading saves (it waits for the prompt at the end of
     the output instead of netmiko's default prompt search).
@@ -39,7 +40,7 @@ from fleet.inventory import load_inventory  # noqa: E402
 from fleet.lab.paths import LabPaths  # noqa: E402
 from fleet.lab.switchsim import start_simulators  # noqa: E402
 from fleet.netdev.engine import Context, Target, apply, backup, endpoint_of  # noqa: E402
-from fleet.netdev.transport import Timeouts  # noqa: E402
+from fleet.netdev.transport import HostKeys, Timeouts  # noqa: E402
 from fleet.store import open_store  # noqa: E402
 
 SITE = "florac-fs"
@@ -63,15 +64,23 @@ def main() -> None:
     user, password = model.username, model.password.get_secret_value()
 
     paths = LabPaths(Path(settings.get("lab_root")))
-    with start_simulators(paths, n, username=user, password=password, names=names) as sims, \
-            tempfile.TemporaryDirectory(prefix="relais-bench-netdev-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="relais-bench-netdev-") as tmp, \
+            start_simulators(paths, n, username=user, password=password, names=names,
+                             host_key=Path(tmp) / "switchsim_ed25519") as sims:
         port_of = {str(g.host): port for g, port in zip(gear, sims.ports, strict=True)}
+        # host keys are checked (netdev always, the peer too): by the switches' addresses
+        # (fleet) and by the simulators' own (the peer's loop connects to them)
+        known_hosts = Path(tmp) / "known_hosts"
+        known_hosts.write_text(sims.known_hosts([str(g.host) for g in gear]) + sims.known_hosts(),
+                               "utf-8")
+        host_keys = HostKeys(known_hosts=known_hosts)
 
         def connect(host: str, _port: int, timeout: float) -> socket.socket:
             return socket.create_connection((sims.host, port_of[host]), timeout=timeout)
 
         store = open_store(f"sqlite:///{tmp}/fleet.sqlite")
-        ctx = Context(store=store, connector=connect, timeouts=Timeouts(), workers=n)
+        ctx = Context(store=store, connector=connect, timeouts=Timeouts(), host_keys=host_keys,
+                      workers=n)
         t0 = time.monotonic()
         results = apply(targets, ctx)
         bad = [r for r in results if r.status != "applied"]
@@ -82,7 +91,8 @@ def main() -> None:
 
         def fleet_round(workers: int = n) -> float:
             t = time.monotonic()
-            out = backup(targets, Context(store=store, connector=connect, workers=workers))
+            out = backup(targets, Context(store=store, connector=connect, host_keys=host_keys,
+                                          workers=workers))
             elapsed = time.monotonic() - t
             failed = [r for r in out if r.status == "failed"]
             if failed:
@@ -97,7 +107,9 @@ def main() -> None:
                 ep = endpoint_of(g)
                 conn = ConnectHandler(device_type="cisco_ios", host=sims.host, port=port_of[ep.host],
                                       username=ep.username, password=ep.password, secret=ep.secret,
-                                      fast_cli=False, allow_agent=False, use_keys=False)
+                                      fast_cli=False, allow_agent=False, use_keys=False,
+                                      ssh_strict=True, alt_host_keys=True,
+                                      alt_key_file=str(known_hosts))
                 conn.enable()
                 text = conn.send_command("show running-config")
                 conn.disconnect()

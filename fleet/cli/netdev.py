@@ -4,7 +4,9 @@ points, configured from the intended network in the inventory (:mod:`fleet.netde
 Thin: parse, call :mod:`fleet.netdev.engine`, print.  ``--lab`` reaches the lab copy of the site
 (connections from the lab controller's namespace) and keeps its backups and incidents in the
 lab's own store (``<lab_root>/netdev-lab.sqlite``) unless ``--db`` is given: a rehearsal never
-mixes with the real network's history.
+mixes with the real network's history.  A device's SSH host key must already be known (with
+``--lab``: the site's known_hosts the lab wrote; else ``~/.ssh/known_hosts``): an unknown or
+changed key is one line for that device, and nothing is sent to it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from fleet.netdev.engine import (
     plan,
     targets_of,
 )
-from fleet.netdev.transport import direct, in_namespace
+from fleet.netdev.transport import HostKeys, direct, in_namespace
 from fleet.store import Store
 from fleet.store.netdev import backup_history, get_backup
 
@@ -104,9 +106,12 @@ def _store(db: str | None, lab: bool) -> Iterator[Store]:
 
 
 def _context(lab: bool, store: Store | None, *, incidents: bool = False) -> Context:
+    """With ``--lab``, host keys are checked against the site's own known_hosts (named by the
+    lab's SSH config); else against ``~/.ssh/known_hosts`` of the user running fleet."""
     return Context(
         store=store,
         connector=in_namespace(CTL_NETNS) if lab else direct,
+        host_keys=HostKeys(ssh_config=_lab_paths().ssh_config) if lab else HostKeys(),
         incidents=StoreIncidentLog(store) if incidents and store is not None else None,
     )
 

@@ -15,8 +15,10 @@ Relais adds, in :mod:`fleet.lab.programs.fake_switch` (a *stand-in extension*, n
   normalisation that drops them is proven on a live device.
 
 :func:`start_simulators` runs several simulators on the loopback, one free port each (for the
-netdev contract tests and ``bench/netdev.py``: no lab site needed); the lab site's switch uses
-the same program (started by :mod:`fleet.lab.up`, with the lab's SSH host key).
+netdev contract tests and ``bench/netdev.py``: no lab site needed), with the SSH host key it is
+given (:meth:`Simulators.known_hosts` lists it for their addresses: netdev checks host keys);
+the lab site's switch uses the same program (started by :mod:`fleet.lab.up`, with the lab's SSH
+host key for that switch, written in the site's known_hosts).
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
+from pathlib import Path
 
 from fleet.errors import LabError
+from fleet.lab.hostconf import ssh_host_key
 from fleet.lab.paths import LabPaths
 from fleet.lab.programs import program
 
@@ -44,9 +49,12 @@ def launcher_argv(paths: LabPaths, name: str, ip: IPv4Address | str, port: int =
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
 
 
-def launcher_env(username: str, password: str) -> dict[str, str]:
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "RELAIS_SWITCH_USERNAME": username,
-            "RELAIS_SWITCH_PASSWORD": password}
+def launcher_env(username: str, password: str, host_key: Path | None = None) -> dict[str, str]:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "RELAIS_SWITCH_USERNAME": username,
+           "RELAIS_SWITCH_PASSWORD": password}
+    if host_key is not None:
+        env["RELAIS_SWITCH_HOST_KEY"] = str(host_key)
+    return env
 
 
 @dataclass
@@ -58,6 +66,15 @@ class Simulators:
     ports: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    public_key: str = ""
+    """Their SSH host key's public half (``ssh-ed25519 AAAA...``), the same for all."""
+
+    def known_hosts(self, addresses: Sequence[str] | None = None) -> str:
+        """known_hosts lines giving their host key: for ``addresses`` (port 22: what a client
+        whose connector maps addresses to the simulators looks up), else for each simulator's
+        own ``[host]:port``."""
+        keys = addresses if addresses is not None else [f"[{self.host}]:{p}" for p in self.ports]
+        return "".join(f"{k} {self.public_key}\n" for k in keys)
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -89,19 +106,23 @@ def start_simulators(
     timeout: float = 60.0,
     prefix: str = "sim-sw",
     names: list[str] | None = None,
+    host_key: Path,
 ) -> Simulators:
-    """Start ``count`` simulators (hostnames ``names``, else ``sim-sw1``...) on ``host``;
-    returns when every one listens (each announces its port)."""
+    """Start ``count`` simulators (hostnames ``names``, else ``sim-sw1``...) on ``host``, with
+    the SSH host key ``host_key`` (an ed25519 private key file, made when missing; never the one
+    the simulator ships with, the same for every copy of it); returns when every one listens
+    (each announces its port)."""
     python = paths.fake_switches_venv / "bin" / "python"
     if not python.exists():
         raise LabError(f"{python} missing: run 'fleet lab build' (it builds fake-switches)")
-    sims = Simulators(host)
+    sims = Simulators(host, public_key=ssh_host_key(host_key, "relais-switchsim"))
     try:
         for i in range(1, count + 1):
             name = names[i - 1] if names else f"{prefix}{i}"
             proc = subprocess.Popen(launcher_argv(paths, name, host, 0), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    start_new_session=True, env=launcher_env(username, password))
+                                    start_new_session=True,
+                                    env=launcher_env(username, password, host_key))
             sims.procs.append(proc)
             sims.names.append(name)
         deadline = time.monotonic() + timeout

@@ -20,7 +20,9 @@ Every operation runs per device, in parallel threads, and returns one result per
    the caller) and as a device event.
 
 What varies is injected (:class:`Context`): the store, how sockets are made (lab or real
-network), the clock, the incident log, the drivers.
+network), where the devices' SSH host keys are known (:class:`~fleet.netdev.transport.HostKeys`:
+a device whose key is unknown or changed is ``unreachable``, nothing is pushed), the clock, the
+incident log, the drivers.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from fleet.netdev.config import (
     invert,
 )
 from fleet.netdev.drivers import Driver, Observer, driver_for
-from fleet.netdev.transport import Connector, Endpoint, Timeouts, direct
+from fleet.netdev.transport import Connector, Endpoint, HostKeys, Timeouts, direct
 from fleet.store.db import Store
 from fleet.store.models import DeviceEvent
 from fleet.store.netdev import latest_backup, record_backup
@@ -68,6 +70,8 @@ class Context:
     store: Store | None = None
     connector: Connector = direct
     timeouts: Timeouts = field(default_factory=Timeouts)
+    host_keys: HostKeys = field(default_factory=HostKeys)
+    """Where the devices' SSH host keys are checked (default: ``~/.ssh/known_hosts``)."""
     clock: Callable[[], datetime] = _now
     incidents: IncidentLog | None = None
     drivers: Callable[[Platform], Driver] = driver_for
@@ -148,7 +152,7 @@ def plan_device(target: Target, ctx: Context) -> DevicePlan:
     driver = ctx.drivers(target.gear.platform)
     try:
         intended = intended_of(driver, target)
-        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts) as session:
+        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts, ctx.host_keys) as session:
             running = driver.normalise(session.read_running())
     except NetdevError as exc:
         return DevicePlan(target.hostname, target.site_id, driver.platform.value, error=str(exc),
@@ -196,7 +200,7 @@ def backup_device(target: Target, ctx: Context) -> BackupResult:
         raise NetdevError("backup needs a store", reason="store")
     driver = ctx.drivers(target.gear.platform)
     try:
-        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts) as session:
+        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts, ctx.host_keys) as session:
             text = session.read_running()
     except NetdevError as exc:
         return BackupResult(target.hostname, target.site_id, "failed", message=str(exc))
@@ -242,7 +246,7 @@ def drift_device(target: Target, ctx: Context) -> DriftResult:
     driver = ctx.drivers(target.gear.platform)
     try:
         intended = intended_of(driver, target)
-        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts) as session:
+        with driver.open(endpoint_of(target.gear), ctx.connector, ctx.timeouts, ctx.host_keys) as session:
             running = driver.normalise(session.read_running())
     except NetdevError as exc:
         return DriftResult(target.hostname, target.site_id, driver.platform.value, error=str(exc))
@@ -295,7 +299,7 @@ def apply_device(target: Target, ctx: Context, observer: Observer = _quiet) -> A
     name, site = target.hostname, target.site_id
     try:
         intended = intended_of(driver, target)
-        session = driver.open(ep, ctx.connector, ctx.timeouts)
+        session = driver.open(ep, ctx.connector, ctx.timeouts, ctx.host_keys)
     except NetdevError as exc:
         return ApplyResult(name, site, "unreachable", message=str(exc))
     scope = driver.scope(intended)
@@ -356,7 +360,7 @@ def _recover(target: Target, ctx: Context, driver: Driver, ep: Endpoint, before:
     name, site = target.hostname, target.site_id
     where = f"backup version {version}" if version else "the configuration read before the push"
     try:
-        with driver.open(ep, ctx.connector, ctx.timeouts) as session:
+        with driver.open(ep, ctx.connector, ctx.timeouts, ctx.host_keys) as session:
             now = driver.normalise(session.read_running())
             back = driver.diff(before, now, scope)
             if back:

@@ -156,6 +156,14 @@ class ReplayServer:
             with contextlib.suppress(Exception):
                 transport.close()
 
+    def wait_idle(self, timeout: float = 20.0) -> None:
+        """Wait until every session served so far has ended (its last line, a ``logout`` the
+        client sent while closing, is then in the log)."""
+        for t in list(self._threads[1:]):
+            t.join(timeout)
+            if t.is_alive():
+                raise TimeoutError(f"a replayed session still open after {timeout:.0f} s")
+
     def close(self) -> None:
         self._stop.set()
         with contextlib.suppress(OSError):

@@ -96,3 +96,23 @@ def test_the_incident_log_opens_once_notes_again_and_resolves(tmp_path: Path) ->
     assert get_incident(store, incident.id).status == "resolved"
     assert list_incidents(store) == []
     store.dispose()
+
+
+def test_with_lab_host_keys_are_the_sites_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--lab checks the switch's key in the known_hosts the lab wrote for its site (found through
+    the lab's generated SSH config, Include and all); without --lab, ~/.ssh/known_hosts."""
+    from fleet.cli.netdev import _context
+    from fleet.lab.paths import LabPaths
+    from fleet.lab.sshconf import host_block, write_main_config
+    from fleet.netdev.transport import Endpoint
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    paths = LabPaths(tmp_path / "lab")
+    for site, ip in (("florac-fs", "10.48.12.2"), ("mairie-vialas", "10.48.13.2")):
+        paths.site_run(site).mkdir(parents=True)
+        paths.site_ssh_config(site).write_text(host_block(f"{site}-sw1", ip, "admin", paths, site),
+                                               "utf-8")
+    write_main_config(paths)
+    switch = Endpoint("mairie-vialas-sw1", "10.48.13.2", 22, "admin", "pw")
+    assert _context(True, None).host_keys.file_for(switch) == paths.site_known_hosts("mairie-vialas")
+    assert _context(False, None).host_keys.file_for(switch) == tmp_path / "home/.ssh/known_hosts"

@@ -70,7 +70,7 @@ def test_backup_keeps_one_version_per_change_and_masks_every_secret(device: Devi
     ctx = device.context(store)
     first = backup_device(device.target, ctx)
     again = backup_device(device.target, ctx)
-    assert (first.status, first.version) == ("new", 1)
+    assert (first.status, first.version) == ("new", 1), first.message
     assert (again.status, again.version) == ("unchanged", 1)
     assert len(backup_history(store, device.target.hostname)) == 1
     stored = latest_backup(store, device.target.hostname)
@@ -188,11 +188,12 @@ def test_a_connection_dropped_mid_push_leaves_the_previous_configuration(
 
 def test_wrong_password_is_one_clear_line(device: Device) -> None:
     with pytest.raises(NetdevError) as info:
-        device.driver.open(device.endpoint(password=PASSWORD + "-wrong"), device.connector(), TIMEOUTS)
+        device.driver.open(device.endpoint(password=PASSWORD + "-wrong"), device.connector(), TIMEOUTS,
+                           device.host_keys())
     assert info.value.reason == "auth"
     assert device.target.hostname in str(info.value) and "\n" not in str(info.value)
     # positive control: the right password opens the same device
-    device.driver.open(device.endpoint(), device.connector(), TIMEOUTS).close()
+    device.driver.open(device.endpoint(), device.connector(), TIMEOUTS, device.host_keys()).close()
 
 
 def test_a_device_that_never_answers_times_out(platform: Platform) -> None:
@@ -212,7 +213,8 @@ def test_a_device_without_a_prompt_is_reported_as_such(platform: Platform,
     device = make_device(platform, mode="no_prompt")
     with pytest.raises(NetdevError) as info:
         device.driver.open(device.endpoint(), device.connector(),
-                           Timeouts(connect=5, banner=5, auth=5, every_read=2))
+                           Timeouts(connect=5, banner=5, auth=5, every_read=2),
+                           device.host_keys())
     assert info.value.reason == "prompt", str(info.value)
     assert device.server is not None and device.server.log.logins  # it did log in
 

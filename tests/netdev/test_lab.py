@@ -19,7 +19,7 @@ from fleet.lab.paths import CTL_NETNS
 from fleet.lab.pytest_plugin import LabSite
 from fleet.netdev.drivers import Session, driver_for
 from fleet.netdev.engine import Context, Target, apply_device, endpoint_of, intended_of
-from fleet.netdev.transport import Timeouts, in_namespace
+from fleet.netdev.transport import HostKeys, Timeouts, in_namespace
 from fleet.store import open_store
 
 pytestmark = pytest.mark.lab
@@ -41,13 +41,13 @@ def target(lab_site: LabSite) -> Target:
 
 
 @pytest.fixture
-def by_hand(target: Target) -> Iterator[Any]:
+def by_hand(lab_site: LabSite, target: Target) -> Iterator[Any]:
     """A technician's own CLI session on the lab switch (lines typed in configuration mode)."""
     sessions: list[Session] = []
 
     def type_lines(*lines: str) -> None:
         s = driver_for(target.gear.platform).open(endpoint_of(target.gear), in_namespace(CTL_NETNS),
-                                                  Timeouts())
+                                                  Timeouts(), HostKeys(ssh_config=lab_site.ssh_config))
         sessions.append(s)
         s.push(list(lines))
 
@@ -113,7 +113,8 @@ def test_a_push_cut_in_the_middle_leaves_the_switch_as_it_was_and_says_so(
     scope = driver.scope(intended_of(driver, target))
 
     def read() -> Any:
-        with driver.open(endpoint_of(target.gear), in_namespace(CTL_NETNS), Timeouts()) as s:
+        with driver.open(endpoint_of(target.gear), in_namespace(CTL_NETNS), Timeouts(),
+                         HostKeys(ssh_config=lab_site.ssh_config)) as s:
             return driver.normalise(s.read_running())
 
     before = read()
@@ -129,7 +130,8 @@ def test_a_push_cut_in_the_middle_leaves_the_switch_as_it_was_and_says_so(
         if done == 3:
             sockets[-1].shutdown(socket.SHUT_RDWR)
 
-    ctx = Context(store=store, connector=connect, incidents=StoreIncidentLog(store))
+    ctx = Context(store=store, connector=connect, incidents=StoreIncidentLog(store),
+                  host_keys=HostKeys(ssh_config=lab_site.ssh_config))
     result = apply_device(target, ctx, cut_after_three)
     assert result.status == "rolled_back", result.message
     assert result.pushed == 3 and result.total > 3

@@ -11,6 +11,7 @@ from fleet.errors import FleetError, NetdevError
 from fleet.netdev.transport import Endpoint, translated
 
 EP = Endpoint("sw1", "10.48.12.2", 22, "relais", "pw")
+KEY, OTHER = paramiko.RSAKey.generate(1024), paramiko.RSAKey.generate(1024)
 
 
 @pytest.mark.parametrize(("exc", "reason"), [
@@ -27,6 +28,14 @@ EP = Endpoint("sw1", "10.48.12.2", 22, "relais", "pw")
     (EOFError(), "connection_lost"),
     (OSError("Socket is closed"), "connection_lost"),
     (OSError(113, "No route to host"), "unreachable"),
+    # paramiko's RejectPolicy and a key that differs, raw and as netmiko wraps them
+    (paramiko.SSHException("Server '10.48.12.2' not found in known_hosts"), "host_key_unknown"),
+    (NetmikoTimeoutException("\nA paramiko SSHException occurred during connection creation:\n\n"
+                             "Server '10.48.12.2' not found in known_hosts\n\n"), "host_key_unknown"),
+    (paramiko.BadHostKeyException("10.48.12.2", KEY, OTHER), "host_key_changed"),
+    (NetmikoTimeoutException("\nA paramiko SSHException occurred during connection creation:\n\n"
+                             f"{paramiko.BadHostKeyException('10.48.12.2', KEY, OTHER)}\n"),
+     "host_key_changed"),
 ])
 def test_third_party_failures_become_one_line(exc: Exception, reason: str) -> None:
     with pytest.raises(NetdevError) as info, translated(EP, "reading the configuration"):

@@ -36,7 +36,14 @@ from fleet.netdev.config import (
     normalise,
     vlan_ranges,
 )
-from fleet.netdev.transport import Connector, Endpoint, Timeouts, open_netmiko, translated
+from fleet.netdev.transport import (
+    Connector,
+    Endpoint,
+    HostKeys,
+    Timeouts,
+    open_netmiko,
+    translated,
+)
 
 Observer = Callable[[int, int, str], None]
 """Called after each pushed command: (number done, total, command)."""
@@ -133,8 +140,13 @@ class Driver(ABC):
     def netmiko_options(self) -> dict[str, Any]:
         return {}
 
-    def open(self, endpoint: Endpoint, connector: Connector, timeouts: Timeouts) -> Session:
-        conn = open_netmiko(endpoint, self.netmiko_type, connector, timeouts, **self.netmiko_options())
+    def open(self, endpoint: Endpoint, connector: Connector, timeouts: Timeouts,
+             host_keys: HostKeys | None = None) -> Session:
+        """A session on the device; its SSH host key must be known (``host_keys``; default:
+        ``~/.ssh/known_hosts``), else NetdevError before anything is sent."""
+        conn = open_netmiko(endpoint, self.netmiko_type, connector, timeouts,
+                            host_keys if host_keys is not None else HostKeys(),
+                            **self.netmiko_options())
         session = Session(self, conn, endpoint, timeouts)
         try:
             with translated(endpoint, "preparing the session"):
