@@ -535,7 +535,8 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
         assert journal.stdout.strip() == "0", f"{needle!r} in the journal"
     with_mac = gw(s, f"{newer} | xargs -r grep -l -a -i -F -e '{mac.group(1)}'").stdout.split()
     assert all(p.startswith(("/var/lib/relais/connlog/", "/run/dnsmasq/")) for p in with_mac), (
-        with_mac)
+        with_mac, gw(s, f"journalctl --since @{start} -o short-iso"
+                        f" | grep -i -F -e '{mac.group(1)}' | head -5").stdout)
     assert gw(s, f"journalctl --since @{start} -o cat | grep -c -i -F -e '{mac.group(1)}'"
               ).stdout.strip() == "0"
 
