@@ -89,33 +89,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
     # lab run of 2026-11-30 and are not proven since: expected to fail (reported XFAIL, or
     # XPASS when they pass), listed in CHANGELOG.md's known gaps.  Those that hang for minutes
     # are not run (a run costs CI time, proves nothing).  Remove a line once its test passes.
-    "tests/public/test_lab_public.py::test_deploy_of_the_bornes_and_the_screen":
-        ("lab run of 2026-11-30 10:52: every host deployed (the --limit fix), but the deploy's "
-         "canary wipe on noumea-ps-borne1 failed verification (last_wipe_left_nothing; the "
-         "record's failing item was cut from the message; florac-fs's borne passes it)", True),
-    "tests/gateway/test_lab_gateway.py::test_after_click_through_traffic_passes":
-        ("failed in the fresh-clone run of 2026-11-30 10:53 "
-         "(the click-through answered the splash page again); passed in the lab "
-         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
-    "tests/gateway/test_lab_gateway.py::test_after_auth_dns_and_dot_elsewhere_are_dropped":
-        ("failed in the fresh-clone run of 2026-11-30 10:53 "
-         "(the guest was not authenticated (after the click-through failed)); passed in the lab "
-         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
-    "tests/gateway/test_lab_gateway.py::test_after_auth_doh_is_blocked_by_name_and_by_address":
-        ("failed in the fresh-clone run of 2026-11-30 10:53 "
-         "(a blocked DoH name resolved (NOERROR): the guest was not authenticated); passed in the lab "
-         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
-    "tests/gateway/test_lab_gateway.py::test_a_second_client_reusing_the_ip_gets_nothing":
-        ("failed in the fresh-clone run of 2026-11-30 10:53 "
-         "(the first client was not authenticated); passed in the lab "
-         "runs of 09:46, 10:16 and 11:54: depends on the gateway's timing, not diagnosed", True),
-    "tests/gateway/test_lab_gateway.py::test_doq_quic_and_vpn_ports_per_profile":
-        ("lab run of 2026-11-30 11:54: the standard site's UDP 4500 probe did not arrive, its "
-         "guest idle past the lab's 1-minute timeout during the PMI probes (re-authenticated "
-         "now; not re-run); passed in every other run", True),
-    "tests/gateway/test_lab_gateway.py::test_pmi_reaches_only_addresses_its_resolver_gave":
-        ("lab run of 2026-11-30 10:16: the PMI guest, authenticated by ndsctl's account, was "
-         "redirected to the portal (307) (passed at 09:46; not diagnosed)", True),
     "tests/audit/test_lab_audit.py::test_fresh_site_is_green_then_each_breakage_is_reported":
         ("lab run of 2026-11-30 10:16: 'database disk image is malformed' migrating the module's store"
          " copy (copies are made with VACUUM INTO now; not re-run)", True),
