@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import time
 import uuid
@@ -156,6 +157,18 @@ def client_ip(s: LabSite) -> str:
     m = re.search(r"inet (\S+)/", out)
     assert m, out
     return m.group(1)
+
+
+JOURNAL_WHO = """
+import json, sys
+needle, start = sys.argv[1].lower(), int(sys.argv[2]) * 1_000_000
+for line in sys.stdin:
+    e = json.loads(line)
+    hits = [k for k, v in e.items() if isinstance(v, str) and needle in v.lower()]
+    if hits:
+        print(int(e["__REALTIME_TIMESTAMP"]) >= start, e.get("SYSLOG_IDENTIFIER"),
+              e.get("_SYSTEMD_UNIT"), hits, str(e.get("MESSAGE"))[:160])
+"""  # which journal entries hold a string (a failure's explanation): since start?, who, fields
 
 
 def nds_clients(s: LabSite, tries: int = 10) -> dict[str, Any] | None:
@@ -535,8 +548,8 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
         assert journal.stdout.strip() == "0", f"{needle!r} in the journal"
     with_mac = gw(s, f"{newer} | xargs -r grep -l -a -i -F -e '{mac.group(1)}'").stdout.split()
     assert all(p.startswith(("/var/lib/relais/connlog/", "/run/dnsmasq/")) for p in with_mac), (
-        with_mac, gw(s, f"journalctl --since @{start} -o short-iso"
-                        f" | grep -i -F -e '{mac.group(1)}' | head -5").stdout)
+        with_mac, gw(s, "journalctl -o json | python3 -c " + shlex.quote(JOURNAL_WHO)
+                     + f" {mac.group(1)} {start}").stdout[-3000:])
     assert gw(s, f"journalctl --since @{start} -o cat | grep -c -i -F -e '{mac.group(1)}'"
               ).stdout.strip() == "0"
 

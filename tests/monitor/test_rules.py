@@ -492,3 +492,14 @@ def test_bad_rules_file_error_carries_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_rules(path)
     assert str(info.value).startswith(f"{path}:10: rules[1].under:"), str(info.value)
+
+
+def test_a_reboot_after_an_outage_seen_while_closed_is_expected(rules: RuleSet) -> None:
+    """Power by opening hours: a PC off for the night (seen down while the site is closed) and
+    back after its wake has rebooted, as planned: a "reboot", not an "unexpected_reboot"."""
+    run = Run(PC, rules)
+    run.step(ok(PC, T0, uptime_s=36_000), site_open=True)
+    run.step(fail(PC, T0 + STEP), site_open=False)
+    ev = run.step(ok(PC, T0 + 2 * STEP, uptime_s=40), site_open=True)
+    assert [e.kind for e in ev.events] == ["reboot"]
+    assert ev.events[0].data["because"] == "an outage while the site was closed"

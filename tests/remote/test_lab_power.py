@@ -63,6 +63,14 @@ def reach(store: Store, host: str) -> tuple[str, str | None]:
         return row.status, row.suppressed
 
 
+def uptime(store: Store, host: str) -> float:
+    """The agent's uptime the monitor last read (the reachability check's value), seconds."""
+    with store.read() as s:
+        row = s.get(Observation, (host, "reachability"))
+        assert row is not None and row.value is not None, host
+        return float(row.value)
+
+
 def reach_incidents(store: Store) -> dict[str, str]:
     return {i.device: i.reason for i in list_incidents(store) if i.check == "reachability"}
 
@@ -112,6 +120,7 @@ def test_closing_off_then_woken_and_not_back_at_opening(deployed: Deployed) -> N
     for m in (50, 51):
         poll(d, at(23, 16, m))
     assert all(reach(store, h)[0] == "up" for h in SCHEDULED)
+    uptime_before = uptime(store, PC1)
 
     # closing (17:00) + 30 min: each host runs the timer's unit, as the timer would
     for host in SCHEDULED:
@@ -135,13 +144,21 @@ def test_closing_off_then_woken_and_not_back_at_opening(deployed: Deployed) -> N
     for host in (PC1, BORNE):
         wait_for(lambda h=host: answers(d, h), f"{host} to answer")
     assert not answers(d, PC2)
-    for m in (45, 46, 47):
+    poll(d, at(24, 8, 45))
+    uptime_after = uptime(store, PC1)
+    for m in (46, 47):
         poll(d, at(24, 8, m))
     assert reach(store, PC1)[0] == "up" and reach(store, BORNE)[0] == "up"
     assert reach(store, PC2) == ("down", "closed")
     with store.read() as s:
         kinds = {(e.device, e.kind) for e in s.query(DeviceEvent).filter(DeviceEvent.device == PC1)}
-    assert (PC1, "reboot") in kinds and (PC1, "unexpected_reboot") not in kinds
+    # the monitor knows a reboot by the agent's uptime going backwards: in the lab the PC may
+    # have been up for less time before closing (woken by the hotline's tests minutes before)
+    # than since its wake, so only the invariant is asserted: never "unexpected", and a reboot
+    # the uptime shows is recorded as the expected one (the rule itself: test_rules.py)
+    assert (PC1, "unexpected_reboot") not in kinds, kinds
+    if uptime_after < uptime_before:
+        assert (PC1, "reboot") in kinds, (uptime_before, uptime_after, kinds)
 
     # opening (09:00): grace, then "not back at opening" for the PC that did not wake only
     poll(d, at(24, 9, 5))
