@@ -399,7 +399,10 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
                   f"printf '[Service]\\nRestart=no\\n' > {CRASH_DROPIN} && systemctl daemon-reload && "
                   f"systemctl stop {WATCHDOG_TIMER} && systemctl mask --runtime {KIOSK_UNIT}")
     day.sh(borne, f"systemctl kill --signal=SIGKILL {KIOSK_UNIT}")
-    day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne), 60)
+    # the kiosk's session ended: its wipe first asks the end-of-session question in a browser
+    # window of its own (20 s, bounded at 40 s), then ends every process of the guest; the
+    # browser is gone once that wipe is done (longer on a loaded machine: the default bound)
+    day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne))
     day.say(_("the borne's browser crashed (killed)"))
     start = day.now
     for minute in (1, 2):
