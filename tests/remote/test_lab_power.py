@@ -125,8 +125,9 @@ def test_closing_off_then_woken_and_not_back_at_opening(deployed: Deployed) -> N
     # closing (17:00) + 30 min: each host runs the timer's unit, as the timer would
     for host in SCHEDULED:
         d.sh(host, "systemctl start --no-block relais-power-off.service")
-    for host in SCHEDULED:
-        wait_for(lambda h=host: wol.power_state(d.power_dir, h).get("power") == "off", f"{host} off")
+    for host in SCHEDULED:  # a machine's poweroff waits for its units to stop: minutes at worst
+        wait_for(lambda h=host: wol.power_state(d.power_dir, h).get("power") == "off", f"{host} off",
+                 timeout=420)
     for m in (31, 32, 33, 34):
         poll(d, at(23, 17, m))
     for host in SCHEDULED:
