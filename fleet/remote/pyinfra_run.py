@@ -23,6 +23,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.inventory import Inventory
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import State
+from pyinfra.connectors.sshuserclient import client as ssh_client
 
 from fleet.errors import RemoteError
 
@@ -103,6 +104,16 @@ def _ops(state: State, host: Any) -> tuple[OpResult, ...]:
     return tuple(out)
 
 
+def _forget_ssh_files() -> None:
+    """pyinfra reads an SSH config (with its ``Include`` globs) and a known_hosts file once per
+    process and keeps them: a long-lived process (the dashboard, ``fleet poll --daemon``, a test
+    session) would go on with a stale copy after a site's files change — a site added to an
+    ``Include``d folder unknown (no ProxyCommand: the connection went nowhere), a host's new
+    key refused.  They are read again for each run (small files)."""
+    for cached in (ssh_client.get_ssh_config, ssh_client.get_host_keys):
+        getattr(cached, "cache", {}).clear()
+
+
 NO_HOSTS_LEFT = "No hosts remaining"
 CONNECT_RETRIES = 1
 """Connection retries of a run without a ``timeout`` (a quick probe gives up at once)."""
@@ -121,6 +132,7 @@ def run(targets: Sequence[Target], queue: Callable[[State], None],
     the operations' own ``_timeout``."""
     if not targets:
         return []
+    _forget_ssh_files()
     connect = 15 if timeout is None else max(1, min(15, int(timeout)))
     config = Config(SUDO=True, CONNECT_TIMEOUT=connect)  # type: ignore[no-untyped-call]
     state = State(_inventory(targets, CONNECT_RETRIES if timeout is None else 0), config)

@@ -227,3 +227,46 @@ def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Pat
         assert (o.ok, len(accepted)) == (False, 1), accepted
     finally:
         listener.close()
+
+
+def test_an_ssh_config_that_changed_is_read_again(tmp_path: Path) -> None:
+    """The lab's SSH config includes every up site's file (``Include run/*/ssh_config``): a site
+    brought up after the process's first action must be reachable through it.  pyinfra keeps
+    the first parse of a config; the runner reads it again for each run.  Before, the second
+    run still did not know the host (the CI run of 2026-11-30: both bornes of the public site,
+    up after florac-fs, "unreachable")."""
+    import socket
+    import threading
+
+    from fleet.remote.pyinfra_run import Target, run
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    main_cfg = tmp_path / "ssh_config"
+    main_cfg.write_text(f"Include {sites}/*/ssh_config\n")
+    target = Target("late-site-host", "late-site-host", ssh_config=main_cfg)
+    try:
+        [o] = run([target], lambda _state: None, timeout=5)
+        assert not o.ok and accepted == []  # not known yet: nothing reached
+        (sites / "late").mkdir()
+        (sites / "late" / "ssh_config").write_text(
+            f"Host late-site-host\n  HostName 127.0.0.1\n  Port {listener.getsockname()[1]}\n")
+        [o] = run([target], lambda _state: None, timeout=5)
+        assert not o.ok and len(accepted) == 1, accepted  # reached through the new file
+    finally:
+        listener.close()
