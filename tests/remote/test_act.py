@@ -5,6 +5,7 @@ never open a connection: the actions they run answer without one (no MAC, no sto
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,14 +192,12 @@ def test_an_unreachable_host_is_a_result_not_an_error(tmp_path: Path) -> None:
     assert probe([target], timeout=5) == {"closed-port": None}
 
 
-def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Path) -> None:
-    """A remote site's link or a busy sshd can drop one connection before SSH's banner: an
-    action tries again once before calling the host unreachable; a quick probe (``timeout``)
-    does not.  The "host" is a loopback listener that accepts and closes at once."""
+@contextlib.contextmanager
+def _closing_listener() -> Iterator[tuple[int, list[int]]]:
+    """A loopback TCP listener that accepts and closes at once (a connection dropped before
+    SSH's banner); yields its port and the list of connections it accepted."""
     import socket
     import threading
-
-    from fleet.remote.pyinfra_run import Target, run
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -215,18 +214,28 @@ def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Pat
             conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    cfg = tmp_path / "ssh_config"
-    cfg.write_text(f"Host dropper\n  HostName 127.0.0.1\n  Port {listener.getsockname()[1]}\n")
-    target = Target("dropper", "dropper", ssh_config=cfg)
     try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        listener.close()
+
+
+def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Path) -> None:
+    """A remote site's link or a busy sshd can drop one connection before SSH's banner: an
+    action tries again once before calling the host unreachable; a quick probe (``timeout``)
+    does not.  The "host" is a loopback listener that accepts and closes at once."""
+    from fleet.remote.pyinfra_run import Target, run
+
+    with _closing_listener() as (port, accepted):
+        cfg = tmp_path / "ssh_config"
+        cfg.write_text(f"Host dropper\n  HostName 127.0.0.1\n  Port {port}\n")
+        target = Target("dropper", "dropper", ssh_config=cfg)
         [o] = run([target], lambda _state: None)
         assert (o.ok, o.message) == (False, "unreachable")
         assert len(accepted) == 2, accepted
         accepted.clear()
         [o] = run([target], lambda _state: None, timeout=5)
         assert (o.ok, len(accepted)) == (False, 1), accepted
-    finally:
-        listener.close()
 
 
 def test_an_ssh_config_that_changed_is_read_again(tmp_path: Path) -> None:
@@ -235,38 +244,18 @@ def test_an_ssh_config_that_changed_is_read_again(tmp_path: Path) -> None:
     the first parse of a config; the runner reads it again for each run.  Before, the second
     run still did not know the host (the CI run of 2026-11-30: both bornes of the public site,
     up after florac-fs, "unreachable")."""
-    import socket
-    import threading
-
     from fleet.remote.pyinfra_run import Target, run
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[int] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            accepted.append(1)
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
     sites = tmp_path / "sites"
     sites.mkdir()
     main_cfg = tmp_path / "ssh_config"
     main_cfg.write_text(f"Include {sites}/*/ssh_config\n")
     target = Target("late-site-host", "late-site-host", ssh_config=main_cfg)
-    try:
+    with _closing_listener() as (port, accepted):
         [o] = run([target], lambda _state: None, timeout=5)
         assert not o.ok and accepted == []  # not known yet: nothing reached
         (sites / "late").mkdir()
         (sites / "late" / "ssh_config").write_text(
-            f"Host late-site-host\n  HostName 127.0.0.1\n  Port {listener.getsockname()[1]}\n")
+            f"Host late-site-host\n  HostName 127.0.0.1\n  Port {port}\n")
         [o] = run([target], lambda _state: None, timeout=5)
         assert not o.ok and len(accepted) == 1, accepted  # reached through the new file
-    finally:
-        listener.close()
