@@ -12,6 +12,7 @@ every step waits for the watcher's own status (one line per cycle) or the wipe r
 from __future__ import annotations
 
 import shlex
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -63,6 +64,7 @@ class Lab:
         self.site = site
         self.tuned: dict[str, int] = {}
         self.feeders: dict[str, str] = {}  # host -> pid of the input loop
+        self.token = ""  # what plant() wrote in each canary path
 
     def tune(self, values: dict[str, int]) -> None:
         if values != self.tuned:
@@ -120,16 +122,27 @@ class Lab:
         return wait_for(f"the watcher following an X session on {host}", probe, timeout=120)
 
     def plant(self, host: str) -> None:
-        script = " && ".join(f"mkdir -p {shlex.quote(p.rsplit('/', 1)[0])} && echo canary > {p}"
-                             for p in CANARIES)
+        """A token of this session in each canary path.  The token, not the path, is what must
+        not survive: the kiosk's browser, back after the wipe in the fresh home, writes its own
+        (empty) Cookies database at the same path, whenever it gets to it."""
+        self.token = f"canary-{uuid.uuid4().hex}"
+        script = " && ".join(f"mkdir -p {shlex.quote(p.rsplit('/', 1)[0])} && "
+                             f"echo {self.token} > {p}" for p in CANARIES)
         done = as_guest(self.site, host, script)
         assert done.returncode == 0, done.stderr
+        # positive control: the probe below finds what was planted
+        assert self._left(host) == list(CANARIES)
+
+    def _left(self, host: str) -> list[str]:
+        probe = sh(self.site, host, "; ".join(f"grep -qsF {self.token} {p} && echo {p}"
+                                              for p in CANARIES) + "; true")
+        return [str(p) for p in probe.stdout.split()]
 
     def assert_wiped(self, host: str, record: dict[str, Any]) -> None:
         assert record["outcome"] == "ok", record
         assert record["residue"]["remaining"] == 0 and record["residue"]["processes"] == 0, record
-        left = sh(self.site, host, "; ".join(f"[ -e {p} ] && echo {p}" for p in CANARIES) + "; true")
-        assert left.stdout.strip() == "", f"survived the wipe: {left.stdout}"
+        left = self._left(host)
+        assert left == [], f"survived the wipe: {left}"
         if host == BORNE:  # the kiosk is back, in a new session
             wait_for("the kiosk back after the wipe",
                      lambda: sh(self.site, BORNE, "pgrep -u guest -x chromium").returncode == 0)
