@@ -9,6 +9,7 @@ records, the connection-log import); readers open it with ``create=False`` and g
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -137,15 +138,22 @@ def _private_sqlite_file(database: str, shown: str) -> None:
     """A SQLite store holds personal data (a year of connection records): its file is created
     mode 0600, and the directories this creates for it 0700, whatever the umask.  SQLite gives
     its -wal and -shm files the database file's mode.  An existing file readable by others is
-    made private; directories that already exist are left as they are."""
+    made private; directories that already exist are left as they are.
+
+    An existing file is never opened here: closing any descriptor of a SQLite file releases
+    every POSIX lock this process holds on it, those of the store's open connections included,
+    and another process (a poller ending) then takes the WAL for its own, checkpoints and
+    removes it under them — "database disk image is malformed" in the next read (SQLite's
+    "How To Corrupt", 2.2; the audit's lab test, which opens its store again between polls)."""
     path = Path(database)
     try:
         missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         for directory in reversed(missing):
             directory.mkdir(mode=0o700)
             directory.chmod(0o700)  # mkdir's mode is filtered by the umask
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
+        if not path.exists():  # (made meanwhile by another process: theirs, left alone)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             path.chmod(0o600)
     except OSError as exc:

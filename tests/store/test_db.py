@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,28 @@ def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
     reader = open_store(f"sqlite:///{missing}", create=False)
     reader.dispose()
     assert StoreMissingError.exit_code == 2
+
+
+def test_opening_the_store_again_keeps_the_locks_of_its_open_connections(tmp_path: Path) -> None:
+    """A process that opens its store a second time (the audit, the dashboard, a test that
+    reads between polls) while a first engine keeps a connection open, then another process
+    that writes and ends (a poll): the other process must not take the WAL for its own.  It
+    did when opening the store opened and closed the database file (closing any descriptor
+    drops every POSIX lock of the process on the file): the poll's last connection
+    checkpointed and removed the WAL under the first engine — rows lost, then "database disk
+    image is malformed"."""
+    path = tmp_path / "fleet.sqlite"
+    url = f"sqlite:///{path}"
+    first = open_store(url)
+    with first.write() as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+    writer = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+              "c.executemany('INSERT INTO t VALUES (?)', [(i,) for i in range(500)]); "
+              "c.commit(); c.close()")
+    for round_ in range(1, 4):
+        with first.read() as session:  # a pooled connection stays open, as in a long process
+            session.execute(text("SELECT count(*) FROM t")).scalar()
+        open_store(url)  # the same process opens its store again
+        subprocess.run([sys.executable, "-c", writer, str(path)], check=True)
+        with first.read() as session:
+            assert session.execute(text("SELECT count(*) FROM t")).scalar() == 500 * round_
