@@ -47,6 +47,7 @@ from fleet.lab.glpi_standin import STATUS_NAMES, GlpiStandIn
 from fleet.lab.paths import CTL_NETNS
 from fleet.lab.state import Lab
 from fleet.remote.act import act
+from fleet.remote.connlog import LOG_DIR
 from fleet.remote.power import wake_due
 from fleet.remote.pyinfra_run import Target
 from fleet.store import Store
@@ -382,10 +383,31 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
         time.sleep(1)
     browsing = "Relais lab fake internet" in after
     day.say(_("then browses: {ok}").format(ok=_("yes") if browsing else _("NO")))
+    if browsing:  # the gateway writes what it saw at its next snapshot (every few seconds)
+        logged = f"cat {LOG_DIR}/*.jsonl 2>/dev/null | grep -q '\"kind\":\"nat\"'"
+        day.wait_for(_("the visitor's connection in the gateway's legal log"),
+                     lambda: day.sh(gateway, logged).returncode == 0, timeout=60)
     collected = day.act("collect-connlog", gateway, actor=ADMIN)
     [r] = collected.results
     return {"connected": connected, "browsing": browsing, "connlog": r.outcome,
             "records": dict(r.data).get("inserted")}
+
+
+def _poll_until(day: Day, seen: Callable[[], int | None], *, at_least: int = 1,
+                timeout: float = 120) -> int | None:
+    """Poll once a minute of the day's clock (``day.now`` moves on) until ``seen()`` gives an
+    incident, at least ``at_least`` times; None when ``timeout`` real seconds went by first."""
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while True:
+        day.now += timedelta(minutes=1)
+        day.poll(day.now)
+        polls += 1
+        found = seen()
+        if polls >= at_least and (found is not None or time.monotonic() > deadline):
+            return found
+        if found is None and polls >= at_least:
+            time.sleep(2)  # pace the polls (the day's clock does not need a minute per poll)
 
 
 def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
@@ -404,11 +426,11 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     # browser is gone once that wipe is done (longer on a loaded machine: the default bound)
     day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne))
     day.say(_("the borne's browser crashed (killed)"))
-    start = day.now
-    for minute in (1, 2):
-        day.poll(start + timedelta(minutes=minute))
-    day.now = start + timedelta(minutes=2)
-    incident = _open_incident(day, borne, "kiosk")
+    # the monitor polls every minute (the day's clock) until it has seen the browser missing
+    # on two polls in a row; the agent may serve its process table from a cache for a while,
+    # so how many polls that takes is the agent's business, bounded in real time
+    incident = _poll_until(day, lambda: _open_incident(day, borne, "kiosk"), at_least=2)
+    seen_at = day.now  # the hotline's steps follow, minutes later on the day's clock
     if incident is None:
         # the monitor could not see it: say why, restart the browser all the same, go on
         access = _open_incident(day, borne, "snmp_access")
@@ -417,13 +439,13 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
                   "see docs/demo.md").format(why=why))
         day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
                       f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
-        day.now = start + timedelta(minutes=6)
+        day.now = seen_at + timedelta(minutes=4)
         restarted = day.act("restart-kiosk", borne)
         return {"incident": None, "problem": why, "restart": [r.outcome for r in restarted.results],
                 "screen": day.screen()}
     screen = day.screen()
     day.say(_("hall screen: {lines}").format(lines=" · ".join(screen)))
-    day.now = start + timedelta(minutes=4)
+    day.now = seen_at + timedelta(minutes=2)
     assign(day.store, incident, to=day.site.sav, who=HOTLINE, at=day.now,
            text=_("Borne browser down: handed to the SAV"))
     sent = day.sync()
@@ -432,13 +454,10 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
         id=incident, ticket=ticket, n=len(sent.delivered)))
     day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
                   f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
-    day.now = start + timedelta(minutes=6)
+    day.now = seen_at + timedelta(minutes=4)
     restarted = day.act("restart-kiosk", borne, incident=incident)
-    for minute in (7, 8, 9):
-        day.poll(start + timedelta(minutes=minute))
-        if not get_incident(day.store, incident).is_open:
-            break
-    day.now = start + timedelta(minutes=10)
+    _poll_until(day, lambda: None if get_incident(day.store, incident).is_open else incident)
+    day.now += timedelta(minutes=1)
     final = get_incident(day.store, incident)
     sent2 = day.sync()
     entries = entries_of(day.store, incident)
