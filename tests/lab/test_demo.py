@@ -66,25 +66,33 @@ class Demo:
     port: int
     state: dict[str, Any]
     steps: dict[str, dict[str, Any]]
+    state_dir: Path  # the demo's FLEET_STATE_DIR: a test that runs `fleet demo ...` sets it
 
 
 @pytest.fixture(scope="module")
-def demo(deployed_site: DeployedSite) -> Iterator[Demo]:
+def demo(deployed_site: DeployedSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """One run of ``fleet demo`` (in-process: it shares this session's lab lock) on the
-    session's deployed site, made the demo's deployed snapshot first."""
-    site = deployed_site.site
-    key = snapshot.snapshot_key(site.lab, site.site, REPO, REPO / "inventory")
-    keep_deployed(site.lab, site.site, key, deployed_site.pristine, demo_dir())
-    port = _free_port()
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = main(["--lang", "en", "demo", "--port", str(port)])
-    state = json.loads((demo_dir() / "demo.json").read_text("utf-8"))
+    session's deployed site, made the demo's deployed snapshot first.  Its state directory is
+    the module's own: a module fixture is set up before each test's own (``_isolated_settings``),
+    which a later ``fleet demo down`` would otherwise look in (and find no demo: exit 2)."""
+    state_dir = tmp_path_factory.mktemp("demo-state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FLEET_STATE_DIR", str(state_dir))
+        site = deployed_site.site
+        key = snapshot.snapshot_key(site.lab, site.site, REPO, REPO / "inventory")
+        keep_deployed(site.lab, site.site, key, deployed_site.pristine, demo_dir())
+        port = _free_port()
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(["--lang", "en", "demo", "--port", str(port)])
+        state = json.loads((demo_dir() / "demo.json").read_text("utf-8"))
     steps = {s["name"]: s for s in state.get("day_steps", [])}
     try:
-        yield Demo(buffer.getvalue(), code, port, state, steps)
+        yield Demo(buffer.getvalue(), code, port, state, steps, state_dir)
     finally:
-        main(["--lang", "en", "demo", "down"])  # whatever happened: nothing left behind
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FLEET_STATE_DIR", str(state_dir))
+            main(["--lang", "en", "demo", "down"])  # whatever happened: nothing left behind
 
 
 def _store(d: Demo) -> Store:
@@ -212,7 +220,8 @@ def test_the_months_report_is_signed_recorded_and_its_hash_matches(demo: Demo) -
 
 @pytest.mark.lab
 @pytest.mark.slow
-def test_fleet_demo_down_takes_everything_away(demo: Demo) -> None:
+def test_fleet_demo_down_takes_everything_away(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_STATE_DIR", str(demo.state_dir))
     assert main(["--lang", "en", "demo", "down"]) == 0
     with pytest.raises(OSError):
         _get(f"http://127.0.0.1:{demo.port}/login")
