@@ -94,10 +94,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
          "test (reopening its store copy between real `fleet poll` runs in the controller "
          "namespace), with copies made by VACUUM INTO; not reproduced outside the lab, not "
          "diagnosed", True),
-    "tests/remote/test_lab_power.py::test_closing_off_then_woken_and_not_back_at_opening":
-        ("lab runs of 2026-11-30 14:04 and 14:27: the 08:40 wake now wakes every station (the "
-         "wake window fix), but florac-fs-pc1 did not power off within 180 s once, right after "
-         "a deploy (the wait is 420 s now; not re-run)", True),
 }
 UNPROVEN_MODULES: dict[str, tuple[str, bool]] = {
     "tests/lab/test_demo.py":
