@@ -12,10 +12,13 @@ Layout (usable as-is by ``ansible-playbook -i inventory/``)::
     vault-password                    (beside inventory/) prints the vault password, see
                                       fleet.inventory.secrets
 
-This module keeps the Ansible layout (which groups, which hosts in which kind group) and the
-checks that span several files (duplicate names and addresses, overlapping networks).  What
-each variable may hold is the contract of :mod:`fleet.inventory.variables` (pydantic models,
-errors located by :func:`fleet.inventory.validate.validate_with_lines`).
+This module keeps the Ansible layout (which files, which groups apply to a host and in which
+order) and the checks that span several files (values a host gets through several files,
+duplicate names and addresses, overlapping networks).  What one file may hold is said by
+pydantic models, errors located by :func:`fleet.inventory.validate.validate_with_lines`: the
+shape of a site file, its groups and the vault in :mod:`fleet.inventory.files`, each variable
+in :mod:`fleet.inventory.variables`.  It builds no problem for the shape of one file
+(``tests/inventory/test_loader.py`` checks).
 
 Variable precedence is Ansible's, implemented once in :func:`precedence` and used by
 :func:`resolve_vars` (raw values) and for the typed fields alike:
@@ -50,6 +53,7 @@ from fleet.inventory.models import (
     Source,
     Supplier,
 )
+from fleet.inventory.files import KINDS, SiteFile, SiteGroups, Vault
 from fleet.inventory.network import network_of_site
 from fleet.inventory.roles import load_role_specs
 from fleet.inventory.secrets import (
@@ -70,14 +74,11 @@ from fleet.inventory.variables import (
     HostVars,
     NetworksVars,
     SiteVars,
-    check_hostname,
     contract_models,
     host_addresses,
     resolve_typed,
 )
 from fleet.inventory.yamlsrc import LinedDict, line_of, load_yaml, load_yaml_text
-
-KINDS = tuple(k.value for k in DeviceKind)
 
 
 def _rel(path: Path) -> str:
@@ -116,10 +117,12 @@ class _Ctx:
         display: str,
         where: str,
         context: Mapping[str, Any] | None = None,
+        line: int | None = None,
     ) -> Any:
         """The validated model, or None with its problems recorded (secrets never shown)."""
         try:
-            return validate_with_lines(model, data, display, where=where, context=context)
+            return validate_with_lines(model, data, display, where=where, context=context,
+                                       line=line)
         except InventoryError as exc:
             for p in exc.problems:
                 key = p.field.rsplit(".", 1)[-1]
@@ -225,13 +228,11 @@ def _load_group_vars(ctx: _Ctx, root: Path) -> dict[str, list[_Layer]]:
                     f"group_vars for unknown group {group!r}{hint(group, ('all', *KINDS))}")
             continue
         data = load_yaml(f, display, ctx.problems)
-        if data is None:
+        if data is None:  # empty, or a YAML error (reported)
             continue
-        if not isinstance(data, dict):
-            ctx.add(display, 1, "", None, "group_vars file must be a mapping of variables")
-            continue
-        typed = ctx.validate(ctx.models.group, data, display, "")
-        out.setdefault(group, []).append(_Layer(display, data, typed))
+        typed = ctx.validate(ctx.models.group, data, display, "", line=1)
+        if isinstance(data, Mapping):  # else nothing to merge (its problem is reported)
+            out.setdefault(group, []).append(_Layer(display, data, typed))
     return out
 
 
@@ -252,78 +253,17 @@ def _load_vault(
     except SecretError as exc:
         ctx.add(display, None, "", None, str(exc).removeprefix(f"{vault_path}: "))
         return {}, False
+    before = len(ctx.problems)
     data = load_yaml_text(plain, display, ctx.problems)
-    if data is None:
+    if len(ctx.problems) > before:
         return {}, False
-    if not isinstance(data, dict):
-        ctx.add(display, None, "", None, "vault must be a mapping of vault_* variables")
-        return {}, False
-    secrets: dict[str, str] = {}
-    for key, value in data.items():
-        if not key.startswith("vault_"):
-            ctx.add(display, line_of(data, key), key, "***", "vault variables must start with vault_")
-        secrets[key] = "" if value is None else str(value)
-    if check:
-        for spec in REQUIRED_SECRETS:
-            if not secrets.get(spec.name):
-                ctx.add(display, None, spec.name, None,
-                        f"required secret missing from the vault: {spec.description}")
+    vault: Vault | None = ctx.validate(Vault, data, display, "",
+                                       {"required": REQUIRED_SECRETS if check else ()})
+    secrets = dict(vault.secrets) if vault is not None else Vault.texts(data)
     return secrets, password == DEMO_VAULT_PASSWORD
 
 
 # ------------------------------------------------------------------------------ sites ---
-
-
-def _groups_of(ctx: _Ctx, display: str, data: Any) -> Mapping[str, Any] | None:
-    if not isinstance(data, dict):
-        ctx.add(display, line_of(data) or 1, "", None,
-                "site file must be an Ansible YAML inventory (a mapping: all: children: ...)")
-        return None
-    if set(data) == {"all"} and isinstance(data["all"], dict):
-        top = data["all"]
-        for key in sorted(set(top) - {"children"}):
-            ctx.add(display, line_of(top, key), f"all.{key}", None,
-                    "only 'children' is expected under 'all' in a site file")
-        children = top.get("children")
-        if not isinstance(children, dict):
-            ctx.add(display, line_of(top), "all.children", None, "missing groups")
-            return None
-        return children
-    return data
-
-
-def _kind_groups(
-    ctx: _Ctx, display: str, groups: Mapping[str, Any], sg_name: str
-) -> dict[str, tuple[str, int | None]]:
-    """host → (kind, line): the kind groups of a site file (membership only)."""
-    kind_of: dict[str, tuple[str, int | None]] = {}
-    for gname, gbody in groups.items():
-        if gname == sg_name:
-            continue
-        gline = line_of(groups, gname)
-        if gname not in KINDS:
-            ctx.add(display, gline, gname, gname,
-                    f"unknown device kind {gname!r}{hint(str(gname), KINDS)}; "
-                    f"kinds are: {', '.join(KINDS)}")
-            continue
-        if not isinstance(gbody, dict) or not isinstance(gbody.get("hosts"), dict):
-            ctx.add(display, gline, gname, None, "kind group must list its hosts under 'hosts'")
-            continue
-        for key in gbody:
-            if key != "hosts":
-                ctx.add(display, line_of(gbody, key), f"{gname}.{key}", None,
-                        f"kind groups are shared by every site: put per-kind variables in "
-                        f"inventory/group_vars/{gname}.yml and per-site ones in {sg_name}.vars")
-        for host, hv in gbody["hosts"].items():
-            hline = line_of(gbody["hosts"], host)
-            if hv:
-                ctx.add(display, hline, f"{gname}.hosts.{host}", None,
-                        f"host variables belong under {sg_name}.hosts.{host}, not in the kind group")
-            if host in kind_of:
-                ctx.add(display, hline, f"{gname}.hosts.{host}", host,
-                        f"host is in two kind groups ({kind_of[host][0]} and {gname})")
-            kind_of[str(host)] = (str(gname), hline)
-    return kind_of
 
 
 def _load_site(
@@ -332,37 +272,23 @@ def _load_site(
     display = _rel(f)
     before = len(ctx.problems)
     data = load_yaml(f, display, ctx.problems)
-    if data is None:
-        if len(ctx.problems) == before:
-            ctx.add(display, None, "", None, "empty site file")
+    if len(ctx.problems) > before:
         return None
-    groups = _groups_of(ctx, display, data)
-    if groups is None:
+    file: SiteFile | None = ctx.validate(SiteFile, data, display, "", line=1)
+    if file is None:
         return None
-    site_groups = [g for g in groups if str(g).startswith("site_")]
-    if len(site_groups) != 1:
-        ctx.add(display, line_of(groups), "", site_groups,
-                "a site file holds exactly one site group named site_<id>")
+    groups = file.groups
+    layout: SiteGroups | None = ctx.validate(SiteGroups, groups, display, "", line=1)
+    if layout is None:
         return None
-    sg_name = site_groups[0]
-    sg = groups[sg_name]
-    if not isinstance(sg, dict):
-        ctx.add(display, line_of(groups, sg_name), sg_name, None, "site group must be a mapping")
-        return None
-    for key in sg:
-        if key not in ("vars", "hosts"):
-            ctx.add(display, line_of(sg, key), f"{sg_name}.{key}", None,
-                    f"unexpected key {key!r} in site group (expected vars, hosts)")
-    svars = sg.get("vars") or LinedDict.empty(line_of(sg, "vars") or line_of(groups, sg_name))
-    hosts = sg.get("hosts") or LinedDict.empty(line_of(sg, "hosts") or line_of(groups, sg_name))
-    for key, value in (("vars", svars), ("hosts", hosts)):
-        if not isinstance(value, dict):
-            ctx.add(display, line_of(sg, key), f"{sg_name}.{key}", None, "must be a mapping")
-            return None
-    kind_of = _kind_groups(ctx, display, groups, sg_name)
+    sg_name = layout.group
+    sg, gline = groups[sg_name], line_of(groups, sg_name)
+    svars = layout.site.vars or LinedDict.empty(line_of(sg, "vars") or gline)
+    hosts = layout.site.hosts or LinedDict.empty(line_of(sg, "hosts") or gline)
+    kind_of = layout.kind_of()
 
     context = {"group": sg_name, "hosts": hosts, "timezones": ctx.timezones, "root": ctx.root,
-               "kinds": {h: k for h, (k, _line) in kind_of.items() if h in hosts}}
+               "kinds": kind_of}
     site_vars: SiteVars | None = ctx.validate(ctx.models.site, svars, display,
                                               f"{sg_name}.vars.", context)
     nets = site_vars.site_networks if site_vars is not None else _quiet_networks(svars)
@@ -376,24 +302,12 @@ def _load_site(
         hline = line_of(hosts, host_key)
         host = str(host_key)
         hv = raw_hv if raw_hv is not None else LinedDict.empty(hline)
-        if not isinstance(hv, dict):
-            ctx.add(display, hline, f"{sg_name}.hosts.{host}", hv, "host vars must be a mapping")
-            continue
-        if host not in kind_of:
-            ctx.add(display, hline, f"{sg_name}.hosts.{host}", host,
-                    f"host is in no kind group; add it under one of: {', '.join(KINDS)}")
-            continue
-        kind = kind_of[host][0]
-        try:
-            check_hostname(host)
-        except ValueError as exc:
-            ctx.add(display, hline, f"{sg_name}.hosts.{host}", host, str(exc))
-            continue
+        kind = kind_of[host]
         hcontext = {"kind": kind, "management": nets.management if nets else None,
                     "guest": nets.guest if nets else None, "management_suspect": suspect,
                     "visio_origins": site_vars.site_visio_origins if site_vars else None}
         host_vars: HostVars | None = ctx.validate(ctx.models.host, hv, display,
-                                                  f"{sg_name}.hosts.{host}.", hcontext)
+                                                  f"{sg_name}.hosts.{host}.", hcontext, hline)
         if host_vars is None or site_vars is None:
             continue
         layers = _layers_of(group_layers, kind, sg_name, site_layer)
@@ -401,13 +315,9 @@ def _load_site(
                             secrets)
         if dev is not None:
             devices.append(dev)
-    for host, (gname, hline) in kind_of.items():
-        if host not in hosts:
-            ctx.add(display, hline, f"{gname}.hosts.{host}", host,
-                    f"host listed in kind group {gname} but not in site group {sg_name}")
     if site_vars is None or len(ctx.problems) > before:
         return None
-    site = _build_site(site_vars, svars, devices, display, line_of(groups, sg_name))
+    site = _build_site(site_vars, svars, devices, display, gline)
     all_vars: dict[str, Any] = {}
     for layer in group_layers.get("all", []):
         all_vars.update(layer.raw)

@@ -52,15 +52,19 @@ def validate_with_lines(
     where: str = "",
     context: Mapping[str, Any] | None = None,
     error: Callable[[list[Problem]], FleetError] = InventoryError,
+    line: int | None = None,
 ) -> M:
     """Validate ``data`` (loaded by :mod:`~fleet.inventory.yamlsrc`) into ``model``.
 
     Every error becomes a :class:`Problem` named ``source:line: where+field``; all of them are
-    raised together as ``error(problems)`` (:class:`InventoryError` unless told otherwise)."""
+    raised together as ``error(problems)`` (:class:`InventoryError` unless told otherwise).
+    ``line``: where ``data`` itself is written (its key's line, or 1 for a whole file), for an
+    error about a value that knows no line (a text where a mapping was expected)."""
     try:
         return model.model_validate(data, context=dict(context) if context else None)
     except ValidationError as exc:
-        raise error(problems_from(exc, data, source, where=where, model=model)) from None
+        raise error(problems_from(exc, data, source, where=where, model=model,
+                                  line=line)) from None
 
 
 def config_error(problems: list[Problem]) -> ConfigError:
@@ -77,12 +81,15 @@ def problems_from(
     *,
     where: str = "",
     model: type[BaseModel] | None = None,
+    line: int | None = None,
 ) -> list[Problem]:
-    """The :class:`Problem` of each error of ``exc``, located in ``data`` (see module doc)."""
+    """The :class:`Problem` of each error of ``exc``, located in ``data`` (see module doc;
+    ``line`` as for :func:`validate_with_lines`)."""
     problems: list[Problem] = []
     for full, msg, value in errors_of(exc, model):
         field = (where + _dotted(full)) if full else where.rstrip(".")
-        problems.append(Problem(source, line_at(data, full), field, _shown(value), msg))
+        at = line_at(data, full) or line
+        problems.append(Problem(source, at, field, _shown(value), msg))
     return problems
 
 
@@ -252,6 +259,9 @@ def _inner(tp: Any, step: str | int) -> Any:
                 for name, f in candidate.model_fields.items():
                     if step in (name, f.alias):
                         return f.annotation
+                extra = _extra_of(candidate)
+                if extra is not None:
+                    return extra
             continue
         origin = typing.get_origin(candidate)
         args = typing.get_args(candidate)
@@ -260,6 +270,19 @@ def _inner(tp: Any, step: str | int) -> Any:
         if origin in (dict, Mapping) and len(args) == 2:
             return args[1]
     return None
+
+
+def _extra_of(model: type[BaseModel]) -> Any:
+    """The type of a model's other keys, when it declares one
+    (``__pydantic_extra__: dict[str, X]`` → ``X``)."""
+    if model.model_config.get("extra") != "allow":
+        return None
+    try:
+        declared = typing.get_type_hints(model).get("__pydantic_extra__")
+    except (NameError, TypeError):
+        return None
+    args = typing.get_args(declared)
+    return args[1] if typing.get_origin(declared) is dict and len(args) == 2 else None
 
 
 def _unwrap(tp: Any) -> list[Any]:

@@ -509,6 +509,17 @@ ENGINE_PREFIXES = ("ansible_", "snmp_", "relais_", "netdev_", "lab_", "monitor_"
 class CommonVars(Vars):
     """Variables allowed anywhere: ``group_vars``, a site's vars, a host's vars."""
 
+    WHOLE: ClassVar[str] = "variables"
+    """What the whole mapping is, for the error when it is not one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{cls.WHOLE} must be a mapping of variables (key: value lines), "
+                             f"not {describe(data)}")
+        return data
+
     ansible_port: Port | None = None
     ansible_user: Name | None = None
     ansible_become: StrictBool | None = None
@@ -560,6 +571,8 @@ class CommonVars(Vars):
 class GroupVars(CommonVars):
     """A ``group_vars`` file."""
 
+    WHOLE: ClassVar[str] = "group_vars file"
+
     # the intended network of the sites (inventory/group_vars/all/netdev.yml): checked, with
     # the file and line of each value, by fleet/inventory/network.py when the site is built
     netdev_defaults: Any = None
@@ -568,6 +581,8 @@ class GroupVars(CommonVars):
 
 class SiteVars(CommonVars):
     """A site group's ``vars``: the site itself."""
+
+    WHOLE: ClassVar[str] = "site vars"
 
     site_id: SiteId
     site_name: Name
@@ -660,6 +675,8 @@ class HostVars(CommonVars):
     Context (from the loader): ``kind`` of the host, the site's ``management`` and ``guest``
     networks, and ``management_suspect`` when no device of the site fits its management
     network (then that is reported once, on the network, not on every device)."""
+
+    WHOLE: ClassVar[str] = "host vars"
 
     ansible_host: IPv4
     device_pmr: StrictBool = False
