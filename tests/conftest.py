@@ -89,11 +89,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
     # lab run of 2026-11-30 and are not proven since: expected to fail (reported XFAIL, or
     # XPASS when they pass), listed in CHANGELOG.md's known gaps.  Those that hang for minutes
     # are not run (a run costs CI time, proves nothing).  Remove a line once its test passes.
-    "tests/audit/test_lab_audit.py::test_fresh_site_is_green_then_each_breakage_is_reported":
-        ("lab run of 2026-11-30 14:04: 'database disk image is malformed' again, now inside the "
-         "test (reopening its store copy between real `fleet poll` runs in the controller "
-         "namespace), with copies made by VACUUM INTO; not reproduced outside the lab, not "
-         "diagnosed", True),
 }
 UNPROVEN_MODULES: dict[str, tuple[str, bool]] = {
     "tests/lab/test_demo.py":
