@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from fleet.lab import cgroups
 from fleet.lab import netns as ns
 from fleet.lab.paths import CTL_NETNS, NETNS_PREFIX
 from fleet.lab.plan import SitePlan
@@ -121,6 +122,7 @@ def down(
                   and n not in others)
     close_masters(lab.paths, site_id)
     killed, unmounted, deleted = _cleanup(sorted(names), lab.paths.site_run(site_id))
+    cgroups.remove(names)
     _keep_logs(lab, site_id)
     shutil.rmtree(lab.paths.site_run(site_id), ignore_errors=True)
     if not keep_state:
@@ -146,6 +148,7 @@ def down_all(lab: Lab, *, keep_state: bool = False) -> DownResult:
         st = read_state(lab, site_id) or {}
         names += [n for n in st.get("namespaces", []) if n not in names]
     killed, unmounted, deleted = _cleanup(names, lab.paths.run)
+    cgroups.remove(names)
     for site_id in sites:
         _keep_logs(lab, site_id)
         shutil.rmtree(lab.paths.site_run(site_id), ignore_errors=True)

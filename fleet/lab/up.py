@@ -17,8 +17,8 @@ from pathlib import Path
 
 from fleet.errors import LabError
 from fleet.inventory.models import Site
+from fleet.lab import cgroups, wol
 from fleet.lab import netns as ns
-from fleet.lab import wol
 from fleet.lab.build import tool_bin
 from fleet.lab.creds import device_var
 from fleet.lab.down import down
@@ -226,7 +226,8 @@ def _start_nodes(lab: Lab, plan: SitePlan) -> dict[str, int]:
                 argv = wol.supply_argv(argv, host=node.name, netns=node.netns, site_netns=plan.netns,
                                        mac=node.device.mac if node.device else None,
                                        state_dir=lab.paths.site_run(plan.site_id) / "power")
-            pids[node.name] = _spawn(argv, log)
+            # a cgroup of its own: containers sharing one raced on their units' cgroups
+            pids[node.name] = _spawn(cgroups.wrap(argv, node.netns), log)
         elif node.kind in (NodeKind.SNMPSIM, NodeKind.SWITCH):
             data = lab.paths.site_run(plan.site_id) / "snmp" / node.name
             if data.is_dir():

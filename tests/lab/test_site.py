@@ -51,6 +51,25 @@ def test_hosts_are_booted_with_systemd_and_their_own_disk(lab_site: LabSite) -> 
     assert other.returncode == 1  # overlay uppers are per host
 
 
+def test_each_booted_host_has_a_cgroup_of_its_own(lab_site: LabSite) -> None:
+    """Containers that shared the root's cgroup tree made their units' cgroups in the same
+    place and raced on them when hosts booted or powered off together (219/CGROUP at random:
+    systemd-user-sessions failed, /run/nologin stayed, the relais account was refused)."""
+    from fleet.lab import netns as ns
+    from fleet.lab.plan import plan_site
+
+    procs = ns.processes()
+    seen: dict[str, str] = {}
+    for node in (n for n in plan_site(lab_site.site).nodes if n.booted):
+        init = ns.container_init(node.netns, procs)
+        assert init is not None, node.name
+        lines = Path(f"/proc/{init}/cgroup").read_text().splitlines()
+        [named] = [ln.split(":", 2)[2] for ln in lines if ":name=systemd:" in ln or ln.startswith("0::")][:1]
+        seen[node.name] = named
+        assert named.startswith(f"/relais-lab/{node.netns}/"), (node.name, named)
+    assert len(set(seen.values())) == len(seen), seen
+
+
 def test_snmpv3_answers_from_every_snmpd_host(lab_site: LabSite) -> None:
     for device in (d for d in lab_site.site.devices if d.kind.is_host):
         snmp = device.snmp
