@@ -414,13 +414,18 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     # Restart=always would bring the browser back within 2 s, and the kiosk's watchdog timer
     # within a minute (no incident: as it should be); for the demo it stays down until the
     # hotline acts: a runtime drop-in and the watchdog timer stopped, both undone before the
-    # restart
-    # masked for the runtime too: the session wipe that follows the kiosk's session end starts
-    # the kiosk again after wiping (a new session), which brought the browser back at once
+    # restart.  The drop-in also makes every start a no-op (a condition that fails while the
+    # drop-in exists): the session wipe that follows the kiosk's session end starts the kiosk
+    # again after wiping.  (`systemctl mask --runtime` did not stop that: a runtime mask in
+    # /run/systemd/system ranks below the role's unit in /etc/systemd/system.)
+    dropin = f"[Unit]\\nConditionPathExists=!{CRASH_DROPIN}\\n[Service]\\nRestart=no\\n"
     day.sh(borne, f"mkdir -p {shlex.quote(str(Path(CRASH_DROPIN).parent))} && "
-                  f"printf '[Service]\\nRestart=no\\n' > {CRASH_DROPIN} && systemctl daemon-reload && "
-                  f"systemctl stop {WATCHDOG_TIMER} && systemctl mask --runtime {KIOSK_UNIT}")
-    day.sh(borne, f"systemctl kill --signal=SIGKILL {KIOSK_UNIT}")
+                  f"printf '{dropin}' > {CRASH_DROPIN} && systemctl daemon-reload && "
+                  f"systemctl stop {WATCHDOG_TIMER}")
+    # the browser crashes: every Chromium process is killed (the unit's kill alone leaves the
+    # ones logind moved to the guest's session scope), then the unit's own
+    day.sh(borne, f"pkill -KILL -x chromium; systemctl kill --signal=SIGKILL {KIOSK_UNIT}; "
+                  "pkill -KILL -x chromium; true")
     # the kiosk's session ended: its wipe first asks the end-of-session question in a browser
     # window of its own (20 s, bounded at 40 s), then ends every process of the guest; the
     # browser is gone once that wipe is done (longer on a loaded machine: the default bound)
@@ -435,9 +440,12 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
         # the monitor could not see it: say why, restart the browser all the same, go on
         access = _open_incident(day, borne, "snmp_access")
         why = get_incident(day.store, access).title if access is not None else _("no reading")
+        running = day.sh(borne, "pgrep -a -x chromium | cut -c1-120").stdout.strip()
+        if running:  # the agent counted a browser: which one (it came back, or never went)
+            why = f"{why}; chromium: {' | '.join(running.splitlines()[:3])}"
         day.say(_("NO kiosk incident: the monitor does not read the borne's processes ({why}); "
                   "see docs/demo.md").format(why=why))
-        day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
+        day.sh(borne, f"rm -f {CRASH_DROPIN} && "
                       f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
         day.now = seen_at + timedelta(minutes=4)
         restarted = day.act("restart-kiosk", borne)
@@ -452,7 +460,7 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     ticket = queue_ref(day.store, incident, GLPI)
     day.say(_("incident #{id} handed to the SAV: GLPI ticket {ticket} ({n} deliveries)").format(
         id=incident, ticket=ticket, n=len(sent.delivered)))
-    day.sh(borne, f"systemctl unmask --runtime {KIOSK_UNIT} && rm -f {CRASH_DROPIN} && "
+    day.sh(borne, f"rm -f {CRASH_DROPIN} && "
                   f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
     day.now = seen_at + timedelta(minutes=4)
     restarted = day.act("restart-kiosk", borne, incident=incident)
