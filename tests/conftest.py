@@ -91,11 +91,6 @@ UNPROVEN_LAB: dict[str, tuple[str, bool]] = {
     # are not run (a run costs CI time, proves nothing).  Remove a line once its test passes.
 }
 UNPROVEN_MODULES: dict[str, tuple[str, bool]] = {
-    "tests/lab/test_demo.py":
-        ("lab run of 2026-11-30 14:27: the day plays to the end, but the visitor's connection "
-         "records were collected before the gateway wrote them (0 records), the borne's crash "
-         "gave no kiosk incident (the monitor had no reading of the borne's processes) and "
-         "`demo down` returned 2; not diagnosed", True),
 }
 
 
