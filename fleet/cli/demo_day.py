@@ -422,8 +422,8 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     day.sh(borne, f"mkdir -p {shlex.quote(str(Path(CRASH_DROPIN).parent))} && "
                   f"printf '{dropin}' > {CRASH_DROPIN} && systemctl daemon-reload && "
                   f"systemctl stop {WATCHDOG_TIMER}")
-    # the browser crashes: every Chromium process is killed (the unit's kill alone leaves the
-    # ones logind moved to the guest's session scope), then the unit's own
+    # the browser crashes: every Chromium process of the borne is killed, and what is left in
+    # the kiosk's unit
     day.sh(borne, f"pkill -KILL -x chromium; systemctl kill --signal=SIGKILL {KIOSK_UNIT}; "
                   "pkill -KILL -x chromium; true")
     # the kiosk's session ended: its wipe first asks the end-of-session question in a browser
