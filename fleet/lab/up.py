@@ -297,11 +297,10 @@ def _wait_ready(lab: Lab, plan: SitePlan, pids: dict[str, int], progress: Progre
 
 
 # What systemd-user-sessions.service does at boot: remove /run/nologin, which refuses every
-# login but root's (PAM "Access denied ... by PAM account configuration").  In the lab's
-# containers a unit sometimes fails to start with 219/CGROUP when a container of the same name
-# was removed a moment before (its cgroup not gone yet): the fresh-clone CI run of 2026-11-30
-# then saw the gateway refuse the relais account for the whole session.  Started again, and the
-# file removed if it still fails, so a host that listens on SSH also lets the relais account in.
+# login but root's (PAM "Access denied ... by PAM account configuration").  The unit failed with
+# 219/CGROUP at random while every container shared one cgroup tree (the root cause, fixed by
+# fleet/lab/cgroups.py); this stays as a safety net at `lab up`: started again, and the file
+# removed if it still fails, so a host that listens on SSH also lets the relais account in.
 _PERMIT_LOGINS = ("systemctl is-active -q systemd-user-sessions.service || "
                   "{ systemctl reset-failed systemd-user-sessions.service; "
                   "systemctl start systemd-user-sessions.service || rm -f /run/nologin; }")
