@@ -95,6 +95,12 @@ class LabPaths:
         """Persistent per-host overlay upper/work (survives ``down`` only with --keep-state)."""
         return self.root / "hosts" / site_id / hostname
 
+    def host_base(self, site_id: str, hostname: str) -> Path:
+        """A file in the host's state naming the deployed snapshot's upper the host's own upper
+        sits on (an extra read-only overlay layer, :mod:`fleet.lab.snapshot`); absent when the
+        host sits on the images alone."""
+        return self.host_state(site_id, hostname) / "base"
+
     def host_root(self, site_id: str, hostname: str) -> Path:
         """Mount point of the host's merged overlay root."""
         return self.site_run(site_id) / "roots" / hostname

@@ -3,15 +3,20 @@ of the same site does not deploy again (``fleet demo``: the first run deploys fo
 next ones restore the snapshot).
 
 A snapshot is the per-host overlay uppers (:meth:`LabPaths.host_state`) of every booted node of
-the site, copied while the site is down, under ``<lab_root>/snapshots/<site>-<key>/``.  Its
-key (:func:`snapshot_key`) is a hash of everything a deploy's result depends on: the files of
+the site, as a full deploy left them, under ``<lab_root>/snapshots/<site>-<key>/``.  Its key
+(:func:`snapshot_key`) is a hash of everything a deploy's result depends on: the files of
 ``roles/``, ``playbooks/``, the inventory, ``ansible.cfg``, and the image layers the hosts sit
 on (their directory names carry their own hash), and the lab's SSH key the hosts trust.
 Change any of them and the key changes: the
 old snapshot is no longer used (and is removed when the new one is saved, one per site).
 
-Restoring writes the uppers back; :func:`fleet.lab.up.up` with ``keep_state=True`` then boots
-the hosts on them (the factory files are not written again: the snapshot has them).
+Nothing is copied (the PCs' and the borne's uppers hold gigabytes of desktop packages): saving
+*moves* each upper into the snapshot (a rename, the site being down), and a host runs on a
+snapshot as on one more read-only overlay layer, its own fresh upper on top
+(:meth:`LabPaths.host_base` names the layer, :func:`fleet.lab.up.up` mounts it).  Restoring is
+then a fresh empty upper per host: what a demo's day wrote is gone, the snapshot is as saved.
+:func:`fleet.lab.up.up` with ``keep_state=True`` boots the hosts on it (the factory files are
+not written again: the snapshot has them).
 """
 
 from __future__ import annotations
@@ -92,15 +97,6 @@ def find(lab: Lab, site: Site, key: str) -> Snapshot | None:
     return Snapshot(site.id, key, path, hosts, int(data.get("bytes", 0)), float(data.get("seconds", 0)))
 
 
-def _copy(src: Path, dst: Path) -> None:
-    """A faithful copy of an overlay upper: owners, modes, times, xattrs (overlayfs whiteouts
-    are character devices and opaque directories are xattrs: ``cp -a`` keeps both)."""
-    done = subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(dst)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise LabError(f"snapshot: cannot copy {src} to {dst}: {done.stderr.strip()[:300]}")
-
-
 def _size(path: Path) -> int:
     done = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=False)
     try:
@@ -110,45 +106,71 @@ def _size(path: Path) -> int:
 
 
 def save(lab: Lab, site: Site, key: str) -> Snapshot:
-    """Take the site down (keeping its hosts' state), copy the uppers into a new snapshot, and
-    remove the site's older snapshots.  The caller brings the site up again
-    (``up(..., keep_state=True)``)."""
+    """Take the site down (keeping its hosts' state), move the uppers into a new snapshot (the
+    hosts then sit on it), and remove the site's older snapshots.  The caller brings the site up
+    again (``up(..., keep_state=True)``).  A snapshot is of a deployed site, never of a site
+    restored from one (its uppers would hold only what changed since)."""
     t0 = time.monotonic()
     down(lab, site.id, keep_state=True)
     final = _dir(lab, site.id, key)
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     hosts = _booted(site)
     for host in hosts:
         upper = lab.paths.host_state(site.id, host) / "upper"
+        if lab.paths.host_base(site.id, host).exists():
+            raise LabError(f"snapshot: {host} runs on a restored snapshot: deploy the site afresh "
+                           f"('fleet demo --fresh') before keeping it")
         if not upper.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
             raise LabError(f"snapshot: {host} has no state to keep ({upper} missing)")
+    tmp.mkdir(parents=True)
+    for host in hosts:
         (tmp / host).mkdir()
-        _copy(upper, tmp / host / "upper")
+        (lab.paths.host_state(site.id, host) / "upper").rename(tmp / host / "upper")
     size = _size(tmp)
-    seconds = time.monotonic() - t0
     (tmp / MANIFEST).write_text(json.dumps({"site": site.id, "key": key, "hosts": hosts, "bytes": size,
-                                            "seconds": round(seconds, 1)}), encoding="utf-8")
+                                            "seconds": round(time.monotonic() - t0, 1)}),
+                                encoding="utf-8")
     for old in final.parent.glob(f"{site.id}-*"):
         if old != tmp:
             shutil.rmtree(old, ignore_errors=True)
     tmp.rename(final)
-    return Snapshot(site.id, key, final, tuple(hosts), size, seconds)
+    for host in hosts:
+        _sit_on(lab, site.id, host, final / host / "upper")
+    return Snapshot(site.id, key, final, tuple(hosts), size, time.monotonic() - t0)
+
+
+def _sit_on(lab: Lab, site_id: str, host: str, layer: Path) -> None:
+    """A fresh state for ``host``: an empty upper on the snapshot's ``layer``."""
+    state = lab.paths.host_state(site_id, host)
+    shutil.rmtree(state, ignore_errors=True)
+    (state / "upper").mkdir(parents=True)
+    lab.paths.host_base(site_id, host).write_text(f"{layer}\n", encoding="utf-8")
+
+
+def layers(lab: Lab, site_id: str, host: str) -> list[Path]:
+    """The snapshot upper the host's state sits on, as the overlay's top read-only layer (what
+    :func:`fleet.lab.up.up` mounts under the host's own upper); none for a host on the images
+    alone."""
+    base = lab.paths.host_base(site_id, host)
+    if not base.is_file():
+        return []
+    layer = Path(base.read_text("utf-8").strip())
+    if not layer.is_dir():
+        raise LabError(f"{host}: the deployed snapshot its state sits on is gone ({layer}); "
+                       f"'fleet lab down {site_id}' starts the site afresh")
+    return [layer]
 
 
 def restore(lab: Lab, site: Site, snap: Snapshot) -> float:
-    """Write the snapshot's uppers as the hosts' state (the site must be down); seconds taken.
-    Then ``up(lab, site, keep_state=True)`` boots the deployed site."""
+    """Put every host back on the snapshot as saved, with a fresh empty upper (the site is taken
+    down first if it is up); seconds taken.  Then ``up(lab, site, keep_state=True)`` boots the
+    deployed site."""
     t0 = time.monotonic()
     if read_state(lab, site.id) is not None:
         down(lab, site.id, keep_state=True)
     for host in snap.hosts:
-        state = lab.paths.host_state(site.id, host)
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir(parents=True)
-        _copy(snap.path / host / "upper", state / "upper")
+        _sit_on(lab, site.id, host, snap.path / host / "upper")
     return time.monotonic() - t0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fleet.errors import LabError
 from fleet.inventory.models import Site
-from fleet.lab import cgroups, wol
+from fleet.lab import cgroups, snapshot, wol
 from fleet.lab import netns as ns
 from fleet.lab.build import tool_bin
 from fleet.lab.creds import device_var
@@ -170,7 +170,8 @@ def _prepare_roots(lab: Lab, plan: SitePlan, pubkey: str, keep_state: bool) -> d
             work.mkdir(parents=True)
             root = lab.paths.host_root(plan.site_id, node.name)
             root.mkdir(parents=True, exist_ok=True)
-            lower = ":".join(str(p) for p in images.lowerdirs(node.layer))
+            lower = ":".join(str(p) for p in [*snapshot.layers(lab, plan.site_id, node.name),
+                                                  *images.lowerdirs(node.layer)])
             run(["mount", "-t", "overlay", "overlay", "-o",
                  f"lowerdir={lower},upperdir={upper},workdir={work}", root],
                 what=f"{node.name}: mount overlay")

@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -17,7 +22,7 @@ from fleet.lab.appliance import (
     error_state,
     set_printer_errors,
 )
-from fleet.lab.snapshot import find, snapshot_key
+from fleet.lab.snapshot import Snapshot, find, layers, restore, snapshot_key
 from fleet.monitor.profiles import PRINTER_ERROR_FLAGS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,3 +91,59 @@ def test_the_demo_day_is_the_last_opening_day_before_today() -> None:
     assert demo_day(site, date(2026, 11, 30)) == date(2026, 11, 27)  # a Monday: the Friday before
     assert demo_day(site, date(2026, 11, 27)) == date(2026, 11, 26)
     assert demo_day(site, date(2026, 12, 28)) == date(2026, 12, 23)  # over Christmas' closure
+
+
+def _mount(lab: Any, site_id: str, host: str, image: Path, root: Path) -> None:
+    """The host's root as :func:`fleet.lab.up.up` mounts it: its upper on the snapshot layer
+    (if any) on the image."""
+    state = lab.paths.host_state(site_id, host)
+    shutil.rmtree(state / "work", ignore_errors=True)
+    (state / "work").mkdir()
+    lower = ":".join(str(p) for p in [*layers(lab, site_id, host), image])
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    f"lowerdir={lower},upperdir={state / 'upper'},workdir={state / 'work'}", str(root)],
+                   check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts an overlay: root")
+def test_a_restored_snapshot_is_the_deployed_state_and_nothing_of_the_day(tmp_path: Path) -> None:
+    """Restoring copies nothing: the host sits on the snapshot as a read-only layer under a
+    fresh upper.  What the deploy removed stays removed (its whiteouts), what the deploy wrote
+    is there, and what a day wrote on top is gone at the next restore."""
+    lab = make_lab(REPO / "inventory", lab_root=tmp_path / "lab", with_secrets=False)
+    image = tmp_path / "image"
+    image.mkdir()
+    (image / "factory.conf").write_text("factory\n")
+    (image / "removed-by-deploy").write_text("x\n")
+    # the deployed upper, as overlayfs left it: a written file and a whiteout (char device 0:0)
+    snap_dir = tmp_path / "lab" / "snapshots" / "s-k"
+    deployed = snap_dir / "h1" / "upper"
+    deployed.mkdir(parents=True)
+    (deployed / "factory.conf").write_text("deployed\n")
+    os.mknod(deployed / "removed-by-deploy", 0o600 | stat.S_IFCHR, os.makedev(0, 0))
+    snap = Snapshot("s", "k", snap_dir, ("h1",), 0, 0.0)
+    root = tmp_path / "root"
+    root.mkdir()
+    assert layers(lab, "s", "h1") == []  # a host on the images alone
+    for day in range(2):
+        restore(lab, make_site_stub("s"), snap)
+        assert layers(lab, "s", "h1") == [deployed]
+        _mount(lab, "s", "h1", image, root)
+        try:
+            assert (root / "factory.conf").read_text() == "deployed\n"
+            assert not (root / "removed-by-deploy").exists()
+            assert not (root / "written-by-the-day").exists(), f"day {day}: the day before survived"
+            (root / "written-by-the-day").write_text("guest\n")
+            (root / "factory.conf").write_text("changed by the day\n")
+        finally:
+            subprocess.run(["umount", str(root)], check=True)
+    assert (deployed / "factory.conf").read_text() == "deployed\n"  # the snapshot is read-only
+    assert not (deployed / "written-by-the-day").exists()
+    shutil.rmtree(snap_dir)
+    with pytest.raises(LabError, match=r"h1: the deployed snapshot its state sits on is gone"):
+        layers(lab, "s", "h1")
+
+
+def make_site_stub(site_id: str) -> Any:
+    """restore() reads the site's id only (the hosts are the snapshot's)."""
+    return SimpleNamespace(id=site_id)
