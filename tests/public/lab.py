@@ -188,13 +188,10 @@ def start_https_standin(site: LabSite, tmp: Path) -> Standin:
     return Standin(proc, log)
 
 
-SCREEN_SERVER = REPO / "tests" / "public" / "screen_server.py"
-
-
 def start_screen_server(site: LabSite, tmp: Path, db: str, at: dt.datetime) -> Standin:
     log = tmp / "screen-access.jsonl"
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns_of(site, INET), sys.executable, str(SCREEN_SERVER),
+        ["ip", "netns", "exec", netns_of(site, INET), sys.executable, "-m", "fleet.web.screen_serve",
          "--host", FAKENET_IP, "--port", "8080", "--db", db, "--clock", at.isoformat(),
          "--cache", str(tmp / "agenda"), "--log", str(log), "--inventory", str(REPO / "inventory")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
