@@ -8,8 +8,10 @@ long it took.  `fleet demo down` takes it away.
    hosts are kept as a snapshot (:mod:`fleet.lab.snapshot`, keyed by a hash of roles,
    playbooks, inventory and images) with the store that recorded it; the next runs restore it;
 4. the hotline's dashboard (``fleet web``, a background process) on the demo's own SQLite
-   store, with a demo login; the GLPI stand-in; the poller (``fleet poll`` with an injected
-   clock, in the lab's controller namespace);
+   store, with a demo login; the GLPI stand-in; the hall screen's page (``/screen/SITE``,
+   :mod:`fleet.web.screen_serve`) served in the lab's fake internet where the screen host's
+   browser reaches the controller, at the day's clock; the poller (``fleet poll`` with an
+   injected clock, in the lab's controller namespace);
 5. a scripted day (:mod:`fleet.cli.demo_day`) and the month's signed audit report;
 6. where to look: the dashboard's address and login, the incidents, the report.
 
@@ -20,6 +22,7 @@ under the lab lock (one lab run at a time on a machine).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -48,9 +51,8 @@ from fleet.inventory import DeviceKind, Inventory, is_open, load_inventory
 
 DEMO_SITE = "florac-fs"
 """The inventory's site that best fits the story: a gateway with its captive portal, two public
-PCs (one PMR), a borne, a printer, a switch (and an AP, a UPS); the lab adds a guest client.  It
-has no hall-screen host: the hall screen's page (``/screen/florac-fs``) is served by the
-dashboard, and the demo reads it through the same function."""
+PCs (one PMR), a borne, a hall screen, a printer, a switch (and an AP, a UPS); the lab adds a
+guest client."""
 STATE = "demo.json"
 
 app = typer.Typer()
@@ -109,15 +111,24 @@ def _timed(title: str) -> Iterator[dict[str, Any]]:
 
 def _stop_web(state: dict[str, Any]) -> bool:
     """Stop the dashboard this demo started (its own process group, by the pid it recorded)."""
-    pid = state.get("web_pid")
+    return _stop(state, "web_pid", b"web")
+
+
+def _stop_screen_page(state: dict[str, Any]) -> bool:
+    """Stop the hall screen's page server this demo started in the lab's fake internet."""
+    return _stop(state, "screen_pid", b"fleet.web.screen_serve")
+
+
+def _stop(state: dict[str, Any], key: str, marker: bytes) -> bool:
+    pid = state.pop(key, None)
     if not isinstance(pid, int) or pid <= 1:
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    if b"web" not in cmdline or not any(b"fleet" in c for c in cmdline):
-        return False  # not our dashboard any more (the pid was reused)
+    if marker not in cmdline or not any(b"fleet" in c for c in cmdline):
+        return False  # not our process any more (the pid was reused)
     try:
         os.killpg(pid, 15)
     except ProcessLookupError:
@@ -127,6 +138,66 @@ def _stop_web(state: dict[str, Any]) -> bool:
             break
         time.sleep(0.1)
     return True
+
+
+SCREEN_POLICY = "/etc/chromium/policies/managed/relais-screen.json"
+"""The hall screen's deployed browser policy (roles/hall_screen): the page it opens."""
+SCREEN_UNIT = "relais-screen.service"
+
+
+def _start_screen_page(lab_: Any, site: Any, where: Path, db_url: str,
+                       inventory_root: Path) -> tuple[int, Any]:
+    """Serve the hall screen's page (``/screen/SITE``, the router ``fleet web`` mounts) where the
+    screen reaches the controller: in the lab's fake internet, at the address of the screen's
+    deployed policy, on the demo's store and the day's clock.  The screen's browser is started
+    again on it (its page, as every night) and the demo waits for its first request."""
+    from urllib.parse import urlsplit
+
+    from fleet.cli.demo_day import ScreenPage, browser_fetched
+    from fleet.lab import exec_argv
+    from fleet.lab.plan import FAKENET_IP, NodeKind, plan_site
+
+    [screen, *_more] = [d for d in site.devices if d.kind is DeviceKind.SCREEN]
+
+    def on_screen(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(exec_argv(lab_, screen.hostname, list(argv)), capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    try:
+        url = str(json.loads(on_screen("cat", SCREEN_POLICY).stdout)["RestoreOnStartupURLs"][0])
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise LabError(_("{host}: no deployed hall-screen policy ({path})").format(
+            host=screen.hostname, path=SCREEN_POLICY)) from exc
+    parts = urlsplit(url)
+    inet = next(n for n in plan_site(site).nodes if n.kind is NodeKind.FAKENET)
+    clock, log = where / "screen-clock", where / "screen-access.jsonl"
+    log.unlink(missing_ok=True)
+    with (where / "screen.log").open("ab") as err:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", inet.netns, sys.executable, "-m", "fleet.web.screen_serve",
+             "--host", str(FAKENET_IP), "--port", str(parts.port or 80), "--db", db_url,
+             "--clock-file", str(clock), "--cache", str(where / "agenda"), "--log", str(log),
+             "--inventory", str(inventory_root)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True,
+            start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise LabError(_("the hall screen's page server stopped at start (see {log})").format(
+                log=where / "screen.log"))
+        page = ScreenPage(screen.hostname, parts._replace(query="").geturl(), clock, log)
+        on_screen("systemctl", "restart", SCREEN_UNIT)
+        deadline = time.monotonic() + 60
+        while not browser_fetched(log, str(screen.ip)):
+            if time.monotonic() > deadline:
+                raise LabError(_("{host}: its browser did not ask for {url} within 60 s").format(
+                    host=screen.hostname, url=url))
+            time.sleep(0.5)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 15)
+        raise
+    return proc.pid, page
 
 
 def _start_web(where: Path, db_url: str, inventory_root: Path, host: str, port: int) -> int:
@@ -230,6 +301,7 @@ def demo(
     previous = _read_state(where)
     if previous:
         _stop_web(previous)
+        _stop_screen_page(previous)
     db = where / "fleet.sqlite"
     db_url = f"sqlite:///{db}"
     state: dict[str, Any] = {"site": site.id, "db": db_url, "inventory": str(root),
@@ -341,11 +413,17 @@ def _run(inv: Inventory, site: Any, repo: Path, where: Path, db: Path, state: di
                     out.print("   " + escape(_("dashboard: {url} (login demo)").format(url=state["url"])))
                 out.print("   " + escape(_("GLPI stand-in: {url} (a small server that answers as GLPI's "
                                            "API does; no GLPI runs here)").format(url=standin.url)))
+                state["screen_pid"], screen = _start_screen_page(lab_, site, where, f"sqlite:///{db}",
+                                                                 Path(inv.root))
+                state.update(screen_url=screen.url, screen_log=str(screen.log))
+                out.print("   " + escape(_("hall screen {host}: its browser shows {url}, served in the "
+                                           "lab's fake internet where the screen reaches the "
+                                           "controller").format(host=screen.host, url=screen.url)))
                 _write_state(where, state)
             steps["services"] = facts
             today = datetime.now(site.tz).date()
             day = Day(lab_, inv, site, store, f"sqlite:///{db}", repo, where / "rapports", standin,
-                      handoff, demo_day(site, today))
+                      handoff, demo_day(site, today), screen)
             day.sync()  # the sender runs: changes are queued for GLPI from now on
             console().print("[bold]" + escape(_("5. A day at {site}, {day} (injected clock)").format(
                 site=site.name, day=f"{day_label(day.day)} {day.day.year}")) + "[/]")
@@ -394,7 +472,7 @@ def _take_down(where: Path, state: dict[str, Any], site_id: str, inventory_root:
     from fleet.lab import down, make_lab
 
     _stop_web(state)
-    state.pop("web_pid", None)
+    _stop_screen_page(state)
     res = down(make_lab(inventory_root), site_id)
     state["down"] = {"seconds": round(res.seconds, 1), "namespaces": res.namespaces}
     console().print(escape(_("site {site} down in {seconds:.1f} s; dashboard stopped").format(
@@ -411,6 +489,8 @@ def _print_end(state: dict[str, Any], keep: bool) -> None:
             url=state["url"], login=state.get("login"), password=state.get("password"))))
         out.print("   " + escape(_("hall screen: {url}screen/{site}").format(url=state["url"],
                                                                              site=state["site"])))
+    if keep and state.get("screen_url"):
+        out.print("   " + escape(_("the screen's own page (lab): {url}").format(url=state["screen_url"])))
     with opened_store(state["db"]) as store:
         table = Table("#", _("device"), _("check"), _("status"), _("opened"), _("resolved"), box=None)
         for inc in sorted(list_incidents(store, site_id=state["site"], statuses=None), key=lambda i: i.id):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,6 @@ from fleet.handoff import HandoffConfig, run_once
 from fleet.handoff.config import GlpiConfig
 from fleet.i18n import gettext as _
 from fleet.incidents import assign, get_incident, list_incidents
-from fleet.incidents.publicstatus import screen_page
 from fleet.inventory import DeviceKind, Inventory, Site
 from fleet.inventory.hours import intervals
 from fleet.lab import exec_argv, wol
@@ -74,6 +74,47 @@ class StepLog:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScreenPage:
+    """The hall screen's page as the demo serves it: :mod:`fleet.web.screen_serve` (the router
+    ``fleet web`` mounts) in the lab's fake internet, where the screen's browser reaches the
+    controller (the address of its deployed policy), at the day's clock (``clock_file``)."""
+
+    host: str
+    url: str
+    clock_file: Path
+    log: Path
+
+
+def browser_fetched(log: Path, client: str) -> int:
+    """How many times the screen's browser got its page (the version that reloads itself)."""
+    try:
+        lines = log.read_text("utf-8").splitlines()
+    except OSError:
+        return 0
+    n = 0
+    for line in lines:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        n += r.get("client") == client and r.get("query") == "ecran=1" and r.get("status") == 200
+    return n
+
+
+_SERVICES = re.compile(r'<section class="services".*?</section>', re.S)
+_SERVICE = re.compile(r'<li class="(?:ok|ko)">(.*?)</li>', re.S)
+
+
+def services_shown(html: str) -> list[str]:
+    """The lines of the hall screen's "En ce moment" section, as the page says them."""
+    section = _SERVICES.search(html)
+    if section is None:
+        return []
+    return [unescape(re.sub(r"<span class=\"mark\".*?</span>", "", li)).strip()
+            for li in _SERVICE.findall(section.group(0))]
+
+
 @dataclass
 class Day:
     """What the day needs: the lab site, the store, the repository, the GLPI stand-in."""
@@ -88,6 +129,8 @@ class Day:
     glpi: GlpiStandIn
     handoff: HandoffConfig
     day: date
+    screen_page: ScreenPage | None = None
+    """Where the hall screen reads its page, served at the day's clock (see :class:`ScreenPage`)."""
     steps: list[StepLog] = field(default_factory=list)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -151,9 +194,17 @@ class Day:
         return run_once(self.store, self.handoff, self.inventory, clock=lambda: self.now)
 
     def screen(self) -> list[str]:
-        """What the hall screen (``/screen/SITE``) says about the services at this instant."""
-        page = screen_page(self.site, self.store, self.now, None)
-        return [s.text for s in page.services]
+        """What the hall screen says about the services at this instant: its page
+        (``/screen/SITE``, at the day's clock) as the screen host fetches it, from the address
+        its browser opens."""
+        if self.screen_page is None:
+            raise LabError(_("demo: the hall screen's page is not served"))
+        self.screen_page.clock_file.write_text(self.now.isoformat() + "\n", encoding="utf-8")
+        url = self.screen_page.url
+        got = self.sh(self.screen_page.host, f"curl -fsS --max-time 10 {shlex.quote(url)}", timeout=30)
+        if got.returncode != 0:
+            raise LabError(f"{self.screen_page.host}: {url}: {got.stderr.strip()[-200:]}")
+        return services_shown(got.stdout)
 
     def say(self, text: str) -> None:
         console().print("   " + escape(text))
@@ -219,12 +270,13 @@ def _ready(day: Day, hosts: Sequence[str], borne: str) -> None:
 def needs(site: Site) -> None:
     """The kinds of device the demo's story needs (a one-line refusal otherwise)."""
     missing = [k.value for k in (DeviceKind.GATEWAY, DeviceKind.PUBLIC_PC, DeviceKind.BORNE,
-                                 DeviceKind.PRINTER)
+                                 DeviceKind.PRINTER, DeviceKind.SCREEN)
                if not any(d.kind is k for d in site.devices)]
     if missing or site.power is None:
         what = ", ".join(missing) + (" site_power" if site.power is None else "")
-        raise LabError(_("site {site}: the demo needs a gateway, public PCs, a borne, a printer and "
-                         "site_power; missing: {what}").format(site=site.id, what=what.strip()))
+        raise LabError(_("site {site}: the demo needs a gateway, public PCs, a borne, a printer, a "
+                         "hall screen and site_power; missing: {what}").format(site=site.id,
+                                                                             what=what.strip()))
 
 
 def _reachable(day: Day) -> list[str]:
@@ -287,6 +339,9 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
         day.say(_("open at {time}: {answered} of {devices} devices answer").format(
             time=f"{local_open:%H:%M}", answered=report["answered"], devices=report["devices"]))
         day.say(_("hall screen: {lines}").format(lines=" · ".join(day.screen())))
+        if day.screen_page is not None:
+            screen = next(d for d in site.devices if d.hostname == day.screen_page.host)
+            log.facts["screen_browser_fetches"] = browser_fetched(day.screen_page.log, str(screen.ip))
 
     day.at("09:30")
     with day.step("wifi", _("A visitor uses the public wifi: the captive portal's terms, then "
@@ -533,5 +588,5 @@ def summary(steps: Sequence[StepLog]) -> list[Mapping[str, Any]]:
             for s in steps]
 
 
-__all__ = ["ADMIN", "HOTLINE", "ROLES", "Day", "StepLog", "demo_day", "glpi_for", "needs", "play",
-           "summary"]
+__all__ = ["ADMIN", "HOTLINE", "ROLES", "Day", "ScreenPage", "StepLog", "browser_fetched",
+           "demo_day", "glpi_for", "needs", "play", "services_shown", "summary"]

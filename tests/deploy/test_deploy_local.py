@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SITE_YML = [{
     "name": "Stand-in site playbook",
-    "hosts": "public_pc:borne:gateway",
+    "hosts": "public_pc:borne:gateway:screen",
     "gather_facts": False,
     "tasks": [
         {"name": "Configure", "ansible.builtin.command": "true",
@@ -106,7 +106,7 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     pc1 = out.hosts["florac-fs-pc1"]
     assert (pc1.ok, pc1.skipped) == (2, 1) and out.hosts["florac-fs-borne1"].changed == 1
     assert {s.hostname for s in seen} == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1",
-                                          "florac-fs-gw"}
+                                          "florac-fs-gw", "florac-fs-screen1"}
     assert any(s.status == "running" for s in seen)  # the live display saw progress
     # the record in the store
     rec = get_deploy(store, out.deploy_id or 0)
@@ -128,7 +128,7 @@ def test_one_failing_host_does_not_stop_the_others(stand_in_repo: Path, tmp_path
     assert secrets and not [s for s in secrets if s in dumped]
     # verification ran on every reachable deployed host, with inventory expectations
     assert sorted(t.hostname for t in checks.targets) == [
-        "florac-fs-borne1", "florac-fs-gw", "florac-fs-pc1", "florac-fs-pc2"]
+        "florac-fs-borne1", "florac-fs-gw", "florac-fs-pc1", "florac-fs-pc2", "florac-fs-screen1"]
     expect = next(t for t in checks.targets if t.hostname == "florac-fs-pc1")
     assert expect.pmr and expect.management == "10.48.12.0/24"
     assert expect.printer_queue == "florac-fs-prn1"

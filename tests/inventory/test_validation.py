@@ -277,7 +277,7 @@ def test_a_management_network_no_device_fits_is_reported_once(inv_dir: Path, edi
     edit(FLORAC, "management: 10.48.12.0/24", "management: 10.48.21.0/24")
     (p,) = problems_of(inv_dir)  # not once per device
     assert p.field.endswith("site_networks.management")
-    assert "none of the site's 8 device addresses" in p.message
+    assert "none of the site's 9 device addresses" in p.message
 
 
 def test_yaml_syntax_error_points_at_the_cause_with_a_hint(inv_dir: Path, edit: Edit) -> None:

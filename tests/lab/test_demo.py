@@ -46,6 +46,7 @@ REPLACES_THE_SITE = True
 REPO = Path(__file__).resolve().parents[2]
 SITE = "florac-fs"
 PC1, PC2, BORNE = "florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1"
+SCREEN, SCREEN_IP = "florac-fs-screen1", "10.48.12.51"
 
 
 def _free_port() -> int:
@@ -160,6 +161,15 @@ def test_the_toner_reaches_the_hotline_and_the_hall_screen(demo: Demo) -> None:
     toner = demo.steps["toner"]["facts"]
     assert "Imprimante : disponible" in toner["screen_low"]  # a low toner does not stop printing
     assert "Imprimante hors service aujourd'hui" in toner["screen_empty"]
+    assert "Imprimante : disponible" in toner["screen_after"]
+    # what the hall screen said is its page as the screen host got it, from the address its own
+    # browser opens (which got it too, the self-reloading version), in the lab's fake internet
+    assert f"hall screen {SCREEN}" in demo.out
+    assert demo.steps["opening"]["facts"]["screen_browser_fetches"] >= 1
+    requests = [json.loads(line) for line in Path(demo.state["screen_log"]).read_text("utf-8").splitlines()]
+    from_screen = [r for r in requests if r["client"] == SCREEN_IP and r["path"] == f"/screen/{SITE}"]
+    assert {r["query"] for r in from_screen} == {"", "ecran=1"}
+    assert all(r["status"] == 200 for r in from_screen)
     store = _store(demo)
     try:
         everything = list_incidents(store, site_id=SITE, statuses=None)
@@ -222,9 +232,12 @@ def test_the_months_report_is_signed_recorded_and_its_hash_matches(demo: Demo) -
 @pytest.mark.slow
 def test_fleet_demo_down_takes_everything_away(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_STATE_DIR", str(demo.state_dir))
+    screen_pid = demo.state["screen_pid"]
+    assert Path(f"/proc/{screen_pid}").exists()  # the control: the screen's page is served
     assert main(["--lang", "en", "demo", "down"]) == 0
     with pytest.raises(OSError):
         _get(f"http://127.0.0.1:{demo.port}/login")
+    assert not Path(f"/proc/{screen_pid}").exists()
     assert not any(netns_exists(host_netns(h)) for h in (PC1, PC2, BORNE))
 
 

@@ -65,3 +65,4 @@ def test_the_page_follows_the_clock_file_and_every_request_is_logged(
         ("/screen/florac-fs", "ecran=1", 200), ("/screen/florac-fs", "", 200),
         ("/screen/florac-fs", "", 200)]
     assert all(r["client"] == "127.0.0.1" for r in lines)
+
