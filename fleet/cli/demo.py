@@ -201,11 +201,13 @@ def _start_screen_page(lab_: Any, site: Any, where: Path, db_url: str,
 
 
 def _start_web(where: Path, db_url: str, inventory_root: Path, host: str, port: int) -> int:
+    """``fleet web --lab``: the device pages' remote actions reach the lab copy of the site, as
+    every command the demo runs does (never the site's real addresses)."""
     log = where / "web.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "fleet.cli.main", "web", "--db", db_url, "--inventory",
-             str(inventory_root), "--host", host, "--port", str(port)],
+             str(inventory_root), "--host", host, "--port", str(port), "--lab"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
         )
     url = f"http://{host}:{port}/login"

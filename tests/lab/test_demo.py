@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -226,6 +227,33 @@ def test_the_months_report_is_signed_recorded_and_its_hash_matches(demo: Demo) -
         assert verify(pdf, store=store, trusted=None).intact
     finally:
         store.dispose()
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_the_hotline_restarts_the_kiosk_from_the_demos_dashboard(demo: Demo) -> None:
+    """The dashboard the demo leaves up acts on the lab copy of the site (``fleet web --lab``):
+    its device page's "restart the kiosk" reaches the borne, as the demo's own restart did."""
+    import httpx
+
+    csrf = re.compile(r'name="csrf" value="([^"]+)"')
+    base = f"http://127.0.0.1:{demo.port}"
+    with httpx.Client(base_url=base, timeout=120, follow_redirects=True) as web:
+        page = web.get("/login").text
+        token = csrf.search(page[page.index('action="/login"'):])
+        assert token is not None
+        home = web.post("/login", data={"name": demo.state["login"], "password": demo.state["password"],
+                                        "csrf": token.group(1)})
+        assert home.status_code == 200 and 'action="/login"' not in home.text
+        device = web.get(f"/devices/{BORNE}").text
+        assert 'value="restart-kiosk"' in device, device[-2000:]
+        token = csrf.search(device[device.index(f'action="/devices/{BORNE}/act"'):])
+        assert token is not None
+        done = web.post(f"/devices/{BORNE}/act", data={"csrf": token.group(1), "action": "restart-kiosk",
+                                                        "confirm": "1"})
+    assert done.status_code == 200, done.text[-2000:]
+    outcomes = re.findall(r'data-outcome="([a-z_]+)"', done.text)
+    assert outcomes and set(outcomes) <= {"changed", "ok"}, (outcomes, done.text[-1500:])
 
 
 @pytest.mark.lab
