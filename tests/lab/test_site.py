@@ -34,7 +34,8 @@ def recorded_value(path: Path, oid: str) -> str:
 
 def test_ssh_reaches_every_host_with_the_generated_config(lab_site: LabSite) -> None:
     hosts = [d for d in lab_site.site.devices if d.kind.is_host]
-    assert len(hosts) == 4
+    assert sorted(d.hostname for d in hosts) == [
+        "florac-fs-borne1", "florac-fs-gw", "florac-fs-pc1", "florac-fs-pc2", "florac-fs-screen1"]
     for device in hosts:
         proc = lab_site.ssh(device.hostname, "hostname; id -un; sudo -n id -un; "
                             "systemctl is-system-running --wait >/dev/null; ip -4 -o addr show eth0")
