@@ -29,6 +29,8 @@ from fleet.store.db import open_store
 from fleet.store.deploys import get_deploy
 from tests.roles.labkit import BORNE, GW, PC, REPO, as_guest, deploy, ok, wait_for
 
+SCREEN = "florac-fs-screen1"
+
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 SYS_NAME = ".1.3.6.1.2.1.1.5.0"
@@ -45,25 +47,29 @@ def _explain(out: DeployOutcome) -> str:
 
 def test_full_deploy_then_verification_green(deployed: Deployed) -> None:
     _, out, url = deployed
-    assert set(out.hosts) == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1", GW}
+    assert set(out.hosts) == {"florac-fs-pc1", "florac-fs-pc2", "florac-fs-borne1", GW, SCREEN}
     assert out.outcome in ("changed", "ok"), _explain(out)
     assert out.checks is not None and out.checks.ok, _explain(out)
     per_host = {h: out.checks.counts(h)["passed"] for h in out.checks.hosts}
     assert set(per_host) == set(out.hosts), per_host
-    assert all(n >= 25 for h, n in per_host.items() if h != GW), per_host
+    assert all(n >= 25 for h, n in per_host.items() if h not in (GW, SCREEN)), per_host
     # nothing skipped anywhere: every precondition was made true (the canary wipe) or the check
     # does not concern the host (not applicable)
     assert not out.checks.skips(), out.checks.skips()
     assert "canary wipe (trigger deploy) on 3 of 3 station(s)" in out.notes, out.notes
     wiped = {r.host for r in out.checks.results
              if r.check == "last_wipe_left_nothing" and r.outcome == "passed"}
-    assert wiped == set(out.hosts) - {GW}
+    assert wiped == set(out.hosts) - {GW, SCREEN}  # the stations: the screen has no guest
+    # the hall screen: its browser on its page only, and the hardening checks that concern it
+    assert ("public", "hall_screen_running_on_its_page_only", "passed") in {
+        (r.module, r.check, r.outcome) for r in out.checks.results if r.host == SCREEN}
+    assert per_host[SCREEN] >= 5, out.checks.counts(SCREEN)
     # the gateway: its own checks pass, the desktop hardening ones do not concern it
     gw = [r for r in out.checks.results if r.host == GW]
     assert {r.module for r in gw if r.outcome == "passed"} == {"gateway"}, gw
     assert per_host[GW] >= 5 and out.checks.counts(GW)["not_applicable"] >= 25, out.checks.counts(GW)
     rec = get_deploy(open_store(url), out.deploy_id or 0)
-    assert rec.user == "lab-test" and rec.outcome == out.outcome and len(rec.hosts) == 4
+    assert rec.user == "lab-test" and rec.outcome == out.outcome and len(rec.hosts) == 5
 
 
 def test_second_run_changes_nothing(deployed: Deployed) -> None:
