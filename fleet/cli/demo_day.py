@@ -417,18 +417,27 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
     def page(cmd: str) -> str:
         return day.sh(guest, cmd, timeout=60).stdout
 
-    splash = ""
-    for _attempt in range(8):
-        splash = page("curl -s -m 10 -L http://example.com/")
-        if 'name="fas"' in splash:
+    connected, attempts, refused = False, 0, ""
+    for attempts in range(1, 4):  # as a visitor does: the portal's "Réessayer" link
+        splash = ""
+        for _attempt in range(8):
+            splash = page("curl -s -m 10 -L http://example.com/")
+            if 'name="fas"' in splash:
+                break
+            time.sleep(2)  # openNDS still starting after the gateway's boot: the visitor retries
+        m = re.search(r'name="fas" value="([^"]+)"', splash)
+        if m is None:
+            raise LabError(_("demo: the captive portal did not show its page to the visitor"))
+        if attempts == 1:
+            day.say(_("the visitor's phone gets the portal's page (terms of use, in French)"))
+        done = page(f"curl -s -m 10 'http://{gw_ip}:2050/opennds_preauth/?fas={m.group(1)}&landing=yes'")
+        connected = "Vous êtes connecté" in done
+        if connected:
             break
-        time.sleep(2)  # openNDS still starting after the gateway's boot: the visitor retries
-    m = re.search(r'name="fas" value="([^"]+)"', splash)
-    if m is None:
-        raise LabError(_("demo: the captive portal did not show its page to the visitor"))
-    day.say(_("the visitor's phone gets the portal's page (terms of use, in French)"))
-    done = page(f"curl -s -m 10 'http://{gw_ip}:2050/opennds_preauth/?fas={m.group(1)}&landing=yes'")
-    connected = "Vous êtes connecté" in done
+        said = re.search(r'<section id="echec">(.*?)</section>', done, re.S)
+        refused = " ".join(re.sub(r"<[^>]+>", " ", said.group(1) if said else done).split())[:200]
+        day.say(_("the portal answers: {text}; the visitor tries again").format(text=refused or "?"))
+        time.sleep(3)
     day.say(_("accepted the terms: {text}").format(text="« Vous êtes connecté »" if connected else "?"))
     after = ""
     for _attempt in range(10):
@@ -445,7 +454,7 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
     collected = day.act("collect-connlog", gateway, actor=ADMIN)
     [r] = collected.results
     return {"connected": connected, "browsing": browsing, "connlog": r.outcome,
-            "records": dict(r.data).get("inserted")}
+            "records": dict(r.data).get("inserted"), "attempts": attempts, "refused": refused}
 
 
 def _poll_until(day: Day, seen: Callable[[], int | None], *, at_least: int = 1,

@@ -281,8 +281,17 @@ def fakenet_queries(s: LabSite) -> str:
 
 
 def deauth(s: LabSite, ip: str) -> None:
-    gw(s, f"ndsctl deauth {ip}")
-    wait_for("the de-authentication", lambda: not authenticated(s, ip))
+    """``ndsctl deauth``, asked again while the client is still authenticated: ndsctl refuses
+    while openNDS is busy with another command (its lock), which a loaded machine makes likely
+    (a full run of 2026-11-30 waited 30 s for a deauth that had been refused)."""
+
+    def gone() -> bool:
+        if not authenticated(s, ip):
+            return True
+        gw(s, f"ndsctl deauth {ip}")
+        return not authenticated(s, ip)
+
+    wait_for("the de-authentication (ndsctl deauth asked until done)", gone, timeout=60)
 
 
 def click_through(s: LabSite, attempts: int = 6) -> str:

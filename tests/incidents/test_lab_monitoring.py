@@ -39,7 +39,8 @@ MONDAY_23H = datetime(2026, 11, 23, 23, 0, tzinfo=PARIS)  # closed
 TUESDAY_9H = datetime(2026, 11, 24, 9, 0, tzinfo=PARIS)  # opening
 PC = "florac-fs-pc1"
 BORNE = "florac-fs-borne1"
-STANDINS = {BORNE: ("chromium", "relais-wipe"), PC: ("relais-wipe",), "florac-fs-pc2": ("relais-wipe",)}
+STANDINS = {BORNE: ("chromium", "relais-wipe"), PC: ("relais-wipe",), "florac-fs-pc2": ("relais-wipe",),
+            "florac-fs-screen1": ("chromium",)}  # the hall screen: its browser
 
 
 def _run(lab: LabSite, host: str, script: str) -> str:
