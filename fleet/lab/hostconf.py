@@ -26,6 +26,7 @@ from fleet.lab.programs import program
 WATCHED_PROCESSES: Final[Mapping[DeviceKind | None, tuple[str, ...]]] = MappingProxyType({
     DeviceKind.PUBLIC_PC: ("relais-wipe",),
     DeviceKind.BORNE: ("chromium", "relais-wipe"),
+    DeviceKind.SCREEN: ("chromium",),
 })
 
 

@@ -88,6 +88,24 @@ def test_snmpd_gets_an_authpriv_v3_user_from_the_inventory(inventory: Inventory)
     assert "createUser" not in main  # the secret stays in the 0600 persistent file only
 
 
+def test_the_factory_agent_watches_what_each_profile_expects_in_prtable() -> None:
+    """A bare lab site's agents answer the profiles' prTable rows (the hall screen's browser
+    was once read from hrSWRun, outside the deployed view: a kiosk incident on every poll)."""
+    import yaml
+
+    from fleet.inventory.models import DeviceKind
+    from fleet.lab.hostconf import WATCHED_PROCESSES
+
+    profiles = Path(__file__).resolve().parents[2] / "monitoring/profiles"
+    for path in sorted(profiles.glob("*.yml")):
+        profile = yaml.safe_load(path.read_text(encoding="utf-8"))
+        expect = tuple(profile["read"].get("process_checks", {}).get("expect", ()))
+        assert WATCHED_PROCESSES.get(DeviceKind(profile["kind"]), ()) == expect, path.name
+        assert "processes" not in profile["read"], f"{path.name}: hrSWRun is outside the view"
+    main, _persist = snmpd_config(None, WATCHED_PROCESSES[DeviceKind.SCREEN])
+    assert "proc chromium" in main.splitlines()
+
+
 def test_generated_ssh_config_and_ansible_overlay(inventory: Inventory, tmp_path: Path) -> None:
     import yaml
 

@@ -15,7 +15,8 @@ import yaml
 
 from tests.roles.conftest import REPO, ROLES, ansible_env, tool
 
-HOSTS = ("florac-fs-pc1", "florac-fs-borne1")
+HOSTS = ("florac-fs-pc1", "florac-fs-borne1", "florac-fs-screen1")
+SCREEN = "florac-fs-screen1"
 pytestmark = pytest.mark.slow  # one ansible-playbook run renders everything (~40 s)
 
 
@@ -33,6 +34,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     role_vars = out / "role-vars.yml"
     role_vars.write_text(yaml.safe_dump(
         {k: v for r in desktops[0]["roles"] for k, v in (r.get("vars") or {}).items()}))
+    # and those the hall screens' play sets (playbooks/public.yml), for the screen only
+    public = yaml.safe_load((REPO / "playbooks/public.yml").read_text(encoding="utf-8"))
+    [screens] = [p for p in public if p["name"] == "Hall screens"]
+    screen_vars = out / "screen-vars.yml"
+    screen_vars.write_text(yaml.safe_dump(
+        {k: v for r in screens["roles"] for k, v in (r.get("vars") or {}).items()}))
     play = [{
         "name": "Render role templates",
         "hosts": ",".join(HOSTS),
@@ -43,6 +50,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                  "ansible_python_interpreter": "/usr/bin/python3",
                  "render_out": f"{out}/{{{{ inventory_hostname }}}}"},
         "tasks": [
+            {"name": "The screen's play variables", "ansible.builtin.include_vars": {
+                "file": str(screen_vars)}, "when": f"inventory_hostname == '{SCREEN}'"},
             {"name": "Directories", "ansible.builtin.file": {
                 "path": "{{ render_out }}/{{ item.dest | dirname }}", "state": "directory",
                 "mode": "0755"}, "loop": items},
@@ -152,7 +161,8 @@ def _within(oid: str, subtree: str) -> bool:
 
 
 @pytest.mark.parametrize(("host", "kind"), [("florac-fs-pc1", "public_pc"),
-                                            ("florac-fs-borne1", "borne")])
+                                            ("florac-fs-borne1", "borne"),
+                                            (SCREEN, "screen")])
 def test_snmpd_view_is_exactly_what_the_profile_reads(
     rendered: dict[str, Path], host: str, kind: str
 ) -> None:
