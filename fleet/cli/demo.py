@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import secrets
 import sqlite3
@@ -308,10 +307,6 @@ def demo(
     db_url = f"sqlite:///{db}"
     state: dict[str, Any] = {"site": site.id, "db": db_url, "inventory": str(root),
                              "started_at": datetime.now(UTC).isoformat(), "steps": {}}
-    # the remote actions' SSH probes of a booting host (a wake) log every refused connection
-    # with a traceback: the demo says what it waits for instead
-    for noisy in ("paramiko", "pyinfra"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     with lab_lock():
         ok = False
         try:

@@ -72,6 +72,15 @@ class StepLog:
     at: str
     seconds: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)
+    laps: dict[str, float] = field(default_factory=dict)
+    """Where the step's time went: seconds per part, in order (printed with the step's total)."""
+    _mark: float = field(default_factory=time.monotonic, repr=False)
+
+    def lap(self, part: str) -> None:
+        """The time since the previous lap (or the step's start) goes to ``part``."""
+        now = time.monotonic()
+        self.laps[part] = round(self.laps.get(part, 0.0) + now - self._mark, 1)
+        self._mark = now
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,9 @@ class Day:
         finally:
             log.seconds = round(time.monotonic() - t0, 1)
             self.steps.append(log)
-            console().print("   [dim]" + escape(_("({seconds:.1f} s)").format(seconds=log.seconds)) + "[/]")
+            laps = ", ".join(f"{part} {sec:.1f}" for part, sec in log.laps.items())
+            console().print("   [dim]" + escape(_("({seconds:.1f} s)").format(seconds=log.seconds)
+                                             + (f" [{laps}]" if laps else "")) + "[/]")
 
 
 def demo_day(site: Site, today: date) -> date:
@@ -330,9 +341,12 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
                            boot_timeout=240)
         for r in results:
             day.say(f"wake {r.device}: {r.outcome} — {r.message}")
+        log.lap("wake")
         _ready(day, powered, borne)
+        log.lap("ready")
         for minute in (0, 1):
             report = day.poll(opens + timedelta(minutes=minute))
+        log.lap("polls")
         day.now = opens + timedelta(minutes=1)
         log.facts = {"woken": {r.device: r.outcome for r in results}, "answered": report["answered"],
                      "devices": report["devices"], "reachable": _reachable(day)}
@@ -386,16 +400,18 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
     day.at("14:30")
     with day.step("kiosk", _("The borne's browser crashes and stays down: incident, handed to "
                              "the SAV's GLPI, restarted by the hotline, solved on recovery")) as log:
-        log.facts = _kiosk_crash(day, borne)
+        log.facts = _kiosk_crash(day, borne, log)
 
     with day.step("closing", _("Closing: the PCs and the borne shut down by their timer; the "
                                "monitor expects them off: no alert")) as log:
         day.now = closes + timedelta(minutes=site.power.shutdown_after if site.power else 30)
         before = {i.id for i in list_incidents(day.store, site_id=site.id, statuses=None)}
         _power_off(day, powered)
+        log.lap("power-off")
         opened: list[Any] = []
         for minute in (5, 6, 7, 8):
             opened += day.poll(day.now + timedelta(minutes=minute))["opened"]
+        log.lap("polls")
         after = {i.id for i in list_incidents(day.store, site_id=site.id, statuses=None)}
         log.facts = {"powered_off": powered, "opened": opened, "new_incidents": sorted(after - before)}
         day.say(_("{n} polls after closing, new incidents: {count}").format(
@@ -404,7 +420,7 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
     if audit:
         with day.step("audit", _("The month's audit: the stations woken, a canary wipe, the "
                                  "deploy's checks, the store's figures, a signed report")) as log:
-            log.facts = _audit(day, powered, opens, borne)
+            log.facts = _audit(day, powered, opens, borne, log)
     return day.steps
 
 
@@ -474,7 +490,7 @@ def _poll_until(day: Day, seen: Callable[[], int | None], *, at_least: int = 1,
             time.sleep(2)  # pace the polls (the day's clock does not need a minute per poll)
 
 
-def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
+def _kiosk_crash(day: Day, borne: str, log: StepLog) -> dict[str, Any]:
     # Restart=always would bring the browser back within 2 s, and the kiosk's watchdog timer
     # within a minute (no incident: as it should be); for the demo it stays down until the
     # hotline acts: a runtime drop-in and the watchdog timer stopped, both undone before the
@@ -495,10 +511,12 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     # browser is gone once that wipe is done (longer on a loaded machine: the default bound)
     day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne))
     day.say(_("the borne's browser crashed (killed)"))
+    log.lap("crash")
     # the monitor polls every minute (the day's clock) until it has seen the browser missing
     # on two polls in a row; the agent may serve its process table from a cache for a while,
     # so how many polls that takes is the agent's business, bounded in real time
     incident = _poll_until(day, lambda: _open_incident(day, borne, "kiosk"), at_least=2)
+    log.lap("seen")
     seen_at = day.now  # the hotline's steps follow, minutes later on the day's clock
     if incident is None:
         # the monitor could not see it: say why, restart the browser all the same, go on
@@ -527,8 +545,11 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
     day.sh(borne, f"rm -f {CRASH_DROPIN} && "
                   f"systemctl daemon-reload && systemctl start {WATCHDOG_TIMER}")
     day.now = seen_at + timedelta(minutes=4)
+    log.lap("hand-off")
     restarted = day.act("restart-kiosk", borne, incident=incident)
+    log.lap("restart")
     _poll_until(day, lambda: None if get_incident(day.store, incident).is_open else incident)
+    log.lap("recovered")
     day.now += timedelta(minutes=1)
     final = get_incident(day.store, incident)
     sent2 = day.sync()
@@ -545,7 +566,8 @@ def _kiosk_crash(day: Day, borne: str) -> dict[str, Any]:
             "outbox": sorted({e.status for e in entries if e.channel == GLPI}), "screen": screen}
 
 
-def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str) -> dict[str, Any]:
+def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str,
+           log: StepLog) -> dict[str, Any]:
     site = day.site
     # the next morning's wake (the audit reads the live stations)
     morning = opens + timedelta(days=1) - timedelta(minutes=15)
@@ -554,7 +576,9 @@ def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str) -> dic
     if not results:  # the next day is not an opening day: wake them as the hotline would
         for h in powered:
             day.act("wake", h)
+    log.lap("wake")
     _ready(day, powered, borne)
+    log.lap("ready")
     month = parse_month(f"{day.day:%Y-%m}")
     ssh_config = day.lab.paths.ssh_config
     options = AuditOptions(repo=day.repo, out_dir=day.out_dir, lab=True, ssh_config=ssh_config,
@@ -564,6 +588,7 @@ def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str) -> dic
     done = audit_site(day.inventory, site, month, store=day.store, options=options,
                       signer=Signer(vault_key(Path(day.inventory.root)), "relais-demo"),
                       targets=targets, clock=lambda: day.now)
+    log.lap("audit")  # its parts (canary, checks, collect, report) are in the facts' seconds
     pdf = done.files["pdf"]
     digest = sha256_of(pdf)
     day.say(_("report {path}: verdict {verdict}, SHA-256 {sha}").format(
@@ -593,8 +618,8 @@ def glpi_for(site: Site) -> tuple[GlpiStandIn, HandoffConfig]:
 
 
 def summary(steps: Sequence[StepLog]) -> list[Mapping[str, Any]]:
-    return [{"name": s.name, "title": s.title, "at": s.at, "seconds": s.seconds, "facts": s.facts}
-            for s in steps]
+    return [{"name": s.name, "title": s.title, "at": s.at, "seconds": s.seconds, "laps": s.laps,
+             "facts": s.facts} for s in steps]
 
 
 __all__ = ["ADMIN", "HOTLINE", "ROLES", "Day", "ScreenPage", "StepLog", "browser_fetched",

@@ -171,15 +171,24 @@ def probe(targets: Sequence[Target], command: str = BOOT_ID,
 
 
 def wait_until(targets: Sequence[Target], done: Callable[[str, str | None], bool], *,
-               deadline: float, interval: float = 2.0, timeout: float = 8.0,
+               deadline: float, interval: float = 1.0, timeout: float = 8.0, quick: float = 3.0,
                clock: Callable[[], float] = time.monotonic,
-               sleep: Callable[[float], None] = time.sleep) -> dict[str, str | None]:
+               sleep: Callable[[float], None] = time.sleep,
+               prober: Callable[..., dict[str, str | None]] | None = None) -> dict[str, str | None]:
     """Probe the hosts' boot id until ``done(host, boot_id)`` holds for each or the deadline
-    (``clock()`` seconds) passes; the last boot id seen per host (None: never answered)."""
+    (``clock()`` seconds) passes; the last boot id seen per host (None: never answered).
+
+    A host that is not up yet costs a probe its whole timeout (no answer to the connection),
+    so two probes in three wait ``quick`` seconds and the third the full ``timeout``: a host
+    that has just booted is seen within seconds, and a slow link still gets its full time."""
+    ask = prober or probe
     last: dict[str, str | None] = {t.hostname: None for t in targets}
     pending = list(targets)
+    tries = 0
     while pending:
-        seen = probe(pending, timeout=timeout)
+        wait = timeout if tries % 3 == 2 else min(quick, timeout)
+        tries += 1
+        seen = ask(pending, timeout=wait)
         for t in list(pending):
             value = seen.get(t.hostname)
             if value is not None:

@@ -12,6 +12,7 @@ first sight.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,12 @@ from pyinfra.api.state import State
 from pyinfra.connectors.sshuserclient import client as ssh_client
 
 from fleet.errors import RemoteError
+
+# A host that does not answer (asleep, booting) makes paramiko log a traceback per refused
+# connection and pyinfra an "SSH error" line on the terminal; the outcome says it once, in words
+# (`fleet act wake` printed both while it waited for a boot).
+for _noisy in ("paramiko", "pyinfra"):
+    logging.getLogger(_noisy).setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True, slots=True)

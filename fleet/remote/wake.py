@@ -62,7 +62,9 @@ def perform(req: Request) -> list[Result]:
         else:
             candidates.append(d)
     if candidates and gateway is not None:
-        seen = probe([req.target(d) for d in candidates], timeout=min(10.0, req.timeout))
+        # a short look (an asleep host makes a probe wait its whole timeout): a host up but
+        # slower than that gets a magic packet it ignores, then answers the wait below
+        seen = probe([req.target(d) for d in candidates], timeout=min(3.0, req.timeout))
         asleep = []
         for d in candidates:
             if seen.get(d.hostname) is not None:
