@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from fleet.audit.entries import checklist, parse_file, store_entries
 from fleet.audit.period import parse_month
 from fleet.audit.run import AuditOptions, audit_site
 from fleet.audit.signing import Signer, sha256_of, vault_key
@@ -58,11 +59,15 @@ HOTLINE = "hotline-demo"
 ADMIN = "admin-demo"
 """The demo's administrator (role admin: collects the wifi's legal log, personal data)."""
 ROLES = f"{HOTLINE}:hotline,{ADMIN}:admin"
+AUDITOR = "auditeur-demo"
+"""Who enters the premises checklist (a name in the store: ``fleet audit checklist --by``)."""
 POWER_UNIT = "relais-power-off.service"
 """What the power_schedule role's timer starts at closing + shutdown_after."""
 KIOSK_UNIT = "relais-kiosk.service"
 CRASH_DROPIN = "/run/systemd/system/relais-kiosk.service.d/zz-demo-crash.conf"
 WATCHDOG_TIMER = "relais-kiosk-watchdog.timer"
+WIPE_RECORD = "/var/log/relais/wipe.jsonl"
+"""Where a station's session wipe appends its record (role session_wipe)."""
 
 
 @dataclass
@@ -265,6 +270,12 @@ def _kiosk_running(day: Day, borne: str) -> bool:
     return day.sh(borne, "pgrep -x chromium >/dev/null").returncode == 0
 
 
+def _wipe_records(day: Day, host: str) -> int:
+    """How many wipes the host's record holds (one JSON line per wipe that ran)."""
+    got = day.sh(host, f"cat {WIPE_RECORD} 2>/dev/null | wc -l").stdout.strip()
+    return int(got) if got.isdigit() else 0
+
+
 def _wipe_running(day: Day, host: str) -> bool:
     return day.sh(host, "pgrep -f '[r]elais-wipe' >/dev/null").returncode == 0
 
@@ -409,13 +420,14 @@ def play(day: Day, *, audit: bool = True) -> list[StepLog]:
         _power_off(day, powered)
         log.lap("power-off")
         opened: list[Any] = []
-        for minute in (5, 6, 7, 8):
+        # as many polls as an unreachable device needs to become an incident (fail_after: 3)
+        for minute in (5, 6, 7):
             opened += day.poll(day.now + timedelta(minutes=minute))["opened"]
         log.lap("polls")
         after = {i.id for i in list_incidents(day.store, site_id=site.id, statuses=None)}
         log.facts = {"powered_off": powered, "opened": opened, "new_incidents": sorted(after - before)}
         day.say(_("{n} polls after closing, new incidents: {count}").format(
-            n=4, count=len(after - before)))
+            n=3, count=len(after - before)))
 
     if audit:
         with day.step("audit", _("The month's audit: the stations woken, a canary wipe, the "
@@ -433,31 +445,42 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
     def page(cmd: str) -> str:
         return day.sh(guest, cmd, timeout=60).stdout
 
-    connected, attempts, refused = False, 0, ""
+    def online() -> str:
+        return page("curl -s -m 10 http://example.com/demo")
+
+    connected, said, attempts, refused = False, False, 0, ""
     for attempts in range(1, 4):  # as a visitor does: the portal's "Réessayer" link
         splash = ""
         for _attempt in range(8):
             splash = page("curl -s -m 10 -L http://example.com/")
-            if 'name="fas"' in splash:
+            if 'name="fas"' in splash or "Relais lab fake internet" in splash:
                 break
             time.sleep(2)  # openNDS still starting after the gateway's boot: the visitor retries
+        if "Relais lab fake internet" in splash:
+            # the previous try went through after all (its answer page was lost): online
+            connected = True
+            break
         m = re.search(r'name="fas" value="([^"]+)"', splash)
         if m is None:
-            raise LabError(_("demo: the captive portal did not show its page to the visitor"))
+            got = " ".join(re.sub(r"<[^>]+>", " ", splash).split())[:120] or _("nothing")
+            raise LabError(_("demo: the captive portal did not show its page to the visitor "
+                             "(got: {text})").format(text=got))
         if attempts == 1:
             day.say(_("the visitor's phone gets the portal's page (terms of use, in French)"))
         done = page(f"curl -s -m 10 'http://{gw_ip}:2050/opennds_preauth/?fas={m.group(1)}&landing=yes'")
-        connected = "Vous êtes connecté" in done
+        said = "Vous êtes connecté" in done
+        connected = said or "Relais lab fake internet" in online()
         if connected:
             break
-        said = re.search(r'<section id="echec">(.*?)</section>', done, re.S)
-        refused = " ".join(re.sub(r"<[^>]+>", " ", said.group(1) if said else done).split())[:200]
+        answer = re.search(r'<section id="echec">(.*?)</section>', done, re.S)
+        refused = " ".join(re.sub(r"<[^>]+>", " ", answer.group(1) if answer else done).split())[:200]
         day.say(_("the portal answers: {text}; the visitor tries again").format(text=refused or "?"))
         time.sleep(3)
-    day.say(_("accepted the terms: {text}").format(text="« Vous êtes connecté »" if connected else "?"))
+    day.say(_("accepted the terms: {text}").format(
+        text="« Vous êtes connecté »" if said else _("online") if connected else "?"))
     after = ""
     for _attempt in range(10):
-        after = page("curl -s -m 10 http://example.com/demo")
+        after = online()
         if "Relais lab fake internet" in after:
             break
         time.sleep(1)
@@ -469,8 +492,9 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
                      lambda: day.sh(gateway, logged).returncode == 0, timeout=60)
     collected = day.act("collect-connlog", gateway, actor=ADMIN)
     [r] = collected.results
-    return {"connected": connected, "browsing": browsing, "connlog": r.outcome,
-            "records": dict(r.data).get("inserted"), "attempts": attempts, "refused": refused}
+    return {"connected": connected, "portal_said_connected": said, "browsing": browsing,
+            "connlog": r.outcome, "records": dict(r.data).get("inserted"), "attempts": attempts,
+            "refused": refused}
 
 
 def _poll_until(day: Day, seen: Callable[[], int | None], *, at_least: int = 1,
@@ -487,7 +511,7 @@ def _poll_until(day: Day, seen: Callable[[], int | None], *, at_least: int = 1,
         if polls >= at_least and (found is not None or time.monotonic() > deadline):
             return found
         if found is None and polls >= at_least:
-            time.sleep(2)  # pace the polls (the day's clock does not need a minute per poll)
+            time.sleep(1)  # pace the polls (the day's clock does not need a minute per poll)
 
 
 def _kiosk_crash(day: Day, borne: str, log: StepLog) -> dict[str, Any]:
@@ -504,11 +528,19 @@ def _kiosk_crash(day: Day, borne: str, log: StepLog) -> dict[str, Any]:
                   f"systemctl stop {WATCHDOG_TIMER}")
     # the browser crashes: every Chromium process of the borne is killed, and what is left in
     # the kiosk's unit
+    wipes = _wipe_records(day, borne)
     day.sh(borne, f"pkill -KILL -x chromium; systemctl kill --signal=SIGKILL {KIOSK_UNIT}; "
                   "pkill -KILL -x chromium; true")
     # the kiosk's session ended: its wipe first asks the end-of-session question in a browser
     # window of its own (20 s, bounded at 40 s), then ends every process of the guest; the
-    # browser is gone once that wipe is done (longer on a loaded machine: the default bound)
+    # browser is gone once that wipe is done (longer on a loaded machine: the default bound).
+    # The monitor polls after that wipe's record: the agent reads its process table at most
+    # every 30 s, and a reading taken while the question's window is up would count a
+    # browser for 30 s more.  (A wipe that finds the session already wiped writes nothing and
+    # asks nothing: the wait gives up after 60 s and the polls tell.)
+    deadline = time.monotonic() + 60
+    while _wipe_records(day, borne) <= wipes and time.monotonic() < deadline:
+        time.sleep(0.5)
     day.wait_for(_("the kiosk browser to be gone"), lambda: not _kiosk_running(day, borne))
     day.say(_("the borne's browser crashed (killed)"))
     log.lap("crash")
@@ -580,6 +612,19 @@ def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str,
     _ready(day, powered, borne)
     log.lap("ready")
     month = parse_month(f"{day.day:%Y-%m}")
+    # the auditor's premises checklist, as a file the way `fleet audit checklist --from` takes
+    # it (docs/auditor.md): every item that concerns the site, found in order this month
+    import yaml
+
+    sheet = day.out_dir / f"check-list-{site.id}-{month}.yml"
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    items = {i.id: "ok" for i in checklist().items if i.applies(site)}
+    sheet.write_text(yaml.safe_dump({"site": site.id, "month": str(month), "items": items},
+                                    allow_unicode=True, sort_keys=False), encoding="utf-8")
+    entered = parse_file(sheet, site, month)
+    store_entries(day.store, site, month, entered, by=AUDITOR, now=day.now)
+    day.say(_("the auditor's premises checklist: {n} items entered ({path})").format(
+        n=len(entered.answers), path=sheet))
     ssh_config = day.lab.paths.ssh_config
     options = AuditOptions(repo=day.repo, out_dir=day.out_dir, lab=True, ssh_config=ssh_config,
                            extra_inventories=(day.lab.paths.site_inventory(site.id),), user=HOTLINE)
@@ -594,6 +639,8 @@ def _audit(day: Day, powered: Sequence[str], opens: datetime, borne: str,
     day.say(_("report {path}: verdict {verdict}, SHA-256 {sha}").format(
         path=pdf, verdict=done.report.verdict, sha=digest[:16] + "…"))
     return {"audit_id": done.audit_id, "verdict": done.report.verdict,
+            "checklist": {"file": str(sheet), "items": len(entered.answers)},
+            "skipped": [f"{f.target} {f.item}: {f.message}" for f in done.report.skipped][:20],
             "files": {k: str(v) for k, v in done.files.items()},
             "sha256": {k: s.sha256 for k, s in done.signatures.items()},
             "failures": [f"{f.target} {f.item}: {f.message}" for f in done.report.failures][:20],

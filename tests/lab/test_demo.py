@@ -234,6 +234,9 @@ def test_the_months_report_is_signed_recorded_and_its_hash_matches(demo: Demo) -
     pdf = Path(audit["files"]["pdf"])
     assert pdf.is_file() and demo.state["report"] == str(pdf)
     assert sha256_of(pdf) == audit["sha256"]["pdf"]
+    # the auditor's checklist entered, every check run and passed: nothing left to say
+    assert audit["checklist"]["items"] > 0 and Path(audit["checklist"]["file"]).is_file()
+    assert (audit["verdict"], audit["failures"], audit["skipped"]) == ("green", [], []), audit
     store = _store(demo)
     try:
         with store.read() as s:
