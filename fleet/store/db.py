@@ -149,7 +149,10 @@ def _private_sqlite_file(database: str, shown: str) -> None:
     try:
         missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         for directory in reversed(missing):
-            directory.mkdir(mode=0o700)
+            try:
+                directory.mkdir(mode=0o700)
+            except FileExistsError:
+                continue  # made meanwhile by another process opening the store
             directory.chmod(0o700)  # mkdir's mode is filtered by the umask
         if not path.exists():  # (made meanwhile by another process: theirs, left alone)
             with contextlib.suppress(FileExistsError):
@@ -219,10 +222,41 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[None]:
+    """One migration at a time per store, across processes: two writers opening a new store at
+    once (two ``fleet act`` of the hotline) both found it empty and both created its tables,
+    and the second failed ("table audits already exists").  SQLite: a lock file beside the
+    database; PostgreSQL: a session advisory lock held while the migrations run."""
+    path = _sqlite_file(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        import fcntl
+
+        fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key("relais-migrate")})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key("relais-migrate")})
+                conn.commit()
+        return
+    yield
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``."""
+    """Apply the migrations up to ``revision`` (one process at a time: :func:`_migrating`)."""
     try:
-        command.upgrade(alembic_config(engine), revision)
+        with _migrating(engine):
+            command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise store_error(f"{_safe(str(engine.url))} (migration)", exc) from exc
 
