@@ -34,6 +34,7 @@ from fleet.errors import LabError
 from fleet.inventory.models import Site
 from fleet.lab.down import down
 from fleet.lab.plan import plan_site
+from fleet.lab.sshconf import ensure_keypair
 from fleet.lab.state import Lab, read_state
 
 MANIFEST = "snapshot.json"
@@ -67,8 +68,9 @@ def snapshot_key(lab: Lab, site: Site, repo: Path, inventory_root: Path) -> str:
             h.update(b"\0")
             h.update(f.read_bytes())
             h.update(b"\0")
-    pub = lab.paths.ssh_key.with_name(lab.paths.ssh_key.name + ".pub")
-    h.update(pub.read_bytes() if pub.is_file() else b"no lab key")  # the hosts trust this key
+    # the hosts trust the lab's key: made now if missing (a fresh machine's first run asks for
+    # the key before `up` makes it; "no key" then, and the second run never found its snapshot)
+    h.update(ensure_keypair(lab.paths).encode())
     for node in plan_site(site).nodes:
         if node.layer is not None:
             h.update(node.name.encode())

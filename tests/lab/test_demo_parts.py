@@ -68,8 +68,11 @@ def test_the_snapshot_key_follows_roles_inventory_and_images(tmp_path: Path) -> 
     for d in ("roles", "playbooks", "inventory"):
         shutil.copytree(REPO / d, repo / d)
     shutil.copyfile(REPO / "ansible.cfg", repo / "ansible.cfg")
+    assert not lab.paths.ssh_key.exists()  # a fresh machine: the lab's key is not made yet
     first = snapshot_key(lab, site, repo, repo / "inventory")
-    assert snapshot_key(lab, site, repo, repo / "inventory") == first  # stable
+    assert lab.paths.ssh_key.exists()  # made for the key: the hosts `up` brings will trust it
+    # stable, also once `up` has its key (the second run found no snapshot on a fresh machine)
+    assert snapshot_key(lab, site, repo, repo / "inventory") == first
     assert snapshot_key(lab, site, REPO, REPO / "inventory") == first  # where the repo is does not count
     task = repo / "roles" / "kiosk" / "defaults" / "main.yml"
     task.write_text(task.read_text("utf-8") + "\n# changed\n", encoding="utf-8")
@@ -77,6 +80,7 @@ def test_the_snapshot_key_follows_roles_inventory_and_images(tmp_path: Path) -> 
     assert changed != first
     other = make_lab(REPO / "inventory", lab_root=tmp_path / "lab2", with_secrets=False)
     (other.paths.ssh_dir).mkdir(parents=True)
+    (other.paths.ssh_dir / "id_ed25519").write_text("(another lab's private key)\n", encoding="utf-8")
     (other.paths.ssh_dir / "id_ed25519.pub").write_text("ssh-ed25519 AAAA other\n", encoding="utf-8")
     assert snapshot_key(other, site, repo, repo / "inventory") != changed  # the hosts trust another key
     assert find(lab, site, changed) is None  # nothing saved under that key
