@@ -34,6 +34,7 @@ from fleet.audit.entries import checklist, parse_file, store_entries
 from fleet.audit.period import parse_month
 from fleet.audit.run import AuditOptions, audit_site
 from fleet.audit.signing import Signer, sha256_of, vault_key
+from fleet.audit.usage import RECORD as WIPE_RECORD
 from fleet.cli.common import console, escape
 from fleet.errors import LabError
 from fleet.handoff import HandoffConfig, run_once
@@ -66,8 +67,6 @@ POWER_UNIT = "relais-power-off.service"
 KIOSK_UNIT = "relais-kiosk.service"
 CRASH_DROPIN = "/run/systemd/system/relais-kiosk.service.d/zz-demo-crash.conf"
 WATCHDOG_TIMER = "relais-kiosk-watchdog.timer"
-WIPE_RECORD = "/var/log/relais/wipe.jsonl"
-"""Where a station's session wipe appends its record (role session_wipe)."""
 
 
 @dataclass

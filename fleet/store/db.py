@@ -224,32 +224,22 @@ def alembic_config(engine: Engine) -> Config:
 
 @contextmanager
 def _migrating(engine: Engine) -> Iterator[None]:
-    """One migration at a time per store, across processes: two writers opening a new store at
-    once (two ``fleet act`` of the hotline) both found it empty and both created its tables,
-    and the second failed ("table audits already exists").  SQLite: a lock file beside the
-    database; PostgreSQL: a session advisory lock held while the migrations run."""
+    """One migration at a time per SQLite store, across processes: two writers opening a new
+    store at once (three ``fleet act wake`` of the hotline) both found it empty and both created
+    its tables, and one failed ("table audits already exists").  A lock file beside the
+    database; PostgreSQL's migrations take an advisory lock of their own (``migrations/env.py``)."""
     path = _sqlite_file(engine.url.render_as_string(hide_password=False))
-    if path is not None:
-        import fcntl
+    if path is None:
+        yield
+        return
+    import fcntl
 
-        fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-        return
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key("relais-migrate")})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key("relais-migrate")})
-                conn.commit()
-        return
-    yield
+    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
