@@ -12,6 +12,7 @@ never change a device; each action's operations do, and say so ("no change" when
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from paramiko import SSHException
 from pyinfra.api.state import State
 from pyinfra.facts.server import Command
 
@@ -141,9 +143,33 @@ def outcome_of(o: HostOutcome, changed: str, unchanged: str) -> Result:
 # ----------------------------------------------------------------------- read-only probes --
 
 
+READ_GRACE = 5.0
+"""Seconds a read-only command may overrun its own timeout before its connection is closed."""
+
+
+def _close_connection(host: Any) -> None:
+    client = getattr(getattr(host, "connector", None), "client", None)
+    if client is not None:
+        client.close()
+
+
 def read_command(host: Any, command: str, timeout: float) -> str | None:
-    """Output of a read-only command on a connected pyinfra host (None when it failed)."""
-    ok, out = host.run_shell_command(command, _timeout=int(max(1, timeout)))
+    """Output of a read-only command on a connected pyinfra host (None when it failed).
+
+    Bounded: pyinfra bounds the reading of the output, not the wait for the command to start.
+    A host that goes away without a word (a link cut, a reboot the proxy did not report) would
+    keep that wait for ever; past ``timeout`` and :data:`READ_GRACE`, the connection is closed,
+    which ends the wait, and the host did not answer."""
+    seconds = max(1.0, timeout)
+    guard = threading.Timer(seconds + READ_GRACE, _close_connection, (host,))
+    guard.daemon = True
+    guard.start()
+    try:
+        ok, out = host.run_shell_command(command, _timeout=int(seconds))
+    except (SSHException, EOFError, OSError):  # closed, cut, or the output's timeout
+        return None
+    finally:
+        guard.cancel()
     return "\n".join(out.stdout_lines).strip() if ok else None
 
 

@@ -26,7 +26,10 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import State
 from pyinfra.connectors.sshuserclient import client as ssh_client
 
+from fleet import sshproxy
 from fleet.errors import RemoteError
+
+sshproxy.install()  # a proxy that ends is a closed connection (lab hosts that reboot)
 
 # A host that does not answer (asleep, booting) makes paramiko log a traceback per refused
 # connection and pyinfra an "SSH error" line on the terminal; the outcome says it once, in words
