@@ -8,12 +8,19 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from fleet.lab.lock import lab_lock
 from fleet.lab.pytest_plugin import lab_site  # noqa: F401  (session fixture: defined once, here)
 from tests.deployed import deployed_site  # noqa: F401  (session fixture: defined once, here)
 
 REPO = Path(__file__).resolve().parent.parent
+
+# No property test's verdict depends on this machine's speed: hypothesis's default 200-ms
+# deadline per example fails a test on a loaded machine (the lab tests run beside the others,
+# scripts/test.sh), whatever the code does.  A test's own @settings still sets its budget.
+settings.register_profile("relais", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("relais")
 
 
 @pytest.fixture(autouse=True)
