@@ -28,7 +28,7 @@ from fleet import settings
 from fleet.errors import ConfigError
 from fleet.inventory.models import Device, DeviceKind, Site
 from fleet.lab.paths import LabPaths
-from fleet.remote.pyinfra_run import HostOutcome, HostReport, Target, run
+from fleet.remote.pyinfra_run import HostOutcome, HostReport, Target, close_connection, run
 
 Outcome = Literal["changed", "no_change", "failed", "refused", "unreachable"]
 BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
@@ -147,12 +147,6 @@ READ_GRACE = 5.0
 """Seconds a read-only command may overrun its own timeout before its connection is closed."""
 
 
-def _close_connection(host: Any) -> None:
-    client = getattr(getattr(host, "connector", None), "client", None)
-    if client is not None:
-        client.close()
-
-
 def read_command(host: Any, command: str, timeout: float) -> str | None:
     """Output of a read-only command on a connected pyinfra host (None when it failed).
 
@@ -161,7 +155,7 @@ def read_command(host: Any, command: str, timeout: float) -> str | None:
     keep that wait for ever; past ``timeout`` and :data:`READ_GRACE`, the connection is closed,
     which ends the wait, and the host did not answer."""
     seconds = max(1.0, timeout)
-    guard = threading.Timer(seconds + READ_GRACE, _close_connection, (host,))
+    guard = threading.Timer(seconds + READ_GRACE, close_connection, (host,))
     guard.daemon = True
     guard.start()
     try:

@@ -124,6 +124,15 @@ def _forget_ssh_files() -> None:
         getattr(cached, "cache", {}).clear()
 
 
+def close_connection(host: Any) -> None:
+    """Close a pyinfra host's SSH connection.  pyinfra's ``disconnect`` (3.10) leaves paramiko's
+    client open: its connection, its reader thread and its proxy process stayed for the life of
+    the process (the dashboard, the poller, a test session), one more per run."""
+    client = getattr(getattr(host, "connector", None), "client", None)
+    if client is not None:
+        client.close()
+
+
 NO_HOSTS_LEFT = "No hosts remaining"
 CONNECT_RETRIES = 1
 """Connection retries of a run without a ``timeout`` (a quick probe gives up at once)."""
@@ -162,6 +171,8 @@ def run(targets: Sequence[Target], queue: Callable[[State], None],
         raise RemoteError(f"pyinfra: {exc}") from exc
     finally:
         disconnect_all(state)
+        for host in state.inventory:
+            close_connection(host)
     failed = {h.name for h in state.failed_hosts}
     active = {h.name for h in state.activated_hosts}
     out = []

@@ -66,6 +66,7 @@ class Server:
     mode: str  # "answer", "stuck" (never replies to the command), "gone" (drops the connection)
     key: paramiko.Ed25519Key
     release: threading.Event
+    transports: list[paramiko.Transport]
 
 
 class _Interface(paramiko.ServerInterface):
@@ -108,6 +109,7 @@ def _serve(server: Server, listener: socket.socket) -> None:
         except OSError:
             return
         transport = paramiko.Transport(sock)
+        server.transports.append(transport)
         transport.add_server_key(server.key)
         transport.start_server(server=_Interface(server, sock))
 
@@ -134,7 +136,7 @@ def _start(mode: str, files: tuple[Path, Path, paramiko.Ed25519Key]) -> tuple[Se
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
-    server = Server(listener.getsockname()[1], mode, host_key, threading.Event())
+    server = Server(listener.getsockname()[1], mode, host_key, threading.Event(), [])
     threading.Thread(target=_serve, args=(server, listener), daemon=True).start()
     known = tmp / "known_hosts"
     known.write_text(f"127.0.0.1 {host_key.get_name()} {host_key.get_base64()}\n")
@@ -159,11 +161,15 @@ def _probe_in_thread(target: Target, timeout: float) -> dict[str, str | None]:
 @pytest.mark.parametrize("mode", ["stuck", "gone"])
 def test_a_probe_ends_when_the_host_goes_away(mode: str, ssh_files) -> None:  # type: ignore[no-untyped-def]
     # positive control: the same server, answering, is read through the same proxy and config
-    _, target, listener = _start("answer", ssh_files)
+    control, target, listener = _start("answer", ssh_files)
     try:
         assert _probe_in_thread(target, 3) == {"answer-host": "boot-1"}
     finally:
         listener.close()
+    # and the probe closed its connection (pyinfra's disconnect leaves it open)
+    for transport in control.transports:
+        transport.join(30)
+        assert not transport.is_active()
     server, target, listener = _start(mode, ssh_files)
     try:
         assert _probe_in_thread(target, 3) == {f"{mode}-host": None}  # no answer, and no hang
