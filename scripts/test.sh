@@ -15,8 +15,9 @@ if (($#)); then
   rc=$?
 else
   # Two sessions side by side: the lab's (one site, one lab run at a time, mostly waiting on
-  # boots, SSH and deploys) and every other test.  On two cores this takes ~15 minutes off the
-  # whole run.  The others' output comes first, then the lab's, as it is written.
+  # boots, SSH and deploys) and every other test, whose ~15 CPU-bound minutes leave the lab's
+  # critical path (on two cores they slow the lab's deploys by about as much: CHANGELOG).
+  # The others' output comes first, then the lab's, as it is written.
   logs=$(mktemp -d)
   .venv/bin/pytest -p no:cacheprovider --durations=25 -m lab >"$logs/lab.log" 2>&1 &
   lab=$!
