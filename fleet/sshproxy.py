@@ -16,9 +16,9 @@ in the lab's CI runs of 2026-12-01:
 :func:`install` makes the read return what it has at the end of the proxy's output, as a
 socket does; paramiko's packetizer takes an empty read as the connection closed
 (``EOFError``), ends the transport and wakes whoever waits on its channels.  It is installed
-by the modules that use them (``fleet.remote.pyinfra_run``, ``fleet.remote.diag``; netmiko's
-switches get a socket of Relais's own, ``fleet.netdev.transport``); installing it twice
-changes nothing.
+once, when ``fleet.remote.pyinfra_run`` is imported: every paramiko user of ``fleet.remote``
+imports it (the diagnostics' fabric runner too); netmiko's switches get a socket of Relais's
+own (``fleet.netdev.transport``).  Installing it twice changes nothing.
 """
 
 from __future__ import annotations

@@ -348,10 +348,6 @@ def fabric_runner(target: Target, connect_timeout: float, lab: bool) -> tuple[Ru
     from fabric import Config, Connection
     from paramiko import RejectPolicy
 
-    from fleet import sshproxy
-
-    sshproxy.install()
-
     config = Config(runtime_ssh_path=str(target.ssh_config)) if target.ssh_config else Config()
     kwargs: dict[str, Any] = {"look_for_keys": target.ssh_key is None}
     if target.ssh_key is not None:

@@ -176,3 +176,16 @@ def test_a_probe_ends_when_the_host_goes_away(mode: str, ssh_files) -> None:  # 
     finally:
         server.release.set()
         listener.close()
+
+
+def test_the_diagnostics_fabric_runner_gets_the_fix_by_its_import() -> None:
+    """Installed once, when fleet.remote.pyinfra_run is imported: the diagnostics (fabric)
+    import it too, in a fresh interpreter where nothing else installed it."""
+    import subprocess
+    import sys
+
+    code = ("import fleet.remote.diag; from paramiko.proxy import ProxyCommand; "
+            "print(getattr(ProxyCommand.recv, '_relais_eof_aware', False))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "True"
