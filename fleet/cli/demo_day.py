@@ -442,6 +442,8 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
     gw_ip = day.site.guest_gateway_ip
 
     def page(cmd: str) -> str:
+        # the portal's pages come from openNDS's shell scripts: the first one after a deploy
+        # took over 10 s on a loaded machine (a lab test's run of 2026-12-01); a phone waits 30
         return day.sh(guest, cmd, timeout=60).stdout
 
     def online() -> str:
@@ -451,7 +453,7 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
     for attempts in range(1, 4):  # as a visitor does: the portal's "Réessayer" link
         splash = ""
         for _attempt in range(8):
-            splash = page("curl -s -m 10 -L http://example.com/")
+            splash = page("curl -s -m 30 -L http://example.com/")
             if 'name="fas"' in splash or "Relais lab fake internet" in splash:
                 break
             time.sleep(2)  # openNDS still starting after the gateway's boot: the visitor retries
@@ -466,7 +468,7 @@ def _visitor(day: Day, gateway: str) -> dict[str, Any]:
                              "(got: {text})").format(text=got))
         if attempts == 1:
             day.say(_("the visitor's phone gets the portal's page (terms of use, in French)"))
-        done = page(f"curl -s -m 10 'http://{gw_ip}:2050/opennds_preauth/?fas={m.group(1)}&landing=yes'")
+        done = page(f"curl -s -m 30 'http://{gw_ip}:2050/opennds_preauth/?fas={m.group(1)}&landing=yes'")
         said = "Vous êtes connecté" in done
         connected = said or "Relais lab fake internet" in online()
         if connected:
