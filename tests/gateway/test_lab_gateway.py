@@ -236,9 +236,18 @@ def operator_auth(s: LabSite, ip: str, within: float = 120) -> bool:
     return authenticated(s, ip)
 
 
+def online(s: LabSite) -> bool:
+    """The guest gets the fake internet's page (through the gateway's resolver, as a browser)."""
+    return "Relais lab fake internet" in guest(s, "curl -s -m 5 http://example.com/").stdout
+
+
 def ensure_auth(s: LabSite) -> str:
+    """Authenticate the guest, and wait until its traffic is let through: openNDS's client
+    list says "Authenticated" before its firewall does (a lab run of 2026-12-01 got openNDS's
+    307 right after; CI's run of 80cfdcd, its 511 page)."""
     ip = client_ip(s)
     assert operator_auth(s, ip), gw(s, "ndsctl json").stdout[-1500:]
+    wait_for("the authenticated guest let through", partial(online, s), timeout=60)
     return ip
 
 
