@@ -87,6 +87,17 @@ def test_dns_before_acceptance_forwards_nothing(host: Any, expect: HostExpect) -
     assert chain.rc == 0 and "redirect to :" in chain.stdout, chain.stdout + chain.stderr
 
 
+@pytest.mark.ref("Relais captive_portal: the idle timeout counts the guest's traffic")
+def test_portal_idle_timer_sees_guest_traffic(host: Any, expect: HostExpect) -> None:
+    """openNDS 9.10's own upload limit makes its counter reader miss every guest's upload, so
+    its idle timeout disconnects active guests; the portal's nftables table limits instead."""
+    conf = host.file("/etc/opennds/opennds.conf").content_string
+    rate = re.search(r"^uploadrate\s+(\d+)", conf, re.M)
+    assert rate is None or rate.group(1) == "0", (
+        f"opennds.conf: uploadrate {rate.group(1)}: openNDS would disconnect active guests "
+        "(re-deploy: the portal's nftables table limits the upload)")
+
+
 @pytest.mark.ref("Relais captive_portal: opening hours gate")
 def test_opening_hours_gate_scheduled(host: Any, expect: HostExpect) -> None:
     assert host.service("relais-portal-hours.timer").is_running

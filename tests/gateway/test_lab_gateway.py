@@ -23,7 +23,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -305,15 +304,20 @@ def probe_arrives(s: LabSite, name: str, on_gateway: bool = False) -> bool:
     return arrivals(s)[name] > before[name]
 
 
-def connlog(s: LabSite, since: int) -> list[dict[str, Any]]:
-    """The legal log's records that began at or after ``since`` (the gateway's epoch seconds):
-    the same guest address has older records from the tests before, which must not stand in
-    for the traffic a test waits for (CI's run of d7b2d0c saw old ones satisfy the wait, and
-    the log's file not yet written when the test looked at it)."""
+def connlog(s: LabSite, known: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The legal log's records, less those whose key is in ``known``.  A record's time says
+    when the collector first saw it, not when the traffic began: the guest keeps its address
+    across the module, and the first snapshot of a new session also records the mappings
+    still tracked from the previous one.  So a test takes the keys before its traffic and
+    waits for new ones (CI's run of d7b2d0c took earlier records for its own, then looked for
+    the log's file before the collector had written it)."""
     text = gw(s, "cat /var/lib/relais/connlog/*.jsonl 2>/dev/null").stdout
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return [r for r in records
-            if datetime.fromisoformat(r["at"].replace("Z", "+00:00")).timestamp() >= since]
+    return [r for r in records if r["key"] not in known]
+
+
+def connlog_keys(s: LabSite) -> set[str]:
+    return {r["key"] for r in connlog(s)}
 
 
 def gw_now(s: LabSite) -> int:
@@ -521,11 +525,11 @@ def test_icmp_is_logged_esp_and_gre_are_dropped(sites: dict[str, LabSite]) -> No
     the log cannot record (ESP, GRE) does not go through."""
     s = sites[STD]
     ip = ensure_auth(s)
-    start = gw_now(s)
+    known = connlog_keys(s)
     assert guest(s, f"ping -c 1 -W 3 {FAKENET}").returncode == 0  # reaches the internet
     wait_for("an ICMP record in the connection log", lambda: any(
         r["kind"] == "nat" and r["ip"] == ip and r.get("proto") == "icmp"
-        for r in connlog(s, start)))
+        for r in connlog(s, known)))
     for proto in ("gre", "esp"):
         assert probe_arrives(s, proto, on_gateway=True), proto  # control: it can arrive
         assert not probe_arrives(s, proto), f"{proto} from a guest reached the internet"
@@ -592,6 +596,7 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
     tag = uuid.uuid4().hex[:10]
     agent = f"NavigateurSecret-{tag}"
     start = gw_now(s)  # files written from now on are newer
+    known = connlog_keys(s)
     # before acceptance: a first page asked for (openNDS keeps it to send the guest back)
     guest(s, f"curl -s -m 5 -A {agent} -o /dev/null http://avant-{tag}.example/avant-{tag}")
     page = guest(s, f"{PAGE} -L -A {agent} http://avant-{tag}.example/avant-{tag}",
@@ -602,6 +607,16 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
                     f"opennds_preauth/?fas={m.group(1)}&landing=yes'", timeout=PAGE_WAIT).stdout
     if "Vous êtes connecté" not in done:
         ensure_auth(s)
+    # the legal log has seen this session (its start, a key it did not hold before)
+    session: dict[str, Any] = {}
+
+    def session_started() -> bool:
+        session.update(next((r for r in connlog(s, known) if r["kind"] == "session"
+                             and r["ip"] == ip and not r.get("end")), {}))
+        return bool(session)
+
+    wait_for("the start of the session in the log", session_started)
+    known = connlog_keys(s)  # with the mappings still tracked from the previous session
     # openNDS's client files while the guest is connected: the positive control (a file holds
     # this guest's address, so the search reaches where openNDS writes), and none holds the
     # first page asked for (before the role's patch "originurl" did, until the client was
@@ -619,10 +634,10 @@ def test_no_file_the_gateway_writes_holds_a_destination(sites: dict[str, LabSite
     guest(s, f"ping -c 1 -W 3 {SECRET_IP}")
     guest(s, f"python3 -c \"import socket;socket.socket(2,2).sendto(b'x',('{SECRET_IP}',3478))\"")
     wait_for("the NAT records of that traffic", lambda: sum(
-        1 for r in connlog(s, start) if r["kind"] == "nat" and r["ip"] == ip) >= 3)
+        1 for r in connlog(s, known) if r["kind"] == "nat" and r["ip"] == ip) >= 3)
     deauth(s, ip)
     wait_for("the end of the session in the log", lambda: any(
-        r["kind"] == "session" and r["ip"] == ip and r.get("end") for r in connlog(s, start)))
+        r["key"] == session["key"] and r.get("end") for r in connlog(s)))
     gw(s, "journalctl --flush; sync")
     newer = (f"find / \\( -path /proc -o -path /sys -o -path /dev \\) -prune -o -type f "
              f"-newermt @{start} -print")
@@ -720,6 +735,64 @@ def test_connection_log_records_and_purge(sites: dict[str, LabSite], tmp_path: P
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 366 * 86400 + 3600))
     assert json.loads(gw(s, f"{py} --now {later} purge").stdout)["purged"] >= len(sessions) + 1
     assert gw(s, "cat /var/lib/relais/connlog/*.jsonl 2>/dev/null").stdout.strip() == ""
+
+
+def nds_client(s: LabSite, ip: str) -> dict[str, Any]:
+    """openNDS's account of the client at ``ip`` (waited for: ndsctl may be busy)."""
+    found: dict[str, Any] = {}
+
+    def known() -> bool:
+        found.update(next((c for c in (nds_clients(s) or {}).values() if c.get("ip") == ip), {}))
+        return bool(found)
+
+    wait_for(f"openNDS's account of {ip}", known)
+    return found
+
+
+def test_an_active_guest_is_not_taken_for_idle(sites: dict[str, LabSite]) -> None:
+    """A guest who keeps using the connection stays connected past the idle timeout, in the
+    same session.  openNDS 9.10 with its own upload limit never counted a client's upload:
+    every guest was disconnected the idle timeout after its first packet, active or not (the
+    lab's gateway journal of 2026-12-01: "Timeout authenticated idle user ... inactive: 71s,
+    out: 0kB", 24 s after the authentication; the flaky gateway tests of CI had this cause)."""
+    s = sites[STD]
+    ip = ensure_auth(s)
+    session = nds_client(s, ip)["session_start"]
+    # the idle timeout (1 min) and two check intervals (10 s) while the guest browses
+    deadline = time.monotonic() + 60 + 2 * 10 + 10
+    while time.monotonic() < deadline:
+        guest(s, "curl -s -m 5 -o /dev/null http://example.com/")
+        time.sleep(3)
+    now = nds_client(s, ip)
+    assert now["state"] == "Authenticated" and now["session_start"] == session, now
+    assert int(now["last_active"]) > int(session), now  # openNDS saw the guest's traffic
+    assert online(s)
+
+
+def upload_drops(s: LabSite) -> int:
+    """Packets the portal's per-client upload limit dropped (its rule's counter)."""
+    data = json.loads(gw(s, "nft -j list chain inet relais_portal forward").stdout)
+    rule = next(i["rule"] for i in data["nftables"]
+                if "rule" in i and i["rule"].get("comment") == "upload limit")
+    return int(next(e["counter"] for e in rule["expr"] if "counter" in e)["packets"])
+
+
+def test_upload_is_limited_per_client(sites: dict[str, LabSite]) -> None:
+    """Issue 5's per-client rate limit, upload side (2000 kbit/s, the portal's nftables table:
+    see opennds.conf): a burst far over it is cut at the gateway, what fits in it arrives.
+    4.8 MB sent at once against 250 kB/s and a 250 kB burst: for all of it to pass, the
+    guest would have to take 18 s to send it."""
+    s = sites[STD]
+    ensure_auth(s)
+    sent = 4000
+    before, dropped = arrivals(s)["sentinel"], upload_drops(s)
+    guest(s, "python3 -c \"import socket;t=socket.socket(2,2)\n"
+             f"for _ in range({sent}): t.sendto(b'x'*1200,('{FAKENET}',9))\"")
+    wait_for("the upload limit's drops", lambda: upload_drops(s) > dropped)
+    wait_for("the part of the burst within the limit", lambda: arrivals(s)["sentinel"] > before)
+    arrived = arrivals(s)["sentinel"] - before
+    assert 0 < arrived < sent * 3 // 4, arrived
+    assert online(s)  # the limit cuts the excess, not the guest
 
 
 def test_after_the_idle_timeout_the_splash_is_back(sites: dict[str, LabSite]) -> None:

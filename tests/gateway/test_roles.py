@@ -107,6 +107,9 @@ def test_rendered_firewalls_pass_nft_check(rendered: dict[str, Path]) -> None:
     portal = (rendered["florac-fs-gw"] / "captive_portal/etc/relais/captive_portal.nft").read_text()
     assert 'oifname "eth2" ip saddr 172.16.12.0/24 masquerade' in portal
     assert 'iifname "eth1" meta nfproto ipv6 drop' in portal
+    # the per-client upload limit (2000 kbit/s) is the portal's, not openNDS's (see opennds.conf)
+    assert ('update @upload { ip saddr limit rate over 250 kbytes/second burst 250 kbytes } '
+            'counter drop') in portal
     filt = (rendered["florac-fs-gw"] / "content_filter/etc/relais/content_filter.nft").read_text()
     assert 'iifname "eth1" tcp dport { 53, 853 } counter drop' in filt
     assert 'iifname "eth1" udp dport { 53, 853, 8853 } counter drop' in filt
@@ -168,6 +171,6 @@ def test_splash_in_french_with_hours_terms_privacy_and_english(rendered: dict[st
                                  for a, _ in hours["open"])
     conf = (rendered["florac-fs-gw"] / "captive_portal/etc/opennds/opennds.conf").read_text()
     for line in ("GatewayInterface eth1", "preauthidletimeout 10", "authidletimeout 30",
-                 "sessiontimeout 240", "downloadrate 8000", "uploadrate 2000",
+                 "sessiontimeout 240", "downloadrate 8000", "uploadrate 0",
                  "login_option_enabled 3"):
         assert line in conf
