@@ -311,6 +311,12 @@ class Collector:
                 out.append(Record("session", s["key"], parse_time(s["at"]), mac, s["ip"],
                                   end=now))
                 del self.sessions[mac]
+            elif c.since is not None and c.since > parse_time(s["at"]):
+                # a new openNDS session between two snapshots (de-authenticated, then
+                # accepted again): the previous one ended at the latest when this one began
+                out.append(Record("session", s["key"], parse_time(s["at"]), mac, s["ip"],
+                                  end=min(c.since, now).replace(microsecond=0)))
+                del self.sessions[mac]
         for mac, c in current.items():
             if mac not in self.sessions:
                 start = min(c.since, now) if c.since is not None else now

@@ -113,6 +113,26 @@ def test_an_unknown_answer_ends_no_session(tmp_path: Path) -> None:
         ["session", "nat"]
 
 
+def test_a_new_session_between_two_snapshots_is_its_own_record(tmp_path: Path) -> None:
+    """De-authenticated and accepted again between two snapshots: openNDS's session start
+    moves on, and the log records two sessions, not one (the lab's gateway tests do this)."""
+    clock = Clock(T0 + timedelta(seconds=5))
+    col = Collector(tmp_path, GUEST, frozenset(), clock)
+    first = col.tick(connlog.parse_ndsctl_json(NDSCTL), [])
+    assert [(r.kind, r.at, r.end) for r in first] == [("session", T0, None)]
+    again = T0 + timedelta(minutes=3)
+    data = json.loads(NDSCTL)
+    data["clients"]["36:96:3e:57:65:88"]["added"] = int(again.timestamp())
+    clock.t = again + timedelta(seconds=2)
+    second = col.tick(connlog.parse_ndsctl_json(json.dumps(data)), [])
+    assert [(r.kind, r.key, r.at, r.end) for r in second] == [
+        ("session", first[0].key, T0, again), ("session", second[1].key, again, None)]
+    assert second[1].key != first[0].key
+    # the same session again: nothing new (positive control of the comparison)
+    clock.t += timedelta(seconds=5)
+    assert col.tick(connlog.parse_ndsctl_json(json.dumps(data)), []) == []
+
+
 def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:
     col = Collector(tmp_path, GUEST, frozenset(), Clock(T0))
     flow = connlog.parse_conntrack_line(TCP)
