@@ -242,9 +242,10 @@ def online(s: LabSite) -> bool:
 
 
 def ensure_auth(s: LabSite) -> str:
-    """Authenticate the guest, and wait until its traffic is let through: openNDS's client
-    list says "Authenticated" before its firewall does (a lab run of 2026-12-01 got openNDS's
-    307 right after; CI's run of 80cfdcd, its 511 page)."""
+    """Authenticate the guest, and wait until its traffic is let through: the verdict of
+    "authenticated" is the guest's, not openNDS's list (a lab run of 2026-12-01 got openNDS's
+    307 right after the list said "Authenticated": openNDS's idle timeout then cut guests off
+    a minute after their first packet, see test_an_active_guest_is_not_taken_for_idle)."""
     ip = client_ip(s)
     assert operator_auth(s, ip), gw(s, "ndsctl json").stdout[-1500:]
     wait_for("the authenticated guest let through", partial(online, s), timeout=60)
@@ -427,9 +428,10 @@ def through_to_the_internet(s: LabSite, within: float = 30) -> list[str]:
     The CI run of 2026-12-01 (the machine loaded by the other test session) saw a guest that
     had just been told "Vous êtes connecté" get one page through, then openNDS's own "511"
     page (openNDS's comment on it: "the firewall rule came too late"), and pass again in the
-    next test.  Not reproduced in 70 tries on this machine, idle or loaded; so the verdict is
-    that the guest gets through, and a miss is reported (a warning in the run's summary) with
-    what the gateway said at that moment."""
+    next test.  Not reproduced in 70 tries on this machine, idle or loaded.  openNDS's idle
+    timeout then cut guests off a minute after their first packet (fixed since), which may
+    have been the cause, unproven; so the verdict is that the guest gets through, and a miss
+    is reported (a warning in the run's summary) with what the gateway said at that moment."""
     seen: list[str] = []
     deadline = time.monotonic() + within
     while True:
