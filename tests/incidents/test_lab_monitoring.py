@@ -108,10 +108,19 @@ def poll(db: str, at: datetime) -> dict[str, object]:
     return report
 
 
+# Read on a lab container, the CPU load is the whole machine's (hrProcessorLoad of its two
+# cores), which the other test session keeps busy: a fresh-clone run of 2026-12-01 opened
+# "cpu over_threshold" on four hosts during the night test.  Not a state these tests drive;
+# the threshold rules have their own tests (tests/monitor, recordings).
+MACHINE_WIDE = frozenset({"cpu"})
+
+
 def incidents(db: str) -> set[tuple[str, str, str]]:
+    """The open incidents, less those of the machine-wide readings (MACHINE_WIDE)."""
     store = open_store(db)
     try:
-        return {(i.device, i.check, i.reason) for i in list_incidents(store)}
+        return {(i.device, i.check, i.reason) for i in list_incidents(store)
+                if i.check not in MACHINE_WIDE}
     finally:
         store.dispose()
 

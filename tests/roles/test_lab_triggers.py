@@ -128,10 +128,16 @@ class Lab:
         self.token = f"canary-{uuid.uuid4().hex}"
         script = " && ".join(f"mkdir -p {shlex.quote(p.rsplit('/', 1)[0])} && "
                              f"echo {self.token} > {p}" for p in CANARIES)
-        done = as_guest(self.site, host, script)
-        assert done.returncode == 0, done.stderr
-        # positive control: the probe below finds what was planted
-        assert self._left(host) == list(CANARIES)
+
+        def planted() -> bool:
+            done = as_guest(self.site, host, script)
+            assert done.returncode == 0, done.stderr
+            return self._left(host) == list(CANARIES)
+
+        # positive control: the probe below finds what was planted.  A kiosk just back from
+        # the previous wipe may create its Cookies database after the token was written (a
+        # fresh-clone run of 2026-12-01, both cores busy): planted again until it holds
+        wait_for(f"the canaries planted on {host}", planted, timeout=60)
 
     def _left(self, host: str) -> list[str]:
         probe = sh(self.site, host, "; ".join(f"grep -qsF {self.token} {p} && echo {p}"
