@@ -271,6 +271,9 @@ class Collector:
     state_file: Path | None = None
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)
     flows: dict[str, dict[str, str]] = field(default_factory=dict)
+    # mappings still in the kernel's table after their session ended: mapping -> that
+    # session's MAC (never attributed to another device that gets the same address)
+    lingering: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state_file is not None and self.state_file.is_file():
@@ -281,6 +284,8 @@ class Collector:
                 # entries are dropped (and the file rewritten at the first snapshot)
                 self.flows = {k: v for k, v in dict(st.get("flows", {})).items()
                               if isinstance(v, dict) and {"key", "at", "mac", "ip"} <= set(v)}
+                self.lingering = {str(k): str(v)
+                                  for k, v in dict(st.get("lingering", {})).items()}
             except (OSError, ValueError, AttributeError):
                 pass
 
@@ -288,7 +293,8 @@ class Collector:
         if self.state_file is None:
             return
         _atomic_write(self.state_file,
-                      json.dumps({"sessions": self.sessions, "flows": self.flows}))
+                      json.dumps({"sessions": self.sessions, "flows": self.flows,
+                                  "lingering": self.lingering}))
 
     def _in_guest(self, ip: str) -> bool:
         try:
@@ -298,18 +304,26 @@ class Collector:
 
     def tick(self, clients: Sequence[Client] | None, flows: Sequence[Flow]) -> list[Record]:
         """One snapshot in, the new records out (also appended to the log).  ``clients`` is
-        ``None`` when openNDS did not answer: the open sessions stay open, as they are."""
+        ``None`` when openNDS did not answer: the open sessions stay open, as they are.
+
+        A mapping belongs to the session of its client address that was open when it was
+        first seen.  One first seen in the snapshot that ends its session (opened during the
+        last interval) is recorded for that session, ended at once.  A mapping still in the
+        kernel's table after its session ended lingers: it is never attributed to another
+        device that gets the same address (only to its own device's next session)."""
         now = self.clock().astimezone(UTC).replace(microsecond=0)
         out: list[Record] = []
         if clients is None:
             current = {mac: Client(mac, s["ip"], None) for mac, s in self.sessions.items()}
         else:
             current = {c.mac: c for c in clients if self._in_guest(c.ip)}
+        ended: dict[str, str] = {}  # client address -> MAC of a session ended by this snapshot
         for mac, s in list(self.sessions.items()):
             c = current.get(mac)
             if c is None or c.ip != s["ip"]:
                 out.append(Record("session", s["key"], parse_time(s["at"]), mac, s["ip"],
                                   end=now))
+                ended[s["ip"]] = mac
                 del self.sessions[mac]
             elif c.since is not None and c.since > parse_time(s["at"]):
                 # a new openNDS session between two snapshots (de-authenticated, then
@@ -324,29 +338,47 @@ class Collector:
                 self.sessions[mac] = {"key": key, "at": iso(start), "ip": c.ip}
                 out.append(Record("session", key, start.replace(microsecond=0), mac, c.ip))
         by_ip = {s["ip"]: mac for mac, s in self.sessions.items()}
-        seen: dict[str, Flow] = {}
+        seen: dict[str, tuple[Flow, str]] = {}   # mappings of open sessions -> (flow, MAC)
+        last: dict[str, tuple[Flow, str]] = {}   # first seen as their session ended
+        lingering: dict[str, str] = {}
         for f in flows:
-            if not self._in_guest(f.src) or f.dst in self.local or f.src not in by_ip:
+            if not self._in_guest(f.src) or f.dst in self.local:
                 continue
             if self._in_guest(f.public_ip) or f.public_ip in self.local:
                 continue  # not translated to a public address (e.g. redirected to the portal)
-            seen.setdefault("|".join(map(str, f.mapping)), f)
+            ident = "|".join(map(str, f.mapping))
+            if ident in self.lingering:
+                owner: str | None = self.lingering[ident]
+            elif ident in self.flows:
+                owner = self.flows[ident]["mac"]
+            else:
+                owner = by_ip.get(f.src) or ended.get(f.src)
+            if owner is None:
+                continue
+            if by_ip.get(f.src) == owner:
+                seen.setdefault(ident, (f, owner))
+                continue
+            lingering[ident] = owner
+            if ident not in self.flows and ended.get(f.src) == owner:
+                last.setdefault(ident, (f, owner))
+        self.lingering = lingering
         for ident, st in list(self.flows.items()):
-            if ident not in seen:  # gone from the table (or its client's session ended)
+            if ident not in seen:  # gone from the table, or its client's session ended
                 proto, _src, sport, public_ip, public_port = ident.split("|")
                 out.append(Record("nat", st["key"], parse_time(st["at"]), st["mac"], st["ip"],
                                   end=now, proto=proto, sport=int(sport), public_ip=public_ip,
                                   public_port=int(public_port)))
                 del self.flows[ident]
-        for ident, f in seen.items():
+        for ident, (f, mac) in [*seen.items(), *last.items()]:
             if ident in self.flows:
                 continue
             key = (f"n:{f.proto}:{f.src}:{f.sport}:{f.public_ip}:{f.public_port}:"
                    f"{int(now.timestamp())}")
-            mac = by_ip[f.src]
-            self.flows[ident] = {"key": key, "at": iso(now), "mac": mac, "ip": f.src}
+            if ident in seen:
+                self.flows[ident] = {"key": key, "at": iso(now), "mac": mac, "ip": f.src}
             out.append(Record("nat", key, now, mac, f.src, proto=f.proto, sport=f.sport,
-                              public_ip=f.public_ip, public_port=f.public_port))
+                              public_ip=f.public_ip, public_port=f.public_port,
+                              end=None if ident in seen else now))
         self.append(out)
         self._save()
         return out

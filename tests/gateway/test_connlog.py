@@ -133,6 +133,72 @@ def test_a_new_session_between_two_snapshots_is_its_own_record(tmp_path: Path) -
     assert col.tick(connlog.parse_ndsctl_json(json.dumps(data)), []) == []
 
 
+def _clients(*pairs: tuple[str, str]) -> list[Client]:
+    return [Client(mac, ip, T0) for mac, ip in pairs]
+
+
+def test_a_connection_opened_in_the_last_interval_is_in_its_session(tmp_path: Path) -> None:
+    """A guest who opens a connection and is cut off (logout, session length) before the next
+    snapshot: the mapping, first seen by the snapshot that ends the session, is recorded for
+    that session (it was not, before 2026-12-01: the address no longer had a session)."""
+    clock = Clock(T0 + timedelta(seconds=5))
+    col = Collector(tmp_path, GUEST, frozenset(), clock)
+    a = ("36:96:3e:57:65:88", "172.18.1.162")
+    old = Flow("tcp", a[1], 50000, "198.18.0.1", 80, "198.18.0.2", 50000)
+    assert [r.kind for r in col.tick(_clients(a), [old])] == ["session", "nat"]
+    new = Flow("udp", a[1], 40000, "198.18.0.1", 443, "198.18.0.2", 1025)
+    clock.t += timedelta(seconds=5)
+    out = col.tick([], [old, new])
+    assert sorted((r.kind, r.mac, r.sport, r.at == clock.t, r.end) for r in out) == [
+        ("nat", a[0], 40000, True, clock.t), ("nat", a[0], 50000, False, clock.t),
+        ("session", a[0], None, False, clock.t)]
+    # still in the table at the next snapshots: nothing more (they ended with the session)
+    clock.t += timedelta(seconds=5)
+    assert col.tick([], [old, new]) == []
+
+
+def test_a_lingering_mapping_is_never_given_to_the_next_device(tmp_path: Path) -> None:
+    """The kernel keeps a connection's mapping after the guest's session ended (two minutes
+    for a closed TCP connection, days for one never closed).  Another device that gets the
+    same address must not inherit it in the log: a requisition would name the wrong person.
+    The first device, back, finds its own mapping again."""
+    clock = Clock(T0 + timedelta(seconds=5))
+    state = tmp_path / ".state.json"
+    col = Collector(tmp_path, GUEST, frozenset(), clock, state)
+    a, b = ("36:96:3e:57:65:88", "172.18.1.162"), ("aa:bb:cc:00:00:01", "172.18.1.162")
+    old = Flow("tcp", a[1], 50000, "198.18.0.1", 80, "198.18.0.2", 50000)
+    col.tick(_clients(a), [old])
+    clock.t += timedelta(seconds=5)
+    col.tick([], [old])  # A's session ends; its mapping stays in the kernel's table
+    clock.t += timedelta(seconds=5)
+    mine = Flow("tcp", b[1], 50001, "198.18.0.1", 80, "198.18.0.2", 50001)
+    col = Collector(tmp_path, GUEST, frozenset(), clock, state)  # a restart in between
+    out = col.tick(_clients(b), [old, mine])
+    assert sorted((r.kind, r.mac, r.sport) for r in out) == [
+        ("nat", b[0], 50001), ("session", b[0], None)]  # B's own connection, not A's
+    clock.t += timedelta(seconds=5)
+    assert col.tick(_clients(b), [old, mine]) == []
+    # control: the same snapshots with A back instead of B: A's mapping is A's again
+    clock_a = Clock(T0 + timedelta(seconds=5))
+    col = Collector(tmp_path / "a", GUEST, frozenset(), clock_a)
+    col.tick(_clients(a), [old])
+    clock_a.t += timedelta(seconds=5)
+    col.tick([], [old])
+    clock_a.t += timedelta(seconds=5)
+    back = col.tick(_clients(a), [old])
+    assert sorted((r.kind, r.mac, r.sport) for r in back) == [
+        ("nat", a[0], 50000), ("session", a[0], None)]
+    # once gone from the table, the mapping is forgotten: a new flow with the same mapping
+    # (same client port, same public port) belongs to whoever holds the address then
+    clock.t += timedelta(seconds=5)
+    col_b = Collector(tmp_path, GUEST, frozenset(), clock, state)
+    col_b.tick(_clients(b), [mine])
+    assert col_b.lingering == {}
+    clock.t += timedelta(seconds=5)
+    again = col_b.tick(_clients(b), [mine, old])
+    assert [(r.kind, r.mac, r.sport) for r in again] == [("nat", b[0], 50000)]
+
+
 def test_log_never_holds_a_destination_url_or_name(tmp_path: Path) -> None:
     col = Collector(tmp_path, GUEST, frozenset(), Clock(T0))
     flow = connlog.parse_conntrack_line(TCP)
