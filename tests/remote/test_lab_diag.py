@@ -98,7 +98,7 @@ def _guest_client(d: Deployed) -> tuple[str, str]:
     addr = re.search(r"inet (\S+)/", d.out(client, "ip -4 -o addr show dev eth0"))
     mac = re.search(r"link/ether (\S+)", d.out(client, "ip -o link show dev eth0"))
     assert addr and mac
-    d.sh(client, "curl -s -m 5 -o /dev/null http://visited-canary.example/ || true")
+    d.sh(client, "curl -s -m 30 -o /dev/null http://visited-canary.example/ || true")
     return addr.group(1), mac.group(1)
 
 
