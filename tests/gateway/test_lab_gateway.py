@@ -45,14 +45,14 @@ FAKENET = "198.18.0.1"
 # on an idle machine, more than 10 s for the first one after a deploy while the other test
 # session loads both cores (the README run of 2026-12-01 got an empty page at `-m 10`). The
 # verdict is what the page says, not how fast it came.
-PAGE = "curl -s -m 60"
-PAGE_WAIT = 90  # the subprocess's own limit, above curl's
-# Any answer that must come (a redirect, a page of the fake internet, a port that opens) gets
-# as long: the CI run of 1a1ef60 got nothing within 5 s from an openNDS that had answered
-# moments before. A connection that must NOT be made gets REFUSED seconds, after a control
-# that showed the same path answering.
+# Any other answer that must come (a redirect, a port that opens) gets as long: the CI run
+# of 1a1ef60 got nothing within 5 s from an openNDS that had answered moments before. A
+# connection that must NOT be made gets REFUSED seconds, after a control that showed the same
+# path answering.
 ANSWER = 60
 REFUSED = 5
+PAGE = f"curl -s -m {ANSWER}"
+PAGE_WAIT = ANSWER + 30  # the subprocess's own limit, above curl's
 SPOOF_NS = "relais-gwtest-spoof"
 # example.com A over UDP, from the gateway: prints NOERROR when the resolver answers
 UDP_QUERY = ("import socket;s=socket.socket(2,2);s.settimeout(2);s.sendto(bytes.fromhex("
@@ -393,8 +393,8 @@ def click_through(s: LabSite, attempts: int = 6) -> str:
 
 def test_before_auth_http_goes_to_the_french_splash(sites: dict[str, LabSite]) -> None:
     s = sites[PMI]
-    head = guest(s, f"curl -s -m {ANSWER} -o /dev/null -w '%{{http_code}} %{{redirect_url}}' "
-                    "http://example.com/", timeout=ANSWER + 30).stdout
+    head = guest(s, f"{PAGE} -o /dev/null -w '%{{http_code}} %{{redirect_url}}' "
+                    "http://example.com/", timeout=PAGE_WAIT).stdout
     assert head.startswith("307 http://172.18.1.1:2050/opennds_preauth/"), head + portal_state(s)
     page = guest(s, f"{PAGE} -L http://example.com/", timeout=PAGE_WAIT).stdout
     assert "Wifi public — Espace social commun de Maurepas" in page
