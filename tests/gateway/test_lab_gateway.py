@@ -233,9 +233,21 @@ def nds_clients(s: LabSite, tries: int = 10) -> dict[str, Any] | None:
 
 
 def authenticated(s: LabSite, ip: str) -> bool:
-    """The client is authenticated by openNDS's own account (False when openNDS gave none)."""
+    """The client is authenticated by openNDS's own account.  No answer from ndsctl (busy
+    with relais-connlog's question, openNDS restarting) is never read as "not authenticated":
+    the client list is asked again until it comes (a CI run of 2026-12-01 left the idle-timeout
+    test's wait 40 s early on a busy ndsctl, then found the guest still authenticated)."""
+    answers: list[dict[str, Any]] = []
+
+    def answered() -> bool:
+        clients = nds_clients(s, tries=1)
+        if clients is not None:
+            answers.append(clients)
+        return bool(answers)
+
+    wait_for("openNDS's client list (ndsctl json)", answered, timeout=ANSWER)
     return any(c.get("ip") == ip and c.get("state") == "Authenticated"
-               for c in (nds_clients(s) or {}).values())
+               for c in answers[0].values())
 
 
 def operator_auth(s: LabSite, ip: str, within: float = 120) -> bool:
