@@ -13,7 +13,8 @@ the gate stays open and says so: a wifi that works when it should not is the les
 and the gateway check flags the horizon two months before it ends.
 
 Closed means: the guest interface is in the nft set ``closed`` of table ``inet relais_portal``
-(forwarding from it is dropped) and every authenticated client is de-authenticated.  The clock
+(forwarding from it is dropped) and every authenticated client is de-authenticated (ndsctl
+asked again while busy, until openNDS lists none).  The clock
 is injectable (``--now``, or ``RELAIS_NOW`` in ``/etc/default/relais-portal-hours``).
 """
 
@@ -24,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +96,48 @@ def gate_closed(table: str, interface: str) -> bool:
     return f'"{interface}"' in out
 
 
+def _authenticated_ips(ndsctl: str, deadline: float, pause: float) -> list[str] | None:
+    """IP addresses openNDS lists as authenticated, asked until ``deadline``: ndsctl answers
+    one caller at a time (relais-connlog asks every few seconds) and prints a line, not a
+    client list, to the others.  ``None``: no list came, which is not "nobody"."""
+    while True:
+        try:
+            data = json.loads(subprocess.run([ndsctl, "json"], capture_output=True, text=True,
+                                             timeout=20, check=False).stdout or "null")
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            data = None
+        clients = data.get("clients") if isinstance(data, dict) else None
+        if isinstance(clients, (dict, list)):
+            items = clients.values() if isinstance(clients, dict) else clients
+            return [str(c["ip"]) for c in items
+                    if isinstance(c, dict) and c.get("ip")
+                    and "authenticated" in str(c.get("state", "")).lower()
+                    and "preauth" not in str(c.get("state", "")).lower()]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(pause)
+
+
+def deauth_all(ndsctl: str = "ndsctl", within: float = 30, pause: float = 0.5) -> int:
+    """De-authenticate every authenticated client, asking again until openNDS lists none (a
+    busy ndsctl refuses a question: read as "no client" it left guests authenticated past
+    closing time).  Returns how many distinct clients were de-authenticated."""
+    deadline = time.monotonic() + within
+    done: set[str] = set()
+    while (ips := _authenticated_ips(ndsctl, deadline, pause)):
+        for ip in ips:
+            subprocess.run([ndsctl, "deauth", ip], capture_output=True, timeout=20, check=False)
+            done.add(ip)
+        if time.monotonic() >= deadline:
+            print(f"relais-portal-hours: still authenticated after {within:g} s: "
+                  f"{', '.join(ips)}", file=sys.stderr)
+            break
+        time.sleep(pause)
+    if ips is None:
+        print("relais-portal-hours: ndsctl gave no client list", file=sys.stderr)
+    return len(done)
+
+
 def apply(config: Mapping[str, Any], now: datetime, table: str = "relais_portal",
           ndsctl: str = "ndsctl") -> dict[str, object]:
     """Open or close the guest network for ``now``; returns what it did."""
@@ -107,20 +151,7 @@ def apply(config: Mapping[str, Any], now: datetime, table: str = "relais_portal"
     elif not want_open and not was_closed:
         _nft(["add", "element", "inet", table, "closed", f'{{ "{interface}" }}'])
         changed = True
-    deauthed = 0
-    if not want_open:
-        try:
-            data = json.loads(subprocess.run([ndsctl, "json"], capture_output=True, text=True,
-                                             timeout=20, check=False).stdout or "{}")
-        except (OSError, ValueError, subprocess.TimeoutExpired):
-            data = {}
-        clients = data.get("clients", {}) if isinstance(data, dict) else {}
-        for c in (clients.values() if isinstance(clients, dict) else []):
-            if isinstance(c, dict) and "authenticated" in str(c.get("state", "")).lower() \
-                    and c.get("ip"):
-                subprocess.run([ndsctl, "deauth", str(c["ip"])], capture_output=True,
-                               timeout=20, check=False)
-                deauthed += 1
+    deauthed = deauth_all(ndsctl) if not want_open else 0
     return {"open": want_open, "why": why, "changed": changed, "deauthenticated": deauthed,
             "at": now.astimezone(UTC).isoformat()}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,65 @@ def test_gate_cli_status_with_injected_clock(tmp_path: Path,
     assert json.loads(capsys.readouterr().out)["open"] is False
     assert portalhours.main(["--config", str(conf), "--now", "2026-11-23T13:00:00",
                              "status"]) == 2
+
+
+FAKE_NDSCTL = '''#!{python}
+"""Stand-in for openNDS's ndsctl (the real one runs in the lab gateway tests): refuses
+the first {busy} questions as the real one does while another caller holds its lock, then
+answers from clients.json; "deauth" is refused once per client, then takes effect."""
+import json, sys
+from pathlib import Path
+here = Path(__file__).parent
+count = here / "count"
+n = int(count.read_text()) if count.exists() else 0
+count.write_text(str(n + 1))
+clients = json.loads((here / "clients.json").read_text())
+if n < {busy}:
+    print("ndsctl: is already in use by another process")
+    raise SystemExit(1)
+if sys.argv[1] == "json":
+    print(json.dumps({{"client_list_length": str(len(clients)), "clients": clients}}))
+elif sys.argv[1] == "deauth":
+    refused = here / ("refused-" + sys.argv[2])
+    if not refused.exists():
+        refused.touch()
+        print("ndsctl: is already in use by another process")
+        raise SystemExit(1)
+    for mac, c in list(clients.items()):
+        if c["ip"] == sys.argv[2]:
+            c["state"] = "Preauthenticated"
+    (here / "clients.json").write_text(json.dumps(clients))
+'''
+
+
+def fake_ndsctl(tmp_path: Path, clients: dict[str, dict[str, str]], busy: int) -> Path:
+    tool = tmp_path / "ndsctl"
+    tool.write_text(FAKE_NDSCTL.format(python=sys.executable, busy=busy))
+    tool.chmod(0o755)
+    (tmp_path / "clients.json").write_text(json.dumps(clients))
+    return tool
+
+
+GUESTS = {"0e:00:00:00:00:01": {"ip": "172.16.12.10", "state": "Authenticated"},
+          "0e:00:00:00:00:02": {"ip": "172.16.12.11", "state": "Authenticated"},
+          "0e:00:00:00:00:03": {"ip": "172.16.12.12", "state": "Preauthenticated"}}
+
+
+def test_closing_deauthenticates_everyone_even_through_a_busy_ndsctl(tmp_path: Path) -> None:
+    """At closing time every authenticated guest is de-authenticated, though ndsctl refuses
+    the first questions (relais-connlog holds it) and each first deauth: a refused answer
+    used to be read as "nobody is connected" and left guests on past closing time."""
+    tool = fake_ndsctl(tmp_path, GUESTS, busy=3)
+    assert portalhours.deauth_all(str(tool), within=20, pause=0.01) == 2
+    left = json.loads((tmp_path / "clients.json").read_text())
+    assert not [c for c in left.values() if c["state"] == "Authenticated"]
+    # control: the stand-in did refuse, and the 'Preauthenticated' guest was left alone
+    assert int((tmp_path / "count").read_text()) > 3 + 2 * 2
+    assert not (tmp_path / "refused-172.16.12.12").exists()
+
+
+def test_no_client_list_is_not_nobody(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ndsctl that never answers (openNDS down): nothing is claimed, the log says so."""
+    tool = fake_ndsctl(tmp_path, GUESTS, busy=10**6)
+    assert portalhours.deauth_all(str(tool), within=0.3, pause=0.01) == 0
+    assert "ndsctl gave no client list" in capsys.readouterr().err
