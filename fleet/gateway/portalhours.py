@@ -111,8 +111,7 @@ def _authenticated_ips(ndsctl: str, deadline: float, pause: float) -> list[str] 
             items = clients.values() if isinstance(clients, dict) else clients
             return [str(c["ip"]) for c in items
                     if isinstance(c, dict) and c.get("ip")
-                    and "authenticated" in str(c.get("state", "")).lower()
-                    and "preauth" not in str(c.get("state", "")).lower()]
+                    and str(c.get("state", "")).strip().lower() == "authenticated"]
         if time.monotonic() >= deadline:
             return None
         time.sleep(pause)
