@@ -21,6 +21,7 @@ is injectable (``--now``, or ``RELAIS_NOW`` in ``/etc/default/relais-portal-hour
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -125,7 +126,9 @@ def deauth_all(ndsctl: str = "ndsctl", within: float = 30, pause: float = 0.5) -
     done: set[str] = set()
     while (ips := _authenticated_ips(ndsctl, deadline, pause)):
         for ip in ips:
-            subprocess.run([ndsctl, "deauth", ip], capture_output=True, timeout=20, check=False)
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # asked again next pass
+                subprocess.run([ndsctl, "deauth", ip], capture_output=True, timeout=20,
+                               check=False)
             done.add(ip)
         if time.monotonic() >= deadline:
             print(f"relais-portal-hours: still authenticated after {within:g} s: "
