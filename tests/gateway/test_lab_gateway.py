@@ -214,40 +214,32 @@ for line in sys.stdin:
 """  # which journal entries hold a string (a failure's explanation): since start?, who, fields
 
 
-def nds_clients(s: LabSite, tries: int = 10) -> dict[str, Any] | None:
-    """openNDS's clients, or None when ndsctl gave no client list.  ndsctl answers one caller
-    at a time and relais-connlog asks every few seconds: a busy answer is asked again (the CI
-    run of 2026-11-30 failed the idle-timeout test on one); openNDS restarting answers nothing
-    for a while, which the callers wait out as they wait for a client's state."""
-    for _ in range(tries):
-        done = gw(s, "ndsctl json")
+def nds_clients(s: LabSite) -> dict[str, Any]:
+    """openNDS's clients by its own account, asked again until a client list comes: ndsctl
+    answers one caller at a time and relais-connlog asks every few seconds; openNDS restarting
+    answers nothing for a while.  No answer is never read as "no client" (a CI run of
+    2026-12-01 left the idle-timeout test's wait 40 s early on a busy ndsctl, then found the
+    guest still authenticated)."""
+    answers: list[dict[str, Any]] = []
+
+    def answered() -> bool:
         try:
-            data = json.loads(done.stdout or "null")
+            data = json.loads(gw(s, "ndsctl json").stdout or "null")
         except ValueError:
             data = None
         clients = data.get("clients") if isinstance(data, dict) else None
         if isinstance(clients, dict):
-            return clients
-        time.sleep(0.3)
-    return None
-
-
-def authenticated(s: LabSite, ip: str) -> bool:
-    """The client is authenticated by openNDS's own account.  No answer from ndsctl (busy
-    with relais-connlog's question, openNDS restarting) is never read as "not authenticated":
-    the client list is asked again until it comes (a CI run of 2026-12-01 left the idle-timeout
-    test's wait 40 s early on a busy ndsctl, then found the guest still authenticated)."""
-    answers: list[dict[str, Any]] = []
-
-    def answered() -> bool:
-        clients = nds_clients(s, tries=1)
-        if clients is not None:
             answers.append(clients)
         return bool(answers)
 
     wait_for("openNDS's client list (ndsctl json)", answered, timeout=ANSWER)
+    return answers[0]
+
+
+def authenticated(s: LabSite, ip: str) -> bool:
+    """The client is authenticated by openNDS's own account."""
     return any(c.get("ip") == ip and c.get("state") == "Authenticated"
-               for c in answers[0].values())
+               for c in nds_clients(s).values())
 
 
 def operator_auth(s: LabSite, ip: str, within: float = 120) -> bool:
@@ -779,11 +771,11 @@ def test_connection_log_records_and_purge(sites: dict[str, LabSite], tmp_path: P
 
 
 def nds_client(s: LabSite, ip: str) -> dict[str, Any]:
-    """openNDS's account of the client at ``ip`` (waited for: ndsctl may be busy)."""
+    """openNDS's account of the client at ``ip``, waited for until openNDS lists it."""
     found: dict[str, Any] = {}
 
     def known() -> bool:
-        found.update(next((c for c in (nds_clients(s) or {}).values() if c.get("ip") == ip), {}))
+        found.update(next((c for c in nds_clients(s).values() if c.get("ip") == ip), {}))
         return bool(found)
 
     wait_for(f"openNDS's account of {ip}", known)
