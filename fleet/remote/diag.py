@@ -77,6 +77,18 @@ class Item:
 
 
 WIPE_RECORD = "/var/log/relais/wipe.jsonl"
+NDSCTL_BUSY = 4
+"""ndsctl's exit status, silent, when another caller holds its lock (openNDS 9/10 answer one
+caller at a time; relais-connlog asks every few seconds, openNDS itself while BinAuth runs)."""
+
+
+def ndsctl_status(tries: int = 20, pause: float = 0.5) -> str:
+    """``ndsctl status``, asked again while busy: one refused question is not a failed item."""
+    return (f"for try in $(seq {tries}); do ndsctl status; s=$?; [ $s -eq {NDSCTL_BUSY} ] || exit $s; "
+            f"sleep {pause:g}; done; echo 'ndsctl: still busy with another caller after "
+            f"{tries * pause:g} s'; exit {NDSCTL_BUSY}")
+
+
 ITEMS: tuple[Item, ...] = (
     Item("system/host.txt", "hostname; uname -a; cat /etc/os-release; uptime; "
          "cat /proc/sys/kernel/random/boot_id"),
@@ -98,7 +110,7 @@ ITEMS: tuple[Item, ...] = (
     Item("browser/policies.json", "cat /etc/chromium/policies/managed/*.json", DESKTOPS, file=True),
     Item("print/lpstat.txt", "lpstat -t", frozenset({DeviceKind.PUBLIC_PC})),
     Item("gateway/nft-ruleset.txt", "nft list ruleset", frozenset({DeviceKind.GATEWAY}), share=0.1),
-    Item("gateway/ndsctl-status.txt", "ndsctl status", frozenset({DeviceKind.GATEWAY})),
+    Item("gateway/ndsctl-status.txt", ndsctl_status(), frozenset({DeviceKind.GATEWAY})),
     Item("gateway/dnsmasq-statistics.txt",
          "pkill -USR1 -x dnsmasq && sleep 1 && journalctl -u dnsmasq --since -10s --no-pager -o cat "
          "| grep -E '^(time |cache size|queries |server |pool memory|DNSSEC)'",

@@ -131,6 +131,42 @@ def test_capped_keeps_the_commands_status(tmp_path: Path) -> None:
     assert status == 0 and out.endswith("100000\n") and len(out) == 13
 
 
+def _ndsctl_stand_in(tmp_path: Path, busy: int) -> dict[str, str]:
+    """A stand-in for openNDS's ndsctl (no openNDS here; the lab test asks the real one):
+    silent with status 4, as when another caller holds its lock, ``busy`` times, then answers."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "ndsctl"
+    tool.write_text(f"""#!/bin/sh
+n=$(cat {tmp_path}/asked 2>/dev/null || echo 0); echo $((n + 1)) > {tmp_path}/asked
+[ "$n" -lt {busy} ] && exit 4
+echo "Client 0"; echo "  IP: 172.16.12.50 MAC: 02:00:00:00:00:50"
+""")
+    tool.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize(("busy", "status", "asked"), [(0, 0, 1), (3, 0, 4), (99, 4, 5)])
+def test_a_busy_ndsctl_is_asked_again(tmp_path: Path, busy: int, status: int, asked: int) -> None:
+    """relais-connlog asks ndsctl every few seconds; a refused question (status 4, no output)
+    failed the bundle's ndsctl item in a CI run of 2026-12-02.  Asked again, up to its tries."""
+    import subprocess
+
+    env = _ndsctl_stand_in(tmp_path, busy)
+    inner = diag.capped(diag.ndsctl_status(tries=5, pause=0.01), 10_000, "head").removeprefix("sudo -n ")
+    p = subprocess.run(["sh", "-c", inner], capture_output=True, text=True, timeout=30, env=env)
+    assert p.returncode == status, p.stdout
+    assert int((tmp_path / "asked").read_text()) == asked
+    if status == 0:
+        assert "IP: 172.16.12.50" in p.stdout
+    else:
+        assert p.stdout == "ndsctl: still busy with another caller after 0.05 s\n"
+    assert "for try in $(seq 20)" in diag.ndsctl_status()  # the bundle's item: 20 tries, 10 s
+    assert diag.ndsctl_status() in {i.command for i in diag.ITEMS}
+
+
 def test_size_bound_holds_whatever_the_host_sends(tmp_path: Path) -> None:
     huge = "x" * 5_000_000  # a host that ignores the cap (worst case)
     host = FakeHost({"journalctl": (0, huge), "ps -eo": (0, huge)})
