@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +13,18 @@ nothing was proven, so it is never counted as a pass.  ``not_applicable``: the c
 concern this host (another kind of device, a site without printer, a kernel setting inside a
 container): nothing to prove there."""
 ACCEPTED = ("passed", "not_applicable")
+SETTLE = 60.0
+"""Seconds a unit restarted by the deploy's handlers (or by its canary wipe) may take to be up
+again, with its process: a check run right after the deploy asks again until then."""
+
+
+def settled(what: str, ok: Callable[[], Any], within: float = SETTLE, every: float = 1.0) -> None:
+    """Assert that ``ok()`` becomes true within ``within`` seconds (asked every ``every`` s):
+    a running process is judged after its unit had time to start, never on one look."""
+    deadline = time.monotonic() + within
+    while not ok():
+        assert time.monotonic() < deadline, f"{what} (not within {within:g} s)"
+        time.sleep(every)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
-from fleet.checks.model import HostExpect
+from fleet.checks.model import HostExpect, settled
 
 POLICY = "/etc/chromium/policies/managed/relais-kiosk.json"
 
@@ -30,11 +29,9 @@ def test_allowlist_policy(host: Any, expect: HostExpect) -> None:
 def test_kiosk_running(host: Any, expect: HostExpect) -> None:
     assert host.service("relais-kiosk").is_enabled
     # the deploy's handlers and its canary wipe restart the kiosk: give it time to come up
-    deadline = time.monotonic() + 60
-    while not (host.service("relais-kiosk").is_running
-               and host.process.filter(user=expect.guest_user, comm="chromium")):
-        assert time.monotonic() < deadline, "no Chromium running as the guest"
-        time.sleep(1)
+    settled("no Chromium running as the guest",
+            lambda: host.service("relais-kiosk").is_running
+            and host.process.filter(user=expect.guest_user, comm="chromium"))
 
 
 @pytest.mark.ref("RGPD art. 5.1.c", "Relais kiosk: browser output not kept")

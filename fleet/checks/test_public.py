@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fleet.checks.model import HostExpect
+from fleet.checks.model import HostExpect, settled
 
 
 @pytest.mark.ref("Relais public: borne start page")
@@ -53,4 +53,7 @@ def test_hall_screen_running_on_its_page_only(host: Any, expect: HostExpect) -> 
     policy = json.loads(host.file("/etc/chromium/policies/managed/relais-screen.json").content_string)
     assert policy["URLBlocklist"][0] == "*" and len(policy["URLAllowlist"]) == 1
     assert f"/screen/{expect.site_id}" in policy["URLAllowlist"][0]
-    assert host.process.filter(user="relais-screen", comm="chromium"), "no Chromium on the screen"
+    # restarted by the deploy's handlers a moment ago: give its browser time to come up
+    settled("no Chromium on the screen",
+            lambda: host.service("relais-screen").is_running
+            and host.process.filter(user="relais-screen", comm="chromium"))

@@ -8,18 +8,16 @@ verification is incomplete, not green)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
-from fleet.checks.model import HostExpect
+from fleet.checks.model import HostExpect, settled
 
 RECORD = "/var/log/relais/wipe.jsonl"
 RECORD_KEYS = frozenset({"time", "host", "trigger", "outcome", "items", "residue", "duration_ms",
                "session_seconds", "canary"})
 RESIDUE_KEYS = frozenset({"scanned", "found", "removed", "remaining", "processes", "error"})
-SETTLE = 60.0  # seconds a unit restarted by the deploy (or the canary wipe) may take
 
 
 def _records(host: Any) -> list[dict[str, Any]]:
@@ -32,10 +30,8 @@ def _records(host: Any) -> list[dict[str, Any]]:
 @pytest.mark.ref("RGPD art. 5.1.c/e (Relais session wipe)")
 @pytest.mark.kinds("public_pc", "borne")
 def test_watcher_process_running(host: Any, expect: HostExpect) -> None:
-    deadline = time.monotonic() + SETTLE  # restarted by the deploy's handlers a moment ago
-    while not (host.service("relais-wipe").is_running and host.process.filter(comm="relais-wipe")):
-        assert time.monotonic() < deadline, "no process named relais-wipe"
-        time.sleep(1)
+    settled("no process named relais-wipe",  # restarted by the deploy's handlers a moment ago
+            lambda: host.service("relais-wipe").is_running and host.process.filter(comm="relais-wipe"))
 
 
 @pytest.mark.ref("RGPD art. 5.1.c/e (Relais session wipe)")

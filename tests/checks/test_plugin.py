@@ -55,3 +55,17 @@ def test_skips_are_skips_and_not_applicable_is_apart(tmp_path: Path) -> None:
     host = lines[0]["host"]
     assert report.host_status(host) == "incomplete" and not report.ok
     assert [r.check for r in report.skips()] == ["needs_a_wipe"]
+
+
+def test_settled_asks_again_until_up_then_fails_with_what() -> None:
+    """A process restarted by the deploy is judged after it had time to start (the hall
+    screen's Chromium was looked at once), and a process that never comes is a failure."""
+    import pytest
+
+    from fleet.checks.model import settled
+
+    answers = iter([False, False, True])
+    settled("no Chromium on the screen", lambda: next(answers), within=5, every=0.01)
+    assert next(answers, "asked three times") == "asked three times"
+    with pytest.raises(AssertionError, match=r"no Chromium on the screen \(not within 0.05 s\)"):
+        settled("no Chromium on the screen", lambda: False, within=0.05, every=0.01)
