@@ -168,6 +168,9 @@ def _prepare_fakenet(root: Path) -> None:
     _enable(root, "relais-fakenet-http.service")
 
 
+DHCLIENT_RETRY = "\n# Relais lab: ask again 5 s after giving up, not 5 minutes\nretry 5;\n"
+
+
 def _prepare_client(root: Path) -> None:
     _write(root, "etc/systemd/system/relais-dhcp.service",
            "[Unit]\nDescription=Relais lab guest client: DHCP on eth0\nAfter=network.target\n"
@@ -176,6 +179,13 @@ def _prepare_client(root: Path) -> None:
            "-lf /var/lib/dhcp/dhclient.eth0.leases eth0\nRestart=on-failure\n"
            "[Install]\nWantedBy=multi-user.target\n")
     _enable(root, "relais-dhcp.service")
+    # dhclient gives up after 60 s without an answer and then sleeps 5 minutes (Debian's
+    # defaults): a gateway slow to boot on a loaded machine left the guest without an address
+    # for the rest of a test.  Asked again every 5 s instead.
+    conf = root / "etc/dhcp/dhclient.conf"
+    text = conf.read_text("utf-8") if conf.is_file() else ""
+    if DHCLIENT_RETRY not in text:
+        _write(root, "etc/dhcp/dhclient.conf", text + DHCLIENT_RETRY)
     for unit in ("snmpd.service",):
         link = root / "etc/systemd/system" / unit
         if not link.exists():
