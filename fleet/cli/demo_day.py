@@ -179,7 +179,7 @@ class Day:
         """One real ``fleet poll`` cycle of the site from the controller namespace, at ``at``."""
         argv = ["ip", "netns", "exec", CTL_NETNS, sys.executable, "-m", "fleet.cli.main", "poll",
                 "--once", "--site", self.site.id, "--clock", at.isoformat(), "--db", self.db_url,
-                "--json", "--timeout", "1", "--retries", "0", "--inventory", str(self.inventory.root)]
+                "--json", "--timeout", "1", "--retries", "1", "--inventory", str(self.inventory.root)]
         done = subprocess.run(argv, cwd=self.repo, capture_output=True, text=True, timeout=180,
                               check=False)
         if done.returncode != 0:

@@ -52,7 +52,7 @@ def _poll(url: str, at: datetime) -> None:
     done = subprocess.run(
         ["ip", "netns", "exec", CTL_NETNS, sys.executable, "-m", "fleet.cli.main", "poll", "--once",
          "--site", "florac-fs", "--clock", at.isoformat(), "--db", url, "--json", "--timeout", "1",
-         "--retries", "0", "--inventory", str(REPO / "inventory")],
+         "--retries", "1", "--inventory", str(REPO / "inventory")],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

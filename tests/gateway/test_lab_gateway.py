@@ -471,13 +471,18 @@ def through_to_the_internet(s: LabSite, within: float = 30) -> list[str]:
         time.sleep(1)
 
 
+def warn_missed(missed: list[str]) -> None:
+    """Say (a warning in the run's summary) what a guest just told "Vous êtes connecté" got
+    before the fake internet's page: never a fixed sleep before the first check."""
+    if missed:
+        warnings.warn(f"the guest, just connected, first got a page of the gateway: {missed}",
+                      stacklevel=2)
+
+
 def test_after_click_through_traffic_passes(sites: dict[str, LabSite]) -> None:
     s = sites[PMI]
     assert "Vous êtes connecté" in click_through(s)
-    missed = through_to_the_internet(s)
-    if missed:
-        warnings.warn(f"the guest, just connected, first got a page of the gateway: {missed}",
-                      stacklevel=1)
+    warn_missed(through_to_the_internet(s))
     done = guest(s, f"{PAGE} -w '\\n%{{http_code}}' http://example.com/",
                  timeout=PAGE_WAIT).stdout
     assert "Relais lab fake internet" in done and done.endswith("\n200"), done[-300:]
@@ -530,6 +535,13 @@ def test_a_second_client_reusing_the_ip_gets_nothing(sites: dict[str, LabSite]) 
     for c in cmds:
         subprocess.run(c, check=True, capture_output=True, timeout=30)
     try:
+        # positive control: the impostor is on the guest network, the gateway's portal answers
+        # its HTTP (a page of the gateway's, never the fake internet's)
+        answered = subprocess.run(["ip", "netns", "exec", SPOOF_NS, "curl", "-s", "-m", "30",
+                                   "-w", "\n%{http_code}", f"http://{FAKENET}/"],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        assert answered.stdout.rsplit("\n", 1)[-1] not in ("", "000"), answered.stderr
+        assert "Relais lab fake internet" not in answered.stdout, "the impostor got through"
         reached = subprocess.run(["ip", "netns", "exec", SPOOF_NS, "timeout", "4", "bash", "-c",
                                   f"echo > /dev/tcp/{FAKENET}/22"], capture_output=True,
                                  timeout=30, check=False).returncode == 0
@@ -831,7 +843,7 @@ def test_upload_is_limited_per_client(sites: dict[str, LabSite]) -> None:
 def test_after_the_idle_timeout_the_splash_is_back(sites: dict[str, LabSite]) -> None:
     s = sites[STD]  # a fresh client: authenticate, stay idle, be redirected again
     assert "Vous êtes connecté" in click_through(s)
-    time.sleep(1)
+    warn_missed(through_to_the_internet(s))
     assert http_code(s, "http://example.com/") == "200"
     ip = client_ip(s)
     assert authenticated(s, ip)
@@ -853,7 +865,7 @@ def test_outside_opening_hours_no_access(sites: dict[str, LabSite]) -> None:
     set_clock(OPEN_NOW)
     assert '"eth1"' not in gw(s, closed_set).stdout
     assert "Vous êtes connecté" in click_through(s)
-    time.sleep(1)
+    warn_missed(through_to_the_internet(s))
     assert tcp_open(s, FAKENET, 22)
     ip = client_ip(s)
     set_clock(CLOSED_NOW)  # the site closes: the gate shuts and everyone is de-authenticated

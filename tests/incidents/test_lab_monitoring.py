@@ -95,11 +95,13 @@ def _wait_standins_seen(scratch: str, timeout: float = 90) -> None:
 
 
 def poll(db: str, at: datetime) -> dict[str, object]:
-    """One real `fleet poll --once` from the controller namespace at the given instant."""
+    """One real `fleet poll --once` from the controller namespace at the given instant: 1 s
+    and one retry per question (an agent answers in milliseconds; with both cores busy one
+    question can take longer, and a verdict on a single try was one on the machine's speed)."""
     done = subprocess.run(
         ["ip", "netns", "exec", CTL_NETNS, sys.executable, "-m", "fleet.cli.main", "poll", "--once",
          "--site", "florac-fs", "--clock", at.isoformat(), "--db", db, "--json",
-         "--timeout", "0.5", "--retries", "0", "--inventory", str(REPO / "inventory")],
+         "--timeout", "1", "--retries", "1", "--inventory", str(REPO / "inventory")],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -204,6 +204,17 @@ def test_the_borne_crash_goes_to_glpi_and_is_solved_on_recovery(demo: Demo) -> N
     assert kiosk["glpi_status"] == "Solved"
 
 
+# Read on a lab container, the CPU load is the whole machine's (its cores are shared by every
+# lab host and by the test run itself): on a loaded machine "cpu over_threshold" may open on
+# any host, a reading of the lab, not of the story (as in tests/incidents/test_lab_monitoring.py).
+MACHINE_WIDE = frozenset({"cpu"})
+
+
+def _story(opened: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incidents a poll opened, less those of machine-wide readings."""
+    return [o for o in opened if o.get("check") not in MACHINE_WIDE]
+
+
 @pytest.mark.lab
 @pytest.mark.slow
 def test_the_day_opens_only_the_incidents_of_its_story(demo: Demo) -> None:
@@ -214,9 +225,9 @@ def test_the_day_opens_only_the_incidents_of_its_story(demo: Demo) -> None:
         everything = list_incidents(store, site_id=SITE, statuses=None)
     finally:
         store.dispose()
-    assert demo.steps["night"]["facts"]["opened"] == [], demo.steps["night"]
+    assert _story(demo.steps["night"]["facts"]["opened"]) == [], demo.steps["night"]
     printer = next(i.device for i in everything if i.check == "toner")  # the control: some open
-    assert sorted((i.device, i.check) for i in everything) == sorted(
+    assert sorted((i.device, i.check) for i in everything if i.check not in MACHINE_WIDE) == sorted(
         [(printer, "toner"), (printer, "toner_empty"), (BORNE, "kiosk")]), everything
 
 
@@ -224,7 +235,12 @@ def test_the_day_opens_only_the_incidents_of_its_story(demo: Demo) -> None:
 @pytest.mark.slow
 def test_closing_shuts_the_stations_down_without_an_alert(demo: Demo) -> None:
     closing = demo.steps["closing"]["facts"]
-    assert closing["opened"] == [] and closing["new_incidents"] == [], closing
+    store = _store(demo)
+    try:
+        new = [get_incident(store, n).check for n in closing["new_incidents"]]
+    finally:
+        store.dispose()
+    assert _story(closing["opened"]) == [] and [c for c in new if c not in MACHINE_WIDE] == [], closing
 
 
 @pytest.mark.lab

@@ -50,7 +50,7 @@ def poll(d: Deployed, when: datetime) -> None:
     done = subprocess.run(
         ["ip", "netns", "exec", CTL_NETNS, sys.executable, "-m", "fleet.cli.main", "poll", "--once",
          "--site", "florac-fs", "--clock", when.isoformat(), "--db", d.store_url, "--json",
-         "--timeout", "0.5", "--retries", "0", "--inventory", str(REPO / "inventory")],
+         "--timeout", "1", "--retries", "1", "--inventory", str(REPO / "inventory")],
         cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["failures"] == []

@@ -120,6 +120,7 @@ def test_snmp_v2c_refused_v3_authpriv_answers(deployed: Deployed) -> None:
     assert noauth.returncode != 0
     # outside the view: nothing (the view is what the poller reads)
     outside = _v3(site, "snmpget", PC, IP_FORWARDING)
+    assert "Timeout" not in outside.stdout + outside.stderr  # an answer, not a silence
     assert "No Such Object" in outside.stdout or outside.returncode != 0
 
 
@@ -132,6 +133,7 @@ def test_snmp_shows_watched_processes_not_the_process_table(
     (hrSWRun: every process, its command line) is not in the view at all."""
     site, _, _ = deployed
     sw_run = _v3(site, "snmpwalk", host, HR_SW_RUN)
+    assert "Timeout" not in sw_run.stdout + sw_run.stderr  # an answer, not a silence
     assert ".1.3.6.1.2.1.25.4." not in sw_run.stdout, sw_run.stdout[:500]
     control = _v3(site, "snmpwalk", host, ".1.3.6.1.2.1.25.2.3.1.3")  # hrStorageDescr: in the view
     assert ".1.3.6.1.2.1.25.2.3.1.3." in control.stdout, control.stdout + control.stderr

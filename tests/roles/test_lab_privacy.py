@@ -266,6 +266,12 @@ def test_kiosk_browser_output_is_not_kept(deployed: Deployed) -> None:
     since = ok(site, BORNE, "date +%s").strip()
     ok(site, BORNE, "systemctl restart relais-kiosk")
     wait_for("the kiosk back", lambda: sh(site, BORNE, "pgrep -u guest -x chromium").returncode == 0)
+
+    def ran_a_while() -> bool:  # as long as the control took to print (timeout 20): not a look
+        age = sh(site, BORNE, "ps -o etimes= -p $(pgrep -o -u guest -x chromium)").stdout.strip()
+        return age.isdigit() and int(age) >= 20  # at its first breath, when nothing was printed yet
+
+    wait_for("the kiosk's browser running for 20 s", ran_a_while)
     kept = sh(site, BORNE, f"journalctl --no-pager -o cat --since @{since} _SYSTEMD_UNIT=relais-kiosk.service _UID={uid}")
     assert kept.stdout.strip() in ("", "-- No entries --"), kept.stdout[:1000]
 

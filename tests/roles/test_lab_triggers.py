@@ -43,16 +43,19 @@ TEST_SESSION = "relais-test-session"
 TAGS = ["session_wipe_install", "kiosk_idle_reset"]
 POLL = {"session_wipe_poll_interval": 1}
 LONG = 3600
-# idle: warning after 6 s without input, wipe after 20 s (14 s for a person to come back)
-SHORT_IDLE = {**POLL, "session_wipe_idle_timeout": 20, "session_wipe_idle_warning": 14,
+# The windows leave the test's own steps (each a process started on a host, slow when both
+# cores are busy) many seconds: the verdict is what the watcher does, not how fast the test is.
+# idle: warning after 6 s without input, wipe after 30 s (24 s for a person to come back)
+SHORT_IDLE = {**POLL, "session_wipe_idle_timeout": 30, "session_wipe_idle_warning": 24,
               "session_wipe_max_session": LONG, "session_wipe_max_session_warning": 60,
-              "kiosk_idle_reset_seconds": 20, "kiosk_idle_reset_warning": 14,
+              "kiosk_idle_reset_seconds": 30, "kiosk_idle_reset_warning": 24,
               "kiosk_max_session_seconds": LONG, "kiosk_max_session_warning": 60}
-# maximum length: warning after 8 s, end after 20 s, whatever the input
+# maximum length: warning after 10 s, end after 30 s, whatever the input (30 s to start the
+# session, plant the canaries and count the records before the wipe)
 SHORT_MAX = {**POLL, "session_wipe_idle_timeout": LONG, "session_wipe_idle_warning": 60,
-             "session_wipe_max_session": 20, "session_wipe_max_session_warning": 12,
+             "session_wipe_max_session": 30, "session_wipe_max_session_warning": 20,
              "kiosk_idle_reset_seconds": LONG, "kiosk_idle_reset_warning": 60,
-             "kiosk_max_session_seconds": 20, "kiosk_max_session_warning": 12}
+             "kiosk_max_session_seconds": 30, "kiosk_max_session_warning": 20}
 CANARIES = ("/home/guest/Documents/canary.txt", "/home/guest/.config/chromium/Default/Cookies",
             "/tmp/canary-tmp", "/var/tmp/canary-var-tmp", "/dev/shm/canary-shm")
 
@@ -287,5 +290,5 @@ def test_maximum_session_length_warns_then_wipes_despite_input(lab: Lab, host: s
         record = wait_record(lab.site, host, n, "max-session", timeout=90)
     finally:
         lab.stop_input(host)
-    assert record["session_seconds"] >= 20, record
+    assert record["session_seconds"] >= 30, record
     lab.assert_wiped(host, record)
