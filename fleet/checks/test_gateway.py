@@ -223,6 +223,15 @@ def test_gateway_forwards_guests_to_the_internet_only(host: Any, expect: HostExp
         assert "established" in rule or "oifname" in rule, f"forwarding too wide: {rule}"
 
 
+@pytest.mark.ref("Relais captive_portal: openNDS restarts without hanging")
+def test_opennds_not_ordered_after_dnsmasq(host: Any, expect: HostExpect) -> None:
+    """openNDS runs `systemctl restart dnsmasq` itself: ordered after dnsmasq, each restart of
+    the portal waits for itself until systemd's stop timeout (90 s without a portal)."""
+    after = host.run("systemctl show opennds -p After --value")
+    assert after.rc == 0, after.stderr
+    assert "dnsmasq.service" not in after.stdout.split(), after.stdout
+
+
 @pytest.mark.ref("CIS 5.1.x")
 def test_gateway_sshd_hardened(host: Any, expect: HostExpect) -> None:
     out = host.run("sshd -T -C user=nobody,host=localhost,addr=127.0.0.1")

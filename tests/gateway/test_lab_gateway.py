@@ -975,3 +975,26 @@ def test_opennds_never_failed_meanwhile(sites: dict[str, LabSite]) -> None:
     gw(s, "kill -SEGV $(systemctl show opennds -p MainPID --value)")
     wait_for("openNDS started again by systemd", lambda: restarts(s) == "1", timeout=60)
     wait_for("the portal answering again", partial(portal_answers, s), timeout=120)
+
+
+def test_opennds_restarts_without_waiting_for_itself(sites: dict[str, LabSite]) -> None:
+    """openNDS restarts dnsmasq itself (`systemctl restart dnsmasq &`, its dnsconfig.sh); with
+    opennds ordered after dnsmasq, that job waited for openNDS's own stop, which waited for it:
+    every restart ended on systemd's stop timeout (90 s, the portal down; the CI run of
+    2026-12-02).  The verdict is systemd's account of the stop, not its duration."""
+    s = sites[PMI]
+    assert "dnsmasq.service" not in gw(s, "systemctl show opennds -p After --value").stdout
+    since = gw(s, "date +%s").stdout.strip()
+    done = gw(s, "systemctl restart opennds", timeout=300)
+    assert done.returncode == 0, done.stderr + portal_state(s)
+
+    def journal() -> str:
+        return gw(s, f"journalctl -u opennds --since @{since} --no-pager -o cat").stdout
+
+    # positive control: the journal read holds this stop and start (journald may lag a moment)
+    wait_for("systemd's account of the restart in the journal",
+             lambda: "Stopped opennds.service" in (j := journal()) and "Started opennds.service" in j)
+    text = journal()
+    assert "timed out" not in text and "Failed with result" not in text, text[-2000:]
+    assert gw(s, "systemctl show opennds -p Result --value").stdout.strip() == "success"
+    wait_for("the portal answering again", partial(portal_answers, s), timeout=120)
