@@ -168,11 +168,12 @@ def portal_answers(s: LabSite) -> bool:
 
 
 def portal_state(s: LabSite) -> str:
-    """What the gateway says of openNDS (a failure's explanation): its restarts, its last
-    start, its last notices."""
-    return "\n" + gw(s, "systemctl show opennds -p NRestarts -p ActiveEnterTimestamp "
-                        "-p ActiveState; journalctl -u opennds -n 25 --no-pager -o short-precise"
-                        ).stdout[-3000:]
+    """What the gateway says of openNDS (a failure's explanation): systemd's pending jobs, the
+    resolvers' state, openNDS's restarts, its last start, its last notices."""
+    return "\n" + gw(s, "systemctl list-jobs --no-pager; systemctl is-active dnsmasq "
+                        "relais-portal-dns; systemctl show opennds -p NRestarts "
+                        "-p ActiveEnterTimestamp -p ActiveState; journalctl -u opennds -n 25 "
+                        "--no-pager -o short-precise").stdout[-3500:]
 
 
 def tcp_open(s: LabSite, host: str, port: int, on_gateway: bool = False,
@@ -870,7 +871,8 @@ def test_outside_opening_hours_no_access(sites: dict[str, LabSite]) -> None:
     ip = client_ip(s)
     set_clock(CLOSED_NOW)  # the site closes: the gate shuts and everyone is de-authenticated
     assert '"eth1"' in gw(s, closed_set).stdout
-    assert not authenticated(s, ip)
+    assert not authenticated(s, ip), gw(s, "journalctl -u relais-portal-hours -n 30 --no-pager "
+                                          "-o short-precise; ndsctl json").stdout[-3000:]
     assert not tcp_open(s, FAKENET, 22, limit=REFUSED)
     # even an operator's manual auth gets nothing while closed
     assert operator_auth(s, ip), gw(s, "ndsctl json").stdout[-1500:]
