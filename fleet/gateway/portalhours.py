@@ -97,10 +97,15 @@ def gate_closed(table: str, interface: str) -> bool:
     return f'"{interface}"' in out
 
 
-def _authenticated_ips(ndsctl: str, deadline: float, pause: float) -> list[str] | None:
-    """IP addresses openNDS lists as authenticated, asked until ``deadline``: ndsctl answers
-    one caller at a time (relais-connlog asks every few seconds) and prints a line, not a
-    client list, to the others.  ``None``: no list came, which is not "nobody"."""
+def _authenticated_macs(ndsctl: str, deadline: float, pause: float) -> list[str] | None:
+    """MAC addresses of the clients openNDS lists as authenticated, asked until ``deadline``:
+    ndsctl answers one caller at a time (relais-connlog asks every few seconds) and prints a
+    line, not a client list, to the others.  ``None``: no list came, which is not "nobody".
+
+    MACs, not IP addresses: openNDS knows a client by its MAC, and finds one "by IP" as the
+    first of its list with that address.  A stale entry with the same address (a device that
+    had the address before, a lease given again) then took the de-authentication, and the
+    authenticated guest stayed on past closing time (a lab run of 2026-12-02)."""
     while True:
         try:
             data = json.loads(subprocess.run([ndsctl, "json"], capture_output=True, text=True,
@@ -109,9 +114,10 @@ def _authenticated_ips(ndsctl: str, deadline: float, pause: float) -> list[str] 
             data = None
         clients = data.get("clients") if isinstance(data, dict) else None
         if isinstance(clients, (dict, list)):
-            items = clients.values() if isinstance(clients, dict) else clients
-            return [str(c["ip"]) for c in items
-                    if isinstance(c, dict) and c.get("ip")
+            pairs = (clients.items() if isinstance(clients, dict)
+                     else ((None, c) for c in clients))
+            return [str(c.get("mac") or key).lower() for key, c in pairs
+                    if isinstance(c, dict) and (c.get("mac") or key)
                     and str(c.get("state", "")).strip().lower() == "authenticated"]
         if time.monotonic() >= deadline:
             return None
@@ -119,23 +125,24 @@ def _authenticated_ips(ndsctl: str, deadline: float, pause: float) -> list[str] 
 
 
 def deauth_all(ndsctl: str = "ndsctl", within: float = 30, pause: float = 0.5) -> int:
-    """De-authenticate every authenticated client, asking again until openNDS lists none (a
-    busy ndsctl refuses a question: read as "no client" it left guests authenticated past
-    closing time).  Returns how many distinct clients were de-authenticated."""
+    """De-authenticate every authenticated client, by its MAC, asking again until openNDS
+    lists none (a busy ndsctl refuses a question: read as "no client" it left guests
+    authenticated past closing time).  Returns how many distinct clients were
+    de-authenticated.  The journal gets counts, never a guest's address."""
     deadline = time.monotonic() + within
     done: set[str] = set()
-    while (ips := _authenticated_ips(ndsctl, deadline, pause)):
-        for ip in ips:
+    while (macs := _authenticated_macs(ndsctl, deadline, pause)):
+        for mac in macs:
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # asked again next pass
-                subprocess.run([ndsctl, "deauth", ip], capture_output=True, timeout=20,
+                subprocess.run([ndsctl, "deauth", mac], capture_output=True, timeout=20,
                                check=False)
-            done.add(ip)
+            done.add(mac)
         if time.monotonic() >= deadline:
-            print(f"relais-portal-hours: still authenticated after {within:g} s: "
-                  f"{', '.join(ips)}", file=sys.stderr)
+            print(f"relais-portal-hours: {len(macs)} client(s) still authenticated after "
+                  f"{within:g} s", file=sys.stderr)
             break
         time.sleep(pause)
-    if ips is None:
+    if macs is None:
         print("relais-portal-hours: ndsctl gave no client list", file=sys.stderr)
     return len(done)
 

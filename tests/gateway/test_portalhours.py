@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,7 +143,8 @@ def test_gate_cli_status_with_injected_clock(tmp_path: Path,
 FAKE_NDSCTL = '''#!{python}
 """Stand-in for openNDS's ndsctl (the real one runs in the lab gateway tests): refuses
 the first {busy} questions as the real one does while another caller holds its lock, then
-answers from clients.json; "deauth" is refused once per client, then takes effect."""
+answers from clients.json; "deauth" is refused once per client, then takes effect on the
+client with that MAC, or on the first listed with that IP address (as openNDS finds one)."""
 import json, sys
 from pathlib import Path
 here = Path(__file__).parent
@@ -161,9 +163,11 @@ elif sys.argv[1] == "deauth":
         refused.touch()
         print("ndsctl: is already in use by another process")
         raise SystemExit(1)
-    for mac, c in list(clients.items()):
-        if c["ip"] == sys.argv[2]:
-            c["state"] = "Preauthenticated"
+    # as openNDS finds a client: by its MAC, else the first of its list with that address
+    target = sys.argv[2] if sys.argv[2] in clients else next(
+        (mac for mac, c in clients.items() if c["ip"] == sys.argv[2]), None)
+    if target is not None:
+        clients[target]["state"] = "Preauthenticated"
     (here / "clients.json").write_text(json.dumps(clients))
 '''
 
@@ -191,7 +195,24 @@ def test_closing_deauthenticates_everyone_even_through_a_busy_ndsctl(tmp_path: P
     assert not [c for c in left.values() if c["state"] == "Authenticated"]
     # control: the stand-in did refuse, and the 'Preauthenticated' guest was left alone
     assert int((tmp_path / "count").read_text()) > 3 + 2 * 2
-    assert not (tmp_path / "refused-172.16.12.12").exists()
+    assert not (tmp_path / "refused-0e:00:00:00:00:03").exists()
+
+
+def test_a_stale_entry_with_the_same_address_does_not_shield_a_guest(tmp_path: Path) -> None:
+    """openNDS still lists a device that had the address before (here first in its list): a
+    deauth by IP address took that entry, and the authenticated guest stayed on past closing
+    (a lab run of 2026-12-02).  By MAC, the guest is the one de-authenticated."""
+    clients = {"0e:00:00:00:00:09": {"ip": "172.16.12.10", "state": "Preauthenticated"},
+               "0e:00:00:00:00:01": {"ip": "172.16.12.10", "state": "Authenticated"}}
+    tool = fake_ndsctl(tmp_path, clients, busy=0)
+    # control: asked by address, the stand-in (as openNDS) takes the stale entry
+    for _ in range(2):  # the first deauth of each target is refused
+        subprocess.run([str(tool), "deauth", "172.16.12.10"], check=False)
+    left = json.loads((tmp_path / "clients.json").read_text())
+    assert left["0e:00:00:00:00:01"]["state"] == "Authenticated"
+    assert portalhours.deauth_all(str(tool), within=20, pause=0.01) == 1
+    left = json.loads((tmp_path / "clients.json").read_text())
+    assert left["0e:00:00:00:00:01"]["state"] == "Preauthenticated"
 
 
 def test_no_client_list_is_not_nobody(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
