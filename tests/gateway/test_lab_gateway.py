@@ -876,11 +876,21 @@ def test_after_the_idle_timeout_the_splash_is_back(sites: dict[str, LabSite]) ->
 def test_outside_opening_hours_no_access(sites: dict[str, LabSite]) -> None:
     s = sites[PMI]
 
-    def set_clock(now: str) -> None:
-        gw(s, f"sed -i 's/^RELAIS_NOW=.*/RELAIS_NOW={now}/' /etc/default/relais-portal-hours"
-              " && systemctl start relais-portal-hours.service")
-
     closed_set = "nft list set inet relais_portal closed"
+
+    def set_clock(now: str) -> None:
+        """The gate's clock moved, and the gate applied it: `systemctl start` joins a run the
+        timer (every minute) began before the change, with the old clock (a lab run of
+        2026-12-02), so the service is started again until the gate shows the new state."""
+        gw(s, f"sed -i 's/^RELAIS_NOW=.*/RELAIS_NOW={now}/' /etc/default/relais-portal-hours")
+        closed = now == CLOSED_NOW
+
+        def applied() -> bool:
+            gw(s, "systemctl start relais-portal-hours.service", timeout=120)
+            return ('"eth1"' in gw(s, closed_set).stdout) == closed
+
+        wait_for(f"the gate {'closed' if closed else 'open'} at {now}", applied, timeout=180)
+
     set_clock(OPEN_NOW)
     assert '"eth1"' not in gw(s, closed_set).stdout
     assert "Vous êtes connecté" in click_through(s)
