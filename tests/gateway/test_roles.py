@@ -174,3 +174,11 @@ def test_splash_in_french_with_hours_terms_privacy_and_english(rendered: dict[st
                  "sessiontimeout 240", "downloadrate 8000", "uploadrate 0",
                  "login_option_enabled 3"):
         assert line in conf
+
+
+def test_hours_handler_restarts_the_gate() -> None:
+    """A deploy that changes the hours applies them now: `systemctl start` of the oneshot would
+    join a run the minute timer began with the old configuration (seen in the lab)."""
+    handlers = yaml.safe_load((REPO / "roles/captive_portal/handlers/main.yml").read_text())
+    gate = next(h for h in handlers if h["name"] == "Apply opening-hours gate")
+    assert gate["ansible.builtin.systemd_service"]["state"] == "restarted"
