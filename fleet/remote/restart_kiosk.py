@@ -1,6 +1,7 @@
 """``restart-kiosk`` (borne): restart the kiosk browser unit and check that it runs again: the
-unit is active with a new main process, which exists.  Always a change (a restart is the
-point)."""
+unit is active with a new main process, and the browser (a ``chromium`` process) runs in the
+unit's control group (the main process is ``xinit`` on a borne with a screen: active alone, it
+does not say the browser came up).  Always a change (a restart is the point)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,30 @@ SPEC = ActionSpec(
 )
 
 
-def _main(host: object, timeout: float) -> tuple[str, str, str]:
-    """(ActiveState, MainPID, command name of MainPID) of the kiosk unit."""
-    text = read_command(host, f"systemctl show -p ActiveState -p MainPID {UNIT}; "
-                              f"ps -o comm= -p $(systemctl show -p MainPID --value {UNIT}) || true",
-                        timeout) or ""
-    props = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    comm = next((ln.strip() for ln in text.splitlines() if "=" not in ln and ln.strip()), "")
-    return props.get("ActiveState", ""), props.get("MainPID", "0"), comm
+BROWSER = "chromium"  # the process name the kiosk check looks for (fleet/checks/test_kiosk.py)
+
+
+def _command() -> str:
+    """What :func:`_main` asks: the unit's state and main process, then every process of the
+    unit (``ps``'s ``unit`` column: systemd's own answer, cgroup v1 or v2) as ``proc PID COMM``."""
+    return (f"systemctl show -p ActiveState -p MainPID {UNIT}; "
+            f"ps -o comm= -p $(systemctl show -p MainPID --value {UNIT}) || true; "
+            f"ps -e -o pid=,comm=,unit= | awk '$3 == \"{UNIT}\" {{print \"proc\", $1, $2}}'")
+
+
+def parse(text: str) -> tuple[str, str, str, str]:
+    """(ActiveState, MainPID, command name of MainPID, PID of the browser or "") from the
+    answer to :func:`_command`."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    props = dict(line.split("=", 1) for line in lines if "=" in line)
+    procs = [ln.split() for ln in lines if ln.startswith("proc ")]
+    comm = next((ln for ln in lines if "=" not in ln and not ln.startswith("proc ")), "")
+    browser = next((p[1] for p in procs if len(p) == 3 and p[2] == BROWSER), "")
+    return props.get("ActiveState", ""), props.get("MainPID", "0"), comm, browser
+
+
+def _main(host: object, timeout: float) -> tuple[str, str, str, str]:
+    return parse(read_command(host, _command(), timeout) or "")
 
 
 def perform(req: Request) -> list[Result]:
@@ -48,20 +65,23 @@ def perform(req: Request) -> list[Result]:
         for host in state.inventory.get_active_hosts():
             old = before.get(host.name, "0")
             deadline = time.monotonic() + req.timeout
-            seen = ("", "0", "")
+            seen = ("", "0", "", "")
             while time.monotonic() < deadline:
                 seen = _main(host, req.timeout)
-                active, pid, comm = seen
-                if active == "active" and pid not in ("0", "", old) and comm:
+                active, pid, comm, browser = seen
+                if active == "active" and pid not in ("0", "", old) and comm and browser:
                     out[host.name] = HostReport(
-                        f"kiosk restarted: PID {old} -> {pid} ({comm}), running",
-                        changed=True, data={"pid_before": old, "pid_after": pid, "process": comm})
+                        f"kiosk restarted: PID {old} -> {pid} ({comm}), "
+                        f"browser running (PID {browser})", changed=True,
+                        data={"pid_before": old, "pid_after": pid, "process": comm,
+                              "browser_pid": browser})
                     break
                 time.sleep(0.5)
             else:
+                why = "" if seen[0] != "active" or seen[1] in ("0", "", old) else ", no browser"
                 out[host.name] = HostReport(
                     f"the kiosk did not come back within {req.timeout:.0f} s "
-                    f"(state {seen[0] or '?'}, PID {seen[1]})", ok=False, changed=True,
+                    f"(state {seen[0] or '?'}, PID {seen[1]}{why})", ok=False, changed=True,
                     data={"pid_before": old, "pid_after": seen[1]})
         return out
 

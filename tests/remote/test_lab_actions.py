@@ -86,6 +86,8 @@ def test_restart_kiosk(deployed: Deployed) -> None:
     seen = re.search(r"PID (\d+) -> (\d+) \(", message)
     assert seen and seen.group(2) not in ("0", seen.group(1), before), (before, message)
     after = seen.group(2)
+    # and it saw the browser itself, a chromium process of the unit (not xinit alone)
+    assert re.search(r"browser running \(PID \d+\)", message), message
     wait_for(lambda: kiosk_pid(d) not in ("", "0") and
              d.sh(BORNE, "systemctl is-active relais-kiosk.service").stdout.strip() == "active",
              "the kiosk running after the restart")
