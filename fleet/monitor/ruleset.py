@@ -80,9 +80,9 @@ def _default_severity() -> dict[str, Severity]:
 
 
 class ReachabilityRule(_Model):
-    title: str = "{device} does not answer"
-    root_cause_title: str = "Site {site} unreachable: {kind} {device} does not answer"
-    not_back_title: str = "{device} not back at opening"
+    title: str = "{device} ne répond pas"
+    root_cause_title: str = "Site {site} injoignable : {device} ({kind}) ne répond pas"
+    not_back_title: str = "{device} pas revenu à l'ouverture"
     severity: Mapping[str, Severity] = Field(default_factory=_default_severity)
     fail_after: int | None = Field(None, ge=1)
     recover_after: int | None = Field(None, ge=1)
@@ -101,7 +101,7 @@ class ReachabilityRule(_Model):
 
 
 class AccessRule(_Model):
-    title: str = "{device} refuses SNMP ({reason})"
+    title: str = "{device} refuse SNMP ({reason})"
     severity: Severity = "major"
     fail_after: int | None = Field(None, ge=1)
     recover_after: int | None = Field(None, ge=1)

@@ -86,4 +86,4 @@ def test_edited_recordings_open_the_right_incidents(agent: Agent, store: Store) 
         ("lowink", "supply:CANON Matte Black Ink Tank", "under_threshold"),
     }
     titles = {i.device: i.title for i in list_incidents(store)}
-    assert titles["lowink"] == "lowink: CANON Matte Black Ink Tank at 3% (limit 10%)"
+    assert titles["lowink"] == "lowink : CANON Matte Black Ink Tank à 3 % (limite 10 %)"

@@ -107,7 +107,7 @@ def test_gateway_down_is_one_site_incident(store: Store, rules: RuleSet, florac:
     [inc] = list_incidents(store)
     assert inc.device == "florac-fs-gw" and inc.root_cause
     assert inc.severity == "critical"
-    assert inc.title.startswith("Site France Services de Florac-Trois-Rivières unreachable")
+    assert inc.title.startswith("Site France Services de Florac-Trois-Rivières injoignable")
     for d in florac.devices:
         if d.hostname != "florac-fs-gw":
             obs = observation(store, d.hostname)

@@ -258,7 +258,7 @@ def test_closed_site_opens_nothing_and_not_back_at_opening_does(rules: RuleSet) 
     run.step(fail(PC, t), site_open=True, opened_at=opened_at)
     assert run.opened == [(REACHABILITY, "not_back_at_opening")]
     action = next(a for a in run.last.actions if a.action == "open")  # type: ignore[union-attr]
-    assert "not back at opening" in action.title
+    assert "pas revenu à l'ouverture" in action.title
 
 
 def test_an_opening_older_than_the_grace_suppresses_nothing(rules: RuleSet) -> None:
@@ -346,7 +346,7 @@ def test_gateway_down_is_the_site_root_cause(rules: RuleSet) -> None:
     action = next(a for a in run.last.actions if a.action == "open")  # type: ignore[union-attr]
     assert action.root_cause
     assert action.severity == "critical"
-    assert action.title.startswith("Site France Services de Florac unreachable")
+    assert action.title.startswith("Site France Services de Florac injoignable")
 
 
 def test_manual_resolve_while_still_down_is_not_reopened(rules: RuleSet) -> None:
