@@ -1,7 +1,7 @@
 """``restart-kiosk`` (borne): restart the kiosk browser unit and check that it runs again: the
-unit is active with a new main process, and the browser (a ``chromium`` process) runs in the
-unit's control group (the main process is ``xinit`` on a borne with a screen: active alone, it
-does not say the browser came up).  Always a change (a restart is the point)."""
+unit is active with a new main process, and the browser (a ``chromium`` process) descends from
+it (the main process is ``xinit`` on a borne with a screen: active alone, it does not say the
+browser came up).  Always a change (a restart is the point)."""
 
 from __future__ import annotations
 
@@ -29,22 +29,35 @@ BROWSER = "chromium"  # the process name the kiosk check looks for (fleet/checks
 
 
 def _command() -> str:
-    """What :func:`_main` asks: the unit's state and main process, then every process of the
-    unit (``ps``'s ``unit`` column: systemd's own answer, cgroup v1 or v2) as ``proc PID COMM``."""
+    """What :func:`_main` asks: the unit's state and main process, then every process as
+    ``proc PID PPID COMM``.  The browser is found among the main process's descendants: with
+    ``PAMName=login`` the unit's processes move to the guest's logind session scope, so neither
+    the unit's control group nor ``ps``'s unit column holds them (seen on the lab borne)."""
     return (f"systemctl show -p ActiveState -p MainPID {UNIT}; "
             f"ps -o comm= -p $(systemctl show -p MainPID --value {UNIT}) || true; "
-            f"ps -e -o pid=,comm=,unit= | awk '$3 == \"{UNIT}\" {{print \"proc\", $1, $2}}'")
+            "ps -e -o pid=,ppid=,comm= | awk '{print \"proc\", $1, $2, $3}'")
 
 
 def parse(text: str) -> tuple[str, str, str, str]:
     """(ActiveState, MainPID, command name of MainPID, PID of the browser or "") from the
-    answer to :func:`_command`."""
+    answer to :func:`_command`: the browser is the first :data:`BROWSER` process descending
+    from the main process (the main process itself, headless)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     props = dict(line.split("=", 1) for line in lines if "=" in line)
-    procs = [ln.split() for ln in lines if ln.startswith("proc ")]
+    procs = [p[1:] for p in (ln.split() for ln in lines if ln.startswith("proc ")) if len(p) == 4]
     comm = next((ln for ln in lines if "=" not in ln and not ln.startswith("proc ")), "")
-    browser = next((p[1] for p in procs if len(p) == 3 and p[2] == BROWSER), "")
-    return props.get("ActiveState", ""), props.get("MainPID", "0"), comm, browser
+    main = props.get("MainPID", "0")
+    family = {main} if main not in ("", "0") else set()
+    grown = True
+    while grown:  # the main process's descendants, whatever the order ps lists them in
+        grown = False
+        for pid, ppid, _ in procs:
+            if ppid in family and pid not in family:
+                family.add(pid)
+                grown = True
+    browser = next((pid for pid, _, name in sorted(procs, key=lambda p: int(p[0]))
+                    if pid in family and name == BROWSER), "")
+    return props.get("ActiveState", ""), main, comm, browser
 
 
 def _main(host: object, timeout: float) -> tuple[str, str, str, str]:

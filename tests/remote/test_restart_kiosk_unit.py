@@ -13,15 +13,17 @@ import pytest
 from fleet.remote.restart_kiosk import UNIT, _command, parse
 
 X11 = ("ActiveState=active\nMainPID=1907\nxinit\n"
-       "proc 1907 xinit\nproc 1910 Xorg\nproc 1915 relais-kiosk\nproc 1922 chromium\n"
-       "proc 1950 chromium\n")
+       "proc 1 0 systemd\nproc 1907 1 xinit\nproc 1910 1907 Xorg\nproc 1915 1907 relais-kiosk\n"
+       "proc 1922 1915 chromium\nproc 1950 1922 chromium\n")
 
 
-def test_the_browser_is_a_chromium_process_of_the_unit() -> None:
+def test_the_browser_is_a_chromium_descending_from_the_main_process() -> None:
     assert parse(X11) == ("active", "1907", "xinit", "1922")
     # xinit alone is active, but the browser did not come up: no browser
-    started = "ActiveState=active\nMainPID=1907\nxinit\nproc 1907 xinit\nproc 1910 Xorg\n"
+    started = "ActiveState=active\nMainPID=1907\nxinit\nproc 1907 1 xinit\nproc 1910 1907 Xorg\n"
     assert parse(started) == ("active", "1907", "xinit", "")
+    # headless: the main process is the browser
+    assert parse("ActiveState=active\nMainPID=30\nchromium\nproc 30 1 chromium\n")[3] == "30"
     assert parse("") == ("", "0", "", "")
 
 
@@ -39,7 +41,7 @@ def _stand_ins(tmp_path: Path, table: str) -> dict[str, str]:
         "#!/bin/sh\n"
         'case "$*" in\n'
         '  "-o comm= -p 1907") echo xinit;;\n'
-        f'  "-e -o pid=,comm=,unit=") cat {tmp_path / "table"};;\n'
+        f'  "-e -o pid=,ppid=,comm=") cat {tmp_path / "table"};;\n'
         '  *) echo "unexpected: $*" >&2; exit 1;;\n'
         "esac\n")
     for tool in ("systemctl", "ps"):
@@ -49,12 +51,13 @@ def _stand_ins(tmp_path: Path, table: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("table", "browser"), [
-    # the browser of the kiosk unit
-    (f"  1 systemd -\n 1907 xinit {UNIT}\n 1922 chromium {UNIT}\n", "1922"),
-    # a chromium of another unit (the hall screen's, a guest's session) is not the kiosk's
-    (f" 1907 xinit {UNIT}\n 2001 chromium relais-screen.service\n", ""),
+    # the kiosk's browser, under xinit and the launcher (listed before its parent: any order)
+    ("    1     0 systemd\n 1922  1915 chromium\n 1907     1 xinit\n 1915  1907 relais-kiosk\n",
+     "1922"),
+    # a chromium of another process tree (the hall screen's, a guest's session) is not the kiosk's
+    ("    1     0 systemd\n 1907     1 xinit\n 2001     1 chromium\n", ""),
 ])
-def test_the_command_reads_the_units_processes(tmp_path: Path, table: str, browser: str) -> None:
+def test_the_command_reads_the_process_tree(tmp_path: Path, table: str, browser: str) -> None:
     env = _stand_ins(tmp_path, table)
     out = subprocess.run(["sh", "-c", _command()], capture_output=True, text=True, env=env,
                          timeout=10, check=True)
