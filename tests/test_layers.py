@@ -26,7 +26,7 @@ LAYERS = {
     "web": 7,
     "cli": 7,
 }
-COMMON = {"errors", "settings", "i18n", "permissions", "sshproxy", "__init__"}
+COMMON = {"errors", "settings", "i18n", "words", "permissions", "sshproxy", "__init__"}
 """Modules directly under fleet/, usable from every layer (they import no package of fleet)."""
 FACES = {("cli/web.py", "web")}
 """The one import between faces: `fleet web` (fleet/cli/web.py) is the CLI command that serves

@@ -21,10 +21,11 @@ from fleet.cli.options import ByOpt, ClockOpt, DbOpt, InventoryOpt, JsonOpt
 from fleet.cli.render import Cell, Column, paragraph, table, terminal_width
 from fleet.cli.timefmt import ago, operator, parse_instant, site_time
 from fleet.cli.timefmt import now as _now
-from fleet.cli.words import STYLE, word
+from fleet.cli.words import STYLE
 from fleet.errors import IncidentError
 from fleet.i18n import N_
 from fleet.i18n import gettext as _
+from fleet.words import word
 
 if TYPE_CHECKING:
     from fleet.inventory.models import Inventory, Site, Supplier
@@ -130,7 +131,8 @@ def incidents_show(
     paragraph(out, Text.assemble((_("incident #{id}").format(id=inc.id), "bold"),
                                  f" [{word('severity', inc.severity)}] ", inc.title), width=width)
     facts = [_("{device} at {site}").format(device=inc.device, site=inc.site_id),
-             _("check {check}").format(check=inc.check), _("reason {reason}").format(reason=inc.reason),
+             _("check {check}").format(check=inc.check),
+             _("reason {reason}").format(reason=word("reason", inc.reason)),
              _("status {status}").format(status=word("status", inc.status))]
     if inc.root_cause:
         facts.append(_("root cause of the site"))

@@ -22,9 +22,10 @@ from fleet.cli.options import DbOpt, InventoryOpt, JsonOpt
 from fleet.cli.render import Cell, Column, paragraph, table, terminal_width
 from fleet.cli.timefmt import ago, duration, machine_time, near_time, parse_instant, site_time
 from fleet.cli.timefmt import now as _now
-from fleet.cli.words import STYLE, word
+from fleet.cli.words import STYLE
 from fleet.i18n import N_, ngettext
 from fleet.i18n import gettext as _
+from fleet.words import word
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -145,7 +146,7 @@ def _state(d: DeviceStatus) -> Text:
 
 
 def _why(d: DeviceStatus, site: Site) -> str:
-    parts = [d.reason] if d.reason else []
+    parts = [word("reason", d.reason)] if d.reason else []
     if d.window is not None:
         w = d.window
         parts.append(_("maintenance #{id} by {who} until {end}: {why}").format(
@@ -215,7 +216,7 @@ def _status_device(store: Store, site: Site, device: Device, now: datetime, as_j
         columns = [Column(_("check"), "id"), Column(_("status"), "short"), Column(_("reason"), "short"),
                    Column(_("since"), "short"), Column(_("value"), "text")]
         rows: list[list[Cell]] = [
-            [c.check, Text(word("state", c.status), style=STYLE.get(c.status, "")), c.reason or "",
+            [c.check, Text(word("state", c.status), style=STYLE.get(c.status, "")), word("reason", c.reason),
              site_time(c.since, site.tz), c.value or ""] for c in d.checks]
         table(out, columns, rows, width=width)
     for i in d.incidents:

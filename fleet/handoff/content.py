@@ -20,9 +20,12 @@ from email.utils import format_datetime
 from types import MappingProxyType
 from typing import Any
 
+from fleet.i18n import load as load_language
+from fleet.i18n import use_language
 from fleet.incidents.lifecycle import IncidentView
 from fleet.inventory.models import WEEKDAYS, Device, Inventory, Site
 from fleet.store.outbox import EntryView
+from fleet.words import word
 
 #: severity -> (urgency, impact), GLPI's 1 (very low) ... 5 (very high).
 SEVERITY_TO_GLPI: Mapping[str, tuple[int, int]] = MappingProxyType({
@@ -45,15 +48,6 @@ KIND_TO_ITEMTYPE: Mapping[str, str] = MappingProxyType({
     "ups": "Peripheral",
 })
 
-KIND_FR = MappingProxyType({
-    "public_pc": "poste public",
-    "borne": "borne",
-    "gateway": "passerelle wifi",
-    "printer": "imprimante",
-    "switch": "commutateur",
-    "ap": "point d'accès wifi",
-    "ups": "onduleur",
-})
 SEVERITY_FR = MappingProxyType({"info": "information", "minor": "mineure", "major": "majeure",
                                 "critical": "critique"})
 DAYS_FR = MappingProxyType(dict(zip(WEEKDAYS, ("lundi", "mardi", "mercredi", "jeudi", "vendredi",
@@ -129,13 +123,16 @@ def facts(incident: IncidentView, ctx: Context) -> list[tuple[str, str]]:
     """The incident's facts as (label, value), in the order a technician reads them."""
     site, device = ctx.site, ctx.device
     kind = device.kind.value if device is not None else None
+    # the words the hotline reads (fleet.words), in French whatever the language of the run
+    with use_language(load_language("fr")):
+        kind_word, reason_word = word("kind", kind), word("reason", incident.reason)
     rows: list[tuple[str, str]] = []
     if site is not None:
         rows.append(("Site", f"{site.name} ({site.id})"))
         rows.append(("Adresse", f"{site.address}, {site.postcode} {site.commune}"))
     else:
         rows.append(("Site", f"{incident.site_id} (absent de l'inventaire)"))
-    what = incident.device + (f" — {KIND_FR.get(kind, kind)}" if kind else "")
+    what = incident.device + (f" — {kind_word}" if kind else "")
     if device is not None and device.model:
         what += f", modèle {device.model}"
     rows.append(("Équipement", what))
@@ -144,7 +141,7 @@ def facts(incident: IncidentView, ctx: Context) -> list[tuple[str, str]]:
     if location:
         rows.append(("Emplacement", location))
     rows.append(("Problème", incident.title))
-    rows.append(("Contrôle", f"{incident.check} (raison : {incident.reason})"))
+    rows.append(("Contrôle", f"{incident.check} (raison : {reason_word})"))
     rows.append(("Gravité", SEVERITY_FR.get(incident.severity, incident.severity)
                  + (" — tout le site est coupé" if incident.root_cause else "")))  # fmt: skip
     rows.append(("Depuis le", ctx.local(incident.opened_at)))

@@ -76,7 +76,7 @@ from fleet.store.users import (
 )
 from fleet.web import metrics
 from fleet.web.authz import may
-from fleet.web.labels import SEVERITIES, label
+from fleet.web.labels import label
 from fleet.web.screen import screen_router
 from fleet.web.security import (
     LANG_COOKIE,
@@ -89,6 +89,7 @@ from fleet.web.security import (
     same_token,
 )
 from fleet.web.views import Clock, Views
+from fleet.words import SEVERITIES
 
 HERE = FilePath(__file__).resolve().parent
 PUBLIC = frozenset({"/login", "/healthz", "/metrics", "/static"})

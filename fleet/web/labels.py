@@ -1,6 +1,7 @@
-"""Words the pages show for the engine's codes (statuses, severities, kinds), marked for the
-catalogue with their group as context (``pgettext("event", "opened")`` is not the CLI's
-"opened") and translated when shown."""
+"""Words only the pages show (remote actions and their help, outcomes, roles, days...), marked
+for the catalogue with their group as context and translated when shown.  The words every face
+shows (states, kinds, statuses, severities, events, reasons) are :mod:`fleet.words`'s, so the
+dashboard and the CLI never name one code two ways."""
 
 from __future__ import annotations
 
@@ -8,74 +9,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from fleet.i18n import NC_, pgettext
-
-SEVERITIES = ("critical", "major", "minor", "info")
-"""Worst first."""
+from fleet.words import WORDS
 
 _LABELS: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
     {
-        "state": MappingProxyType(
-            {
-                "up": NC_("state", "up"),
-                "down": NC_("state", "down"),
-                "degraded": NC_("state", "degraded"),
-                "unknown": NC_("state", "not polled yet"),
-            }
-        ),
-        "summary": MappingProxyType(
-            {
-                "ok": NC_("summary", "all well"),
-                "incident": NC_("summary", "incident"),
-                "watch": NC_("summary", "to watch"),
-                "expected": NC_("summary", "closed — expected off"),
-                "unknown": NC_("summary", "not polled yet"),
-            }
-        ),
-        "severity": MappingProxyType(
-            {
-                "critical": NC_("severity", "critical"),
-                "major": NC_("severity", "major"),
-                "minor": NC_("severity", "minor"),
-                "info": NC_("severity", "information"),
-            }
-        ),
-        "status": MappingProxyType(
-            {
-                "open": NC_("status", "open"),
-                "acknowledged": NC_("status", "acknowledged"),
-                "in_progress": NC_("status", "with the SAV"),
-                "resolved": NC_("status", "resolved"),
-                "closed": NC_("status", "closed"),
-            }
-        ),
-        "kind": MappingProxyType(
-            {
-                "public_pc": NC_("kind", "public PC"),
-                "borne": NC_("kind", "kiosk"),
-                "gateway": NC_("kind", "wifi gateway"),
-                "printer": NC_("kind", "printer"),
-                "switch": NC_("kind", "switch"),
-                "ap": NC_("kind", "access point"),
-                "ups": NC_("kind", "UPS"),
-            }
-        ),
-        "event": MappingProxyType(
-            {
-                "opened": NC_("event", "opened"),
-                "acknowledged": NC_("event", "acknowledged"),
-                "assigned": NC_("event", "assigned"),
-                "sav_handoff": NC_("event", "handed to the SAV"),
-                "note": NC_("event", "note"),
-                "resolved": NC_("event", "resolved"),
-                "reopened": NC_("event", "reopened"),
-                "closed": NC_("event", "closed"),
-                "action": NC_("event", "action"),
-                "reason_changed": NC_("event", "cause changed"),
-                "ack_expired": NC_("event", "acknowledgement expired"),
-                "handoff": NC_("event", "hand-off"),
-                "handoff_failed": NC_("event", "hand-off failed"),
-            }
-        ),
         "outbox": MappingProxyType(
             {
                 "pending": NC_("outbox", "waiting"),
@@ -191,5 +128,5 @@ def label(group: str, code: str | None) -> str:
     """The translated word for ``code`` of ``group`` (the code itself when unknown)."""
     if code is None:
         return ""
-    found = _LABELS.get(group, {}).get(code)
+    found = _LABELS.get(group, {}).get(code) or WORDS.get(group, {}).get(code)
     return pgettext(*found) if found else code

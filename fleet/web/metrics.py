@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from fleet.incidents.lifecycle import count_open
 from fleet.store.models import SampleRow
-from fleet.web.labels import SEVERITIES
 from fleet.web.views import Views
+from fleet.words import SEVERITIES
 
 WINDOW = timedelta(minutes=10)
 

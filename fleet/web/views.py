@@ -28,7 +28,7 @@ from fleet.store.db import Store
 from fleet.store.models import IncidentEvent, MaintenanceWindow, SampleRow, StateChange
 from fleet.store.outbox import WAITING, OutboxEntry
 from fleet.web import charts, mapsvg
-from fleet.web.labels import SEVERITIES
+from fleet.words import SEVERITIES
 
 Clock = Callable[[], datetime]
 SLOW_OVERVIEW_S = 0.5

@@ -237,7 +237,7 @@ def test_an_empty_store_says_no_poll_has_run(polled: Polled, tmp_path: Path,
     monkeypatch.setenv("COLUMNS", "200")
     code, out, err = fleet(capsys, "status", "--db", url)
     assert code == 0, err
-    assert "No poll has written to this store yet" in out and "never polled" in out
+    assert "No poll has written to this store yet" in out and "not polled yet" in out
     code, out, err = fleet(capsys, "incidents", "list", "--db", url)
     assert code == 0, err
     assert "No poll has written to this store yet" in out and "no open incidents" not in out
