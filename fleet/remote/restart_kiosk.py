@@ -30,11 +30,11 @@ BROWSER = "chromium"  # the process name the kiosk check looks for (fleet/checks
 
 def _command() -> str:
     """What :func:`_main` asks: the unit's state and main process, then every process as
-    ``proc PID PPID COMM``.  The browser is found among the main process's descendants: with
-    ``PAMName=login`` the unit's processes move to the guest's logind session scope, so neither
-    the unit's control group nor ``ps``'s unit column holds them (seen on the lab borne)."""
+    ``proc PID PPID COMM`` (the main process's name is read there too).  The browser is found
+    among the main process's descendants: with ``PAMName=login`` the unit's processes move to
+    the guest's logind session scope, so neither the unit's control group nor ``ps``'s unit
+    column holds them (seen on the lab borne)."""
     return (f"systemctl show -p ActiveState -p MainPID {UNIT}; "
-            f"ps -o comm= -p $(systemctl show -p MainPID --value {UNIT}) || true; "
             "ps -e -o pid=,ppid=,comm= | awk '{print \"proc\", $1, $2, $3}'")
 
 
@@ -45,8 +45,8 @@ def parse(text: str) -> tuple[str, str, str, str]:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     props = dict(line.split("=", 1) for line in lines if "=" in line)
     procs = [p[1:] for p in (ln.split() for ln in lines if ln.startswith("proc ")) if len(p) == 4]
-    comm = next((ln for ln in lines if "=" not in ln and not ln.startswith("proc ")), "")
     main = props.get("MainPID", "0")
+    comm = next((name for pid, _, name in procs if pid == main), "")
     family = {main} if main not in ("", "0") else set()
     grown = True
     while grown:  # the main process's descendants, whatever the order ps lists them in

@@ -12,7 +12,7 @@ import pytest
 
 from fleet.remote.restart_kiosk import UNIT, _command, parse
 
-X11 = ("ActiveState=active\nMainPID=1907\nxinit\n"
+X11 = ("ActiveState=active\nMainPID=1907\n"
        "proc 1 0 systemd\nproc 1907 1 xinit\nproc 1910 1907 Xorg\nproc 1915 1907 relais-kiosk\n"
        "proc 1922 1915 chromium\nproc 1950 1922 chromium\n")
 
@@ -20,10 +20,12 @@ X11 = ("ActiveState=active\nMainPID=1907\nxinit\n"
 def test_the_browser_is_a_chromium_descending_from_the_main_process() -> None:
     assert parse(X11) == ("active", "1907", "xinit", "1922")
     # xinit alone is active, but the browser did not come up: no browser
-    started = "ActiveState=active\nMainPID=1907\nxinit\nproc 1907 1 xinit\nproc 1910 1907 Xorg\n"
+    started = "ActiveState=active\nMainPID=1907\nproc 1907 1 xinit\nproc 1910 1907 Xorg\n"
     assert parse(started) == ("active", "1907", "xinit", "")
     # headless: the main process is the browser
-    assert parse("ActiveState=active\nMainPID=30\nchromium\nproc 30 1 chromium\n")[3] == "30"
+    assert parse("ActiveState=active\nMainPID=30\nproc 30 1 chromium\n")[2:] == ("chromium", "30")
+    # the main process gone from the table (it just exited): no name, no browser
+    assert parse("ActiveState=active\nMainPID=31\nproc 30 1 chromium\n") == ("active", "31", "", "")
     assert parse("") == ("", "0", "", "")
 
 
@@ -40,7 +42,6 @@ def _stand_ins(tmp_path: Path, table: str) -> dict[str, str]:
     (bin_dir / "ps").write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        '  "-o comm= -p 1907") echo xinit;;\n'
         f'  "-e -o pid=,ppid=,comm=") cat {tmp_path / "table"};;\n'
         '  *) echo "unexpected: $*" >&2; exit 1;;\n'
         "esac\n")
