@@ -120,6 +120,15 @@ def active() -> Language:
     return _ACTIVE.get(_ENGLISH)
 
 
+def decimal(value: float, digits: int = 1, *, trim: bool = False) -> str:
+    """``value`` with ``digits`` decimals, written as the active language writes it (``9,8`` in
+    French, ``9.8`` in English); ``trim``: without trailing zeros (``21,3``, ``100``)."""
+    text = f"{value:.{digits}f}"
+    if trim and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(".", ",") if active().code == "fr" else text
+
+
 def gettext(message: str) -> str:
     return active().translations.gettext(message)
 

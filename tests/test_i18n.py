@@ -103,3 +103,13 @@ def test_the_language_is_context_local() -> None:
     assert i18n.gettext("error:") == "error:"  # nothing active here: the messages' own English
     assert re.fullmatch(r"\d+ jours", i18n.load("fr").translations.ngettext("{n} day", "{n} days", 3)
                         .format(n=3))
+
+
+def test_decimals_are_written_as_the_language_writes_them() -> None:
+    from fleet.i18n import decimal, use_language
+
+    with use_language("fr"):
+        assert (decimal(9.84), decimal(21.30, trim=True), decimal(100.0, trim=True)) == ("9,8", "21,3", "100")
+    with use_language("en"):
+        assert (decimal(9.84), decimal(21.30, trim=True), decimal(176696, trim=True)) == (
+            "9.8", "21.3", "176696")

@@ -38,7 +38,7 @@ from fleet.errors import (
     NeedLogin,
     PermissionDenied,
 )
-from fleet.i18n import LANGUAGES, gettext, ngettext, parse_language, use_language
+from fleet.i18n import LANGUAGES, active, decimal, gettext, ngettext, parse_language, use_language
 from fleet.i18n import load as load_language
 from fleet.incidents import (
     IncidentError,
@@ -143,6 +143,7 @@ class Dashboard:
         self.env.globals.update(label=label, may=may, SEVERITIES=SEVERITIES, DeviceKind=DeviceKind)
         self.env.filters["sitetime"] = self._sitetime
         self.env.filters["pct"] = _pct
+        self.env.filters["number"] = _number
         self.env.filters["ago"] = self._ago
 
     # ------------------------------------------------------------------ helpers -------
@@ -150,7 +151,7 @@ class Dashboard:
     def _sitetime(self, instant: datetime | None, site: Site | None = None, fmt: str | None = None) -> str:
         if instant is None:
             return "—"
-        pattern = fmt or ("%d/%m/%Y %H:%M" if _lang_now() == "fr" else "%Y-%m-%d %H:%M")
+        pattern = fmt or ("%d/%m/%Y %H:%M" if active().code == "fr" else "%Y-%m-%d %H:%M")
         if site is None:
             return instant.astimezone(UTC).strftime(pattern) + " UTC"
         return format_site_time(site, instant, pattern)
@@ -213,15 +214,11 @@ class Dashboard:
 
 
 def _pct(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return (f"{value:.1f} %".replace(".", ",")) if _lang_now() == "fr" else f"{value:.1f} %"
+    return "—" if value is None else f"{decimal(value)} %"
 
 
-def _lang_now() -> str:
-    from fleet.i18n import active
-
-    return active().code
+def _number(value: float | None, digits: int = 1, trim: bool = False) -> str:
+    return "—" if value is None else decimal(value, digits, trim=trim)
 
 
 def _client(request: Request) -> str:

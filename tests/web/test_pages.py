@@ -41,6 +41,20 @@ def test_the_closed_site_is_not_red(client_as: Callable[[str], TestClient]) -> N
     assert row and "st-expected" in row.group(0) and "st-critical" not in row.group(0)
 
 
+def test_numbers_and_reasons_are_written_in_the_page_s_language(
+    client_as: Callable[[str], TestClient],
+) -> None:
+    c = client_as("hotline")
+    fr = c.get("/devices/web-lab-prn1?lang=fr").text
+    en = c.get("/devices/web-lab-prn1?lang=en").text
+    # the response time's last value has decimals: a comma in French, a point in English
+    assert re.search(r"dernière valeur : \d+,\d", fr) and not re.search(r"dernière valeur : \d+\.\d", fr)
+    assert re.search(r"last value: \d+\.\d", en) and not re.search(r"last value: \d+,\d", en)
+    # a failed check's reason in words, not its code (Florac's borne does not answer)
+    site = c.get("/sites/florac-fs?lang=fr").text
+    assert "ne répond pas" in site and "no_answer" not in site
+
+
 def test_incident_filters_and_keyset_pages(
     store: Store, app: FastAPI, client_as: Callable[[str], TestClient]
 ) -> None:
