@@ -24,6 +24,8 @@ from typing import Any
 import paramiko
 import yaml
 
+from tests.listeners import stop
+
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = HERE / "transcripts"
 _HOST_KEY: list[paramiko.RSAKey] = []
@@ -166,8 +168,7 @@ class ReplayServer:
 
     def close(self) -> None:
         self._stop.set()
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        stop(self._sock, self._threads[0])  # the accept loop ends before its fd is freed
         for t in self._transports:
             with contextlib.suppress(Exception):
                 t.close()
@@ -348,8 +349,7 @@ class SilentServer:
             self._conns.append(conn)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        stop(self._sock, self._thread)
         for c in self._conns:
             with contextlib.suppress(OSError):
                 c.close()

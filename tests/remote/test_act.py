@@ -24,6 +24,7 @@ from fleet.store import Store, open_store
 from fleet.store.models import IncidentEvent
 from fleet.store.outbox import OutboxEntry, enable_channels
 from tests.conftest import REPO
+from tests.listeners import stop
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -213,11 +214,12 @@ def _closing_listener() -> Iterator[tuple[int, list[int]]]:
             accepted.append(1)
             conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
         yield listener.getsockname()[1], accepted
     finally:
-        listener.close()
+        stop(listener, thread)
 
 
 def test_a_connection_dropped_before_the_banner_is_tried_once_more(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from paramiko.proxy import ProxyCommand
 from fleet import sshproxy
 from fleet.remote.base import probe
 from fleet.remote.pyinfra_run import Target
+from tests.listeners import stop
 
 # --------------------------------------------------------------------------- the proxy's end --
 
@@ -131,13 +132,15 @@ def _keygen(path: Path) -> str:
     return str(path)
 
 
-def _start(mode: str, files: tuple[Path, Path, paramiko.Ed25519Key]) -> tuple[Server, Target, socket.socket]:
+def _start(mode: str, files: tuple[Path, Path, paramiko.Ed25519Key]
+           ) -> tuple[Server, Target, tuple[socket.socket, threading.Thread]]:
     client_key, tmp, host_key = files
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
     server = Server(listener.getsockname()[1], mode, host_key, threading.Event(), [])
-    threading.Thread(target=_serve, args=(server, listener), daemon=True).start()
+    thread = threading.Thread(target=_serve, args=(server, listener), daemon=True)
+    thread.start()
     known = tmp / "known_hosts"
     known.write_text(f"127.0.0.1 {host_key.get_name()} {host_key.get_base64()}\n")
     config = tmp / f"ssh_config_{mode}"
@@ -145,7 +148,8 @@ def _start(mode: str, files: tuple[Path, Path, paramiko.Ed25519Key]) -> tuple[Se
     config.write_text("Host 127.0.0.1\n  User relais\n"
                       f"  ProxyCommand nc 127.0.0.1 {server.port}\n"
                       f"  UserKnownHostsFile {known}\n  IdentityFile {client_key}\n")
-    return server, Target(f"{mode}-host", "127.0.0.1", "relais", client_key, config, known), listener
+    return (server, Target(f"{mode}-host", "127.0.0.1", "relais", client_key, config, known),
+            (listener, thread))
 
 
 def _probe_in_thread(target: Target, timeout: float) -> dict[str, str | None]:
@@ -165,7 +169,7 @@ def test_a_probe_ends_when_the_host_goes_away(mode: str, ssh_files) -> None:  # 
     try:
         assert _probe_in_thread(target, 3) == {"answer-host": "boot-1"}
     finally:
-        listener.close()
+        stop(*listener)
     # and the probe closed its connection (pyinfra's disconnect leaves it open)
     for transport in control.transports:
         transport.join(30)
@@ -175,7 +179,7 @@ def test_a_probe_ends_when_the_host_goes_away(mode: str, ssh_files) -> None:  # 
         assert _probe_in_thread(target, 3) == {f"{mode}-host": None}  # no answer, and no hang
     finally:
         server.release.set()
-        listener.close()
+        stop(*listener)
 
 
 def test_the_diagnostics_fabric_runner_gets_the_fix_by_its_import() -> None:
