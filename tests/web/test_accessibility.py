@@ -100,9 +100,15 @@ def test_the_incident_workflow_with_the_keyboard_alone(browser: object, live: Li
     page = context.new_page()
     # log in with the keyboard
     page.goto(f"{live.url}/login")
-    page.keyboard.type("technician")  # the name field has the focus when the page opens
+    # the name field takes the focus when the page opens (autofocus, which Chromium applies at
+    # a rendering step after "load": on a loaded machine the typing began before it, went
+    # nowhere, and the password went into the name field — a CI run of 2026-12-02)
+    expect(page.locator("#name")).to_be_focused(timeout=30_000)
+    page.keyboard.type("technician")
     page.keyboard.press("Tab")
+    expect(page.locator("#password")).to_be_focused()
     page.keyboard.type("correct horse battery")
+    expect(page.locator("#name")).to_have_value("technician")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live.url}/")
     # the first Tab stop is the skip link, and it takes the focus to the content
